@@ -1,0 +1,59 @@
+// Package backend picks the GoMLX compute backend at run time.
+//
+// The pure-Go backend is always compiled in. The XLA backend (CPU, CUDA) is
+// compiled in with the build tag "xla"; choose it with GOMLX_BACKEND=xla:cuda.
+package backend
+
+import (
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/gomlx/compute"
+	_ "github.com/gomlx/compute/gobackend" // registers the "go" backend
+)
+
+// Default is used when GOMLX_BACKEND is unset. The Go backend's default
+// parallel mode deadlocks on 2-core machines, so tdro runs it sequentially
+// per op (parallelism=-1) unless the user says otherwise.
+const Default = "go:parallelism=-1"
+
+var (
+	once     sync.Once
+	instance compute.Backend
+	initErr  error
+)
+
+// Get returns the process-wide backend, creating it on first use from
+// $GOMLX_BACKEND (or Default).
+func Get() (compute.Backend, error) {
+	once.Do(func() {
+		config := os.Getenv(compute.ConfigEnvVar)
+		if config == "" {
+			config = Default
+		}
+		instance, initErr = newWithConfig(config)
+		if initErr != nil {
+			initErr = fmt.Errorf("backend %q (set %s to change it): %w", config, compute.ConfigEnvVar, initErr)
+		}
+	})
+	return instance, initErr
+}
+
+// MustGet is Get for tests and benchmarks.
+func MustGet() compute.Backend {
+	b, err := Get()
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func newWithConfig(config string) (b compute.Backend, err error) {
+	defer func() {
+		if r := recover(); r != nil { // compute.NewWithConfig panics on unknown backends
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return compute.NewWithConfig(config)
+}
