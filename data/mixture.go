@@ -1,0 +1,152 @@
+package data
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/tdro/tdro/internal/atomicfile"
+)
+
+// Domain is one training dataset in a mixture file.
+type Domain struct {
+	Name         string   `json:"name"`
+	Path         string   `json:"path"`                   // records JSONL, relative to the mixture file
+	Language     string   `json:"language"`               // BCP-47-ish code: "en", "zh", "ko", "multi", ...
+	Weight       float64  `json:"weight"`                 // sampling probability (normalised by the sampler)
+	LossScale    float64  `json:"loss_scale,omitempty"`   // 0 means 1; set by the loss-reweight transfer
+	Instructions []string `json:"instructions,omitempty"` // query instructions (one picked per example)
+	Symmetric    bool     `json:"symmetric,omitempty"`    // prompt both sides (duplicates, NLI, STS)
+	Records      int      `json:"records,omitempty"`      // count written by prepare
+}
+
+// Mixture is the list of training domains, stored as JSON.
+type Mixture struct {
+	Domains []Domain `json:"domains"`
+}
+
+// LoadMixture reads and validates a mixture file. Domain paths come back
+// absolute, resolved against the mixture file's directory.
+func LoadMixture(path string) (*Mixture, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields() // a misspelt "wieght" must not silently become 0
+	var m Mixture
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("mixture %s: %w", path, describeJSONError(b, err))
+	}
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("mixture %s: %w", path, err)
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	for i := range m.Domains {
+		if !filepath.IsAbs(m.Domains[i].Path) {
+			m.Domains[i].Path = filepath.Join(dir, m.Domains[i].Path)
+		}
+	}
+	return &m, nil
+}
+
+// Validate checks names, paths and weights, naming the offending field.
+func (m *Mixture) Validate() error {
+	if len(m.Domains) == 0 {
+		return &FieldError{Field: "domains", Err: errors.New("no domains")}
+	}
+	seen := map[string]int{}
+	positive := false
+	for i, d := range m.Domains {
+		field := func(name string) string { return fmt.Sprintf("domains[%d].%s", i, name) }
+		switch {
+		case d.Name == "":
+			return &FieldError{Field: field("name"), Err: errEmpty}
+		case d.Path == "":
+			return &FieldError{Field: field("path"), Err: errEmpty}
+		case math.IsNaN(d.Weight) || math.IsInf(d.Weight, 0) || d.Weight < 0:
+			return &FieldError{Field: field("weight"), Err: fmt.Errorf("must be a finite number >= 0, got %v", d.Weight)}
+		case math.IsNaN(d.LossScale) || math.IsInf(d.LossScale, 0) || d.LossScale < 0:
+			return &FieldError{Field: field("loss_scale"), Err: fmt.Errorf("must be a finite number >= 0, got %v", d.LossScale)}
+		case d.Records < 0:
+			return &FieldError{Field: field("records"), Err: fmt.Errorf("negative (%d)", d.Records)}
+		}
+		if j, dup := seen[d.Name]; dup {
+			return &FieldError{Field: field("name"), Err: fmt.Errorf("%q repeats domains[%d]", d.Name, j)}
+		}
+		seen[d.Name] = i
+		positive = positive || d.Weight > 0
+	}
+	if !positive {
+		return &FieldError{Field: "domains", Err: errors.New("every weight is 0")}
+	}
+	return nil
+}
+
+// Save validates m and atomically writes it to path. Absolute domain paths
+// are written relative to path's directory, so a prepared directory can be
+// moved as a whole.
+func (m *Mixture) Save(path string) error {
+	if err := m.Validate(); err != nil {
+		return fmt.Errorf("mixture %s: %w", path, err)
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	out := Mixture{Domains: make([]Domain, len(m.Domains))}
+	copy(out.Domains, m.Domains)
+	for i, d := range out.Domains {
+		if filepath.IsAbs(d.Path) {
+			if rel, err := filepath.Rel(dir, d.Path); err == nil {
+				out.Domains[i].Path = filepath.ToSlash(rel)
+			}
+		}
+	}
+	return atomicfile.WriteJSON(path, &out)
+}
+
+// Weights returns the domain weights normalised to sum to 1.
+func (m *Mixture) Weights() []float64 {
+	w := make([]float64, len(m.Domains))
+	sum := 0.0
+	for i, d := range m.Domains {
+		w[i] = d.Weight
+		sum += d.Weight
+	}
+	for i := range w {
+		if sum > 0 {
+			w[i] /= sum
+		}
+	}
+	return w
+}
+
+// describeJSONError adds the line number to JSON decoding errors of a
+// whole-file document.
+func describeJSONError(doc []byte, err error) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("line %d: invalid JSON: %v", lineOf(doc, se.Offset), se)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Errorf("line %d: field %q: want %s, got %s", lineOf(doc, te.Offset), te.Field, jsonKind(te.Type.String()), te.Value)
+	}
+	return err
+}
+
+// LineOf returns the 1-based line holding byte offset off of doc.
+func lineOf(doc []byte, off int64) int {
+	if off > int64(len(doc)) {
+		off = int64(len(doc))
+	}
+	return 1 + bytes.Count(doc[:off], []byte{'\n'})
+}

@@ -1,0 +1,99 @@
+// Package data holds tdro's unified training records and mixture files.
+//
+// A record is one training example in the Tevatron / official-tDRO JSONL
+// schema:
+//
+//	{"query_id":"q1","query":"...","positive_passages":[{"docid":"d1","title":"","text":"..."}],"negative_passages":[...]}
+//
+// Readers also accept FlagEmbedding's {"query":"...","pos":["..."],"neg":["..."]}
+// lines. One JSONL file holds one domain (training dataset); a mixture file
+// (JSON) lists the domains with their weights, languages and instructions.
+// Files are streamed line by line, and every malformed line is reported as a
+// *LineError naming the file, line and field.
+package data
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Passage is one positive or negative passage of a record.
+type Passage struct {
+	DocID string `json:"docid"`
+	Title string `json:"title"`
+	Text  string `json:"text"`
+}
+
+// Record is one training example: a query, the passages that answer it and
+// (hard) negatives that do not.
+type Record struct {
+	QueryID   string    `json:"query_id"`
+	Query     string    `json:"query"`
+	Positives []Passage `json:"positive_passages"`
+	Negatives []Passage `json:"negative_passages"`
+}
+
+// Validate reports the first problem that makes r unusable for training, as
+// an error whose Field names the offending JSON field.
+func (r *Record) Validate() *FieldError {
+	if r.Query == "" {
+		return &FieldError{Field: "query", Err: errEmpty}
+	}
+	if len(r.Positives) == 0 {
+		return &FieldError{Field: "positive_passages", Err: errors.New("no positive passage")}
+	}
+	for i, p := range r.Positives {
+		if p.Text == "" && p.Title == "" {
+			return &FieldError{Field: fmt.Sprintf("positive_passages[%d].text", i), Err: errEmpty}
+		}
+	}
+	for i, p := range r.Negatives {
+		if p.Text == "" && p.Title == "" {
+			return &FieldError{Field: fmt.Sprintf("negative_passages[%d].text", i), Err: errEmpty}
+		}
+	}
+	return nil
+}
+
+var errEmpty = errors.New("empty")
+
+// FieldError is a problem with one field of one record or mixture entry.
+type FieldError struct {
+	Field string // JSON path of the field, e.g. "positive_passages[0].text"
+	Err   error
+}
+
+func (e *FieldError) Error() string {
+	if e.Field == "" {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("field %q: %v", e.Field, e.Err)
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// LineError is a malformed line of an input file. Readers return it for a
+// bad line and stay positioned after it, so callers that skip bad lines
+// (--skip-bad) can count it and go on.
+type LineError struct {
+	File  string
+	Line  int    // 1-based
+	Field string // offending field, "" when the line is not valid JSON at all
+	Err   error
+}
+
+func (e *LineError) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("%s line %d: %v", e.File, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s line %d: field %q: %v", e.File, e.Line, e.Field, e.Err)
+}
+
+func (e *LineError) Unwrap() error { return e.Err }
+
+// IsLineError reports whether err is (or wraps) a *LineError, i.e. a bad
+// input line that a lenient caller may skip.
+func IsLineError(err error) bool {
+	var le *LineError
+	return errors.As(err, &le)
+}
