@@ -1,0 +1,361 @@
+// Package pipeline runs tdro's staged, resumable end-to-end job (`tdro run`):
+// data prepare, reference training, tDRO, transfer, fine-tuning, evaluation
+// and the report, all inside one run directory.
+//
+// The engine is generic: a Stage names the files it reads, the settings it
+// runs with, the stages it depends on and the paths it writes. A completed
+// stage leaves a manifest (manifests/NAME.json) recording the content hashes
+// of its inputs and outputs, its settings, the tdro and GoMLX versions and its
+// timing. A rerun skips a stage whose key (settings + input hashes + upstream
+// output hashes) is unchanged, reruns one whose key changed (and, through the
+// hashes, everything downstream of a changed output), and resumes a stage that
+// was interrupted: such a stage finds its own checkpoint in the paths it
+// declared and Step.Resume set.
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tdro/tdro/internal/atomicfile"
+)
+
+// Stage is one step of a pipeline.
+type Stage struct {
+	Name    string   // unique, used for manifests/NAME.json and logs/NAME.log
+	After   []string // earlier stages whose outputs this one reads
+	Inputs  []string // external files or directories it reads (content-hashed); absolute or relative to the run dir
+	Config  any      // settings that change its result; hashed as JSON
+	Outputs []string // paths (relative to the run dir) it writes; hashed into its manifest
+	Scratch []string // resumable state (checkpoints) relative to the run dir: kept on resume, removed when the key changes
+	Run     func(ctx context.Context, s *Step) error
+}
+
+// Step is what a running stage sees.
+type Step struct {
+	Dir    string // the run directory
+	Resume bool   // an earlier attempt with the same key was interrupted: continue from its checkpoint
+	stage  *Stage
+	log    io.Writer
+}
+
+// Path joins rel onto the run directory.
+func (s *Step) Path(rel ...string) string {
+	return filepath.Join(append([]string{s.Dir}, rel...)...)
+}
+
+// Logf writes one line to the pipeline log (stderr and logs/STAGE.log).
+func (s *Step) Logf(format string, args ...any) {
+	fmt.Fprintf(s.log, "[%s] %s\n", s.stage.Name, fmt.Sprintf(format, args...))
+}
+
+// Log is the writer behind Logf, for stages that pass a log writer on.
+func (s *Step) Log() io.Writer { return s.log }
+
+// Manifest records one completed stage.
+type Manifest struct {
+	Stage       string            `json:"stage"`
+	Key         string            `json:"key"`
+	Config      json.RawMessage   `json:"config"`
+	Inputs      map[string]string `json:"inputs"`   // path -> content hash
+	Upstream    map[string]string `json:"upstream"` // stage -> its outputs hash
+	Outputs     map[string]string `json:"outputs"`  // path -> content hash
+	OutputsHash string            `json:"outputs_hash"`
+	Versions    Versions          `json:"versions"`
+	Started     time.Time         `json:"started"`
+	Finished    time.Time         `json:"finished"`
+	Seconds     float64           `json:"seconds"` // wall time of the attempt that completed it
+	Resumed     bool              `json:"resumed"` // that attempt continued an interrupted one
+}
+
+// Status says what the engine did with a stage in this invocation.
+type Status string
+
+const (
+	Ran     Status = "ran"
+	Resumed Status = "resumed"
+	Skipped Status = "skipped"
+)
+
+// Result is one stage's outcome in this invocation.
+type Result struct {
+	Stage    string
+	Status   Status
+	Manifest *Manifest
+}
+
+// Engine runs stages in order inside one run directory.
+type Engine struct {
+	Dir   string    // run directory (created if missing)
+	Log   io.Writer // progress lines; nil means os.Stderr
+	Force []string  // stages to rerun even when their key is unchanged (their dependants follow through the hashes)
+}
+
+// started marks a stage in progress; its key decides between resume and restart.
+type started struct {
+	Key     string    `json:"key"`
+	Started time.Time `json:"started"`
+}
+
+// ManifestPath is where a completed stage's manifest lives.
+func ManifestPath(dir, stage string) string {
+	return filepath.Join(dir, "manifests", stage+".json")
+}
+
+// LoadManifest reads a stage's manifest; a missing one is (nil, nil).
+func LoadManifest(dir, stage string) (*Manifest, error) {
+	path := ManifestPath(dir, stage)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return &m, nil
+}
+
+// Run runs the stages in order, skipping and resuming as the manifests say.
+// It stops at the first error (a cancelled ctx included), leaving what is
+// needed to resume; rerunning the same stages continues from there.
+func (e *Engine) Run(ctx context.Context, stages []Stage) ([]Result, error) {
+	if err := validate(stages); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(e.Dir, "manifests"), 0o755); err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
+	unlock, err := lockDir(e.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	logw := e.Log
+	if logw == nil {
+		logw = os.Stderr
+	}
+	done := map[string]*Manifest{}
+	var results []Result
+	for i := range stages {
+		st := &stages[i]
+		if err := ctx.Err(); err != nil {
+			return results, fmt.Errorf("interrupted before stage %s: %w", st.Name, err)
+		}
+		res, err := e.runStage(ctx, st, done, logw)
+		if err != nil {
+			return results, err
+		}
+		done[st.Name] = res.Manifest
+		results = append(results, res)
+	}
+	return results, nil
+}
+
+func (e *Engine) runStage(ctx context.Context, st *Stage, done map[string]*Manifest, logw io.Writer) (Result, error) {
+	m := &Manifest{Stage: st.Name, Inputs: map[string]string{}, Upstream: map[string]string{}, Versions: CurrentVersions()}
+	var err error
+	if m.Config, err = json.Marshal(st.Config); err != nil {
+		return Result{}, fmt.Errorf("stage %s: encode config: %w", st.Name, err)
+	}
+	for _, name := range st.After {
+		m.Upstream[name] = done[name].OutputsHash
+	}
+	for _, in := range st.Inputs {
+		if m.Inputs[in], err = HashPath(e.abs(in)); err != nil {
+			return Result{}, fmt.Errorf("stage %s: input: %w", st.Name, err)
+		}
+	}
+	m.Key = stageKey(m)
+
+	old, err := LoadManifest(e.Dir, st.Name)
+	if err != nil {
+		return Result{}, fmt.Errorf("stage %s: %w", st.Name, err)
+	}
+	if old != nil && old.Key == m.Key && !contains(e.Force, st.Name) && e.outputsIntact(old) {
+		fmt.Fprintf(logw, "[%s] up to date (inputs unchanged since %s), skipped\n", st.Name, old.Finished.Format(time.RFC3339))
+		return Result{Stage: st.Name, Status: Skipped, Manifest: old}, nil
+	}
+
+	markPath := filepath.Join(e.Dir, "manifests", st.Name+".started.json")
+	var mark started
+	resume := false
+	if b, err := os.ReadFile(markPath); err == nil && json.Unmarshal(b, &mark) == nil && mark.Key == m.Key && !contains(e.Force, st.Name) {
+		resume = true
+	}
+	// A stage about to run owns its outputs: no stale manifest may survive
+	// an interruption, and a changed key must not resume a stale checkpoint.
+	if err := os.Remove(ManifestPath(e.Dir, st.Name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return Result{}, fmt.Errorf("stage %s: %w", st.Name, err)
+	}
+	if !resume {
+		for _, p := range append(append([]string{}, st.Outputs...), st.Scratch...) {
+			if err := os.RemoveAll(e.abs(p)); err != nil {
+				return Result{}, fmt.Errorf("stage %s: clear %s: %w", st.Name, p, err)
+			}
+		}
+		if err := atomicfile.WriteJSON(markPath, started{Key: m.Key, Started: time.Now().UTC()}); err != nil {
+			return Result{}, fmt.Errorf("stage %s: %w", st.Name, err)
+		}
+	}
+
+	stageLog, err := openLog(filepath.Join(e.Dir, "logs", st.Name+".log"))
+	if err != nil {
+		return Result{}, fmt.Errorf("stage %s: %w", st.Name, err)
+	}
+	defer stageLog.Close()
+	step := &Step{Dir: e.Dir, Resume: resume, stage: st, log: io.MultiWriter(logw, stageLog)}
+	if resume {
+		step.Logf("resuming the interrupted attempt started %s", mark.Started.Format(time.RFC3339))
+	} else {
+		step.Logf("running")
+	}
+	m.Started = time.Now().UTC()
+	if err := st.Run(ctx, step); err != nil {
+		if ctx.Err() != nil {
+			step.Logf("interrupted: %v (rerun the same command to resume)", err)
+			return Result{}, fmt.Errorf("stage %s interrupted (rerun to resume): %w", st.Name, err)
+		}
+		step.Logf("failed: %v", err)
+		return Result{}, fmt.Errorf("stage %s: %w", st.Name, err)
+	}
+	m.Finished = time.Now().UTC()
+	m.Seconds = m.Finished.Sub(m.Started).Seconds()
+	m.Resumed = resume
+	if m.Outputs, m.OutputsHash, err = e.hashOutputs(st.Outputs); err != nil {
+		return Result{}, fmt.Errorf("stage %s: %w", st.Name, err)
+	}
+	if err := atomicfile.WriteJSON(ManifestPath(e.Dir, st.Name), m); err != nil {
+		return Result{}, fmt.Errorf("stage %s: %w", st.Name, err)
+	}
+	os.Remove(markPath)
+	step.Logf("done in %s", FormatSeconds(m.Seconds))
+	status := Ran
+	if resume {
+		status = Resumed
+	}
+	return Result{Stage: st.Name, Status: status, Manifest: m}, nil
+}
+
+// stageKey hashes everything that decides a stage's result.
+func stageKey(m *Manifest) string {
+	b, _ := json.Marshal(struct {
+		Stage    string
+		Config   json.RawMessage
+		Inputs   map[string]string
+		Upstream map[string]string
+	}{m.Stage, m.Config, m.Inputs, m.Upstream})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func (e *Engine) hashOutputs(outputs []string) (map[string]string, string, error) {
+	hashes := map[string]string{}
+	for _, p := range outputs {
+		h, err := HashPath(e.abs(p))
+		if err != nil {
+			return nil, "", fmt.Errorf("output: %w", err)
+		}
+		hashes[p] = h
+	}
+	b, _ := json.Marshal(hashes) // map keys are sorted: stable
+	sum := sha256.Sum256(b)
+	return hashes, hex.EncodeToString(sum[:]), nil
+}
+
+// outputsIntact reports whether a completed stage's outputs are still what
+// its manifest recorded (a user may have deleted or edited them).
+func (e *Engine) outputsIntact(m *Manifest) bool {
+	for p, want := range m.Outputs {
+		if got, err := HashPath(e.abs(p)); err != nil || got != want {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *Engine) abs(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(e.Dir, p)
+}
+
+func validate(stages []Stage) error {
+	seen := map[string]bool{}
+	for _, st := range stages {
+		if st.Name == "" || strings.ContainsAny(st.Name, `/\ `) {
+			return fmt.Errorf("pipeline: bad stage name %q", st.Name)
+		}
+		if seen[st.Name] {
+			return fmt.Errorf("pipeline: stage %s listed twice", st.Name)
+		}
+		if st.Run == nil {
+			return fmt.Errorf("pipeline: stage %s has no Run", st.Name)
+		}
+		for _, a := range st.After {
+			if !seen[a] {
+				return fmt.Errorf("pipeline: stage %s depends on %s, which does not come before it", st.Name, a)
+			}
+		}
+		for _, p := range append(append([]string{}, st.Outputs...), st.Scratch...) {
+			if filepath.IsAbs(p) || p == "." || p == "" || strings.HasPrefix(filepath.Clean(p), "..") {
+				return fmt.Errorf("pipeline: stage %s: output %q must be a path inside the run directory", st.Name, p)
+			}
+		}
+		seen[st.Name] = true
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func openLog(path string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+}
+
+// lockDir takes an exclusive lock on the run directory so that two tdro runs
+// never write the same stages at once. The kernel drops it if the process dies.
+func lockDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock run directory: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("run directory %s is in use by another tdro run", dir)
+	}
+	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+// FormatSeconds prints a duration for people: 0.4s, 12.3s, 2m05s.
+func FormatSeconds(s float64) string {
+	if s < 60 {
+		return fmt.Sprintf("%.1fs", s)
+	}
+	d := time.Duration(s * float64(time.Second)).Round(time.Second)
+	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+}
