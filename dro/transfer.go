@@ -1,0 +1,132 @@
+package dro
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/tdro/tdro/data"
+)
+
+// Strategy turns learned domain weights into a fine-tuning mixture.
+type Strategy string
+
+const (
+	// TopK keeps the floor(k*percent/100) highest-weighted domains, each with
+	// the same sampling weight (the paper's best: 70%).
+	TopK Strategy = "top-k"
+	// Ratio uses the weights as sampling probabilities.
+	Ratio Strategy = "ratio"
+	// LossReweight keeps uniform sampling and scales domain g's loss by
+	// k * alpha_g.
+	LossReweight Strategy = "loss-reweight"
+)
+
+// Strategies lists every strategy, for flags and errors.
+var Strategies = []Strategy{TopK, Ratio, LossReweight}
+
+// DefaultPercent is the paper's best top-k selection.
+const DefaultPercent = 70
+
+// Transfer builds the fine-tuning mixture from mix (the domains that were
+// weighted) and the learned weights w. Every domain of w must be in mix and
+// every domain of mix in w. percent is used by TopK only. The result is a
+// new mixture; mix is not changed. TopK drops the unselected domains.
+func Transfer(mix *data.Mixture, w *WeightsFile, strategy Strategy, percent float64) (*data.Mixture, error) {
+	if mix == nil || len(mix.Domains) == 0 {
+		return nil, fmt.Errorf("transfer: mixture has no domains")
+	}
+	if err := w.Validate(); err != nil {
+		return nil, fmt.Errorf("transfer: %w", err)
+	}
+	alpha, err := alignWeights(mix, w)
+	if err != nil {
+		return nil, fmt.Errorf("transfer: %w", err)
+	}
+	k := len(mix.Domains)
+	out := &data.Mixture{}
+	switch strategy {
+	case TopK:
+		top, err := TopPercent(alpha, percent)
+		if err != nil {
+			return nil, fmt.Errorf("transfer top-k: %w", err)
+		}
+		sort.Ints(top) // keep the mixture's order
+		for _, i := range top {
+			d := mix.Domains[i]
+			d.Weight = 1 / float64(len(top))
+			d.LossScale = 0
+			out.Domains = append(out.Domains, d)
+		}
+	case Ratio:
+		for i, d := range mix.Domains {
+			if alpha[i] == 0 {
+				continue // a zero sampling probability: leave it out
+			}
+			d.Weight = alpha[i]
+			d.LossScale = 0
+			out.Domains = append(out.Domains, d)
+		}
+	case LossReweight:
+		for i, d := range mix.Domains {
+			if alpha[i] == 0 {
+				// LossScale 0 reads as 1 in a mixture file; refuse rather than
+				// silently train on the domain at full weight.
+				return nil, fmt.Errorf("transfer loss-reweight: domain %q has weight 0 (use top-k to drop domains)", d.Name)
+			}
+			d.Weight = 1 / float64(k)
+			d.LossScale = float64(k) * alpha[i]
+			out.Domains = append(out.Domains, d)
+		}
+	default:
+		return nil, fmt.Errorf("transfer: unknown strategy %q (want one of %v)", strategy, Strategies)
+	}
+	if err := out.Validate(); err != nil {
+		return nil, fmt.Errorf("transfer: %w", err)
+	}
+	return out, nil
+}
+
+// TransferFiles is Transfer on files: it reads the mixture and the weights
+// and atomically writes the new mixture to outPath.
+func TransferFiles(mixturePath, weightsPath string, strategy Strategy, percent float64, outPath string) (*data.Mixture, error) {
+	mix, err := data.LoadMixture(mixturePath)
+	if err != nil {
+		return nil, err
+	}
+	w, err := LoadWeights(weightsPath)
+	if err != nil {
+		return nil, err
+	}
+	out, err := Transfer(mix, w, strategy, percent)
+	if err != nil {
+		return nil, fmt.Errorf("%s with %s: %w", mixturePath, weightsPath, err)
+	}
+	return out, out.Save(outPath)
+}
+
+// alignWeights returns w's weights in mix's domain order, normalised to sum 1.
+func alignWeights(mix *data.Mixture, w *WeightsFile) ([]float64, error) {
+	inMix := map[string]bool{}
+	for _, d := range mix.Domains {
+		inMix[d.Name] = true
+	}
+	for _, name := range w.Names() {
+		if !inMix[name] {
+			return nil, fmt.Errorf("weights name domain %q, which is not in the mixture", name)
+		}
+	}
+	alpha := make([]float64, len(mix.Domains))
+	sum := 0.0
+	for i, d := range mix.Domains {
+		wt, ok := w.DomainWeights[d.Name]
+		if !ok {
+			return nil, fmt.Errorf("mixture domain %q has no weight in the weights file", d.Name)
+		}
+		alpha[i] = wt
+		sum += wt
+	}
+	for i := range alpha {
+		alpha[i] /= sum
+	}
+	return alpha, nil
+}
