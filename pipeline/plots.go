@@ -1,0 +1,163 @@
+package pipeline
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"image/color"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/tdro/tdro/internal/atomicfile"
+)
+
+// Curve is one training run's loss over steps.
+type Curve struct {
+	Name  string
+	Steps []float64
+	Loss  []float64
+}
+
+// ReadLossLog reads the per-step "step" and "loss" fields of a training
+// JSONL log. Lines without a numeric loss (headers, eval lines) are skipped.
+func ReadLossLog(path, name string) (Curve, error) {
+	c := Curve{Name: name}
+	f, err := os.Open(path)
+	if err != nil {
+		return c, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	for line := 1; sc.Scan(); line++ {
+		var rec struct {
+			Step *float64 `json:"step"`
+			Loss *float64 `json:"loss"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			return c, fmt.Errorf("%s line %d: %w", path, line, err)
+		}
+		if rec.Step == nil || rec.Loss == nil {
+			continue
+		}
+		c.Steps = append(c.Steps, *rec.Step)
+		c.Loss = append(c.Loss, *rec.Loss)
+	}
+	if err := sc.Err(); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(c.Loss) == 0 {
+		return c, fmt.Errorf("%s: no lines with \"step\" and \"loss\"", path)
+	}
+	return c, nil
+}
+
+// smooth is an exponential moving average, so that curves of noisy
+// per-batch losses can be told apart.
+func smooth(y []float64, beta float64) []float64 {
+	out := make([]float64, len(y))
+	avg := 0.0
+	for i, v := range y {
+		avg = beta*avg + (1-beta)*v
+		out[i] = avg / (1 - pow(beta, i+1)) // bias-corrected like Adam's moments
+	}
+	return out
+}
+
+func pow(b float64, n int) float64 {
+	r := 1.0
+	for ; n > 0; n-- {
+		r *= b
+	}
+	return r
+}
+
+// PlotLossCurves draws the smoothed training losses into base.png and
+// base.svg and returns the PNG's path.
+func PlotLossCurves(curves []Curve, title, base string) (string, error) {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "step"
+	p.Y.Label.Text = "InfoNCE loss (EMA 0.9)"
+	p.Legend.Top = true
+	for i, c := range curves {
+		pts := make(plotter.XYs, len(c.Loss))
+		ys := smooth(c.Loss, 0.9)
+		for j := range pts {
+			pts[j].X, pts[j].Y = c.Steps[j], ys[j]
+		}
+		line, err := plotter.NewLine(pts)
+		if err != nil {
+			return "", fmt.Errorf("loss curve %s: %w", c.Name, err)
+		}
+		line.Color = plotutil.Color(i)
+		line.Width = vg.Points(1.5)
+		line.Dashes = plotutil.Dashes(i)
+		p.Add(line)
+		p.Legend.Add(c.Name, line)
+	}
+	p.Add(plotter.NewGrid())
+	return savePlot(p, base)
+}
+
+// Bar is one labelled value group of a grouped bar chart.
+type BarSeries struct {
+	Name   string
+	Values []float64
+}
+
+// PlotBars draws grouped bars (one group per label) into base.png/.svg.
+func PlotBars(labels []string, series []BarSeries, title, ylabel, base string) (string, error) {
+	p := plot.New()
+	p.Title.Text = title
+	p.Y.Label.Text = ylabel
+	p.Legend.Top = true
+	w := vg.Points(float64(min(60/max(len(series), 1), 18)))
+	for i, s := range series {
+		bars, err := plotter.NewBarChart(plotter.Values(s.Values), w)
+		if err != nil {
+			return "", fmt.Errorf("bars %s: %w", s.Name, err)
+		}
+		bars.Color = plotutil.Color(i)
+		bars.LineStyle.Color = color.Gray{Y: 80}
+		bars.Offset = w * vg.Length(float64(i)-float64(len(series)-1)/2)
+		p.Add(bars)
+		p.Legend.Add(s.Name, bars)
+	}
+	p.NominalX(labels...)
+	p.X.Tick.Label.Rotation = 0.6
+	p.X.Tick.Label.XAlign = -0.9
+	p.X.Tick.Label.YAlign = -0.3
+	p.Add(plotter.NewGrid())
+	return savePlot(p, base)
+}
+
+func savePlot(p *plot.Plot, base string) (string, error) {
+	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
+		return "", err
+	}
+	for _, ext := range []string{".svg", ".png"} {
+		wt, err := p.WriterTo(8*vg.Inch, 4*vg.Inch, strings.TrimPrefix(ext, "."))
+		if err != nil {
+			return "", err
+		}
+		f, err := atomicfile.Create(base + ext)
+		if err != nil {
+			return "", err
+		}
+		if _, err := wt.WriteTo(f); err != nil {
+			f.Abort()
+			return "", fmt.Errorf("plot %s: %w", base+ext, err)
+		}
+		if err := f.Commit(); err != nil {
+			return "", err
+		}
+	}
+	return base + ".png", nil
+}

@@ -1,0 +1,189 @@
+package pipeline
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"path/filepath"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/tdro/tdro/internal/atomicfile"
+)
+
+// Report is everything report.md and report.html show. Paths are relative
+// to the run directory, where both reports live.
+type Report struct {
+	Title     string
+	Command   string
+	Config    string // preset / config file
+	Generated time.Time
+	Total     string // sum of the stages' wall times
+	Stages    []DiagramNode
+	Notes     []string
+
+	WeightsPlot string // uniform vs tDRO bar chart (dro's plot)
+	TrajPlot    string // weight trajectories over steps (dro's plot)
+	Weights     []WeightRow
+
+	Mixtures []MixtureRow
+
+	LossPlot string
+
+	ResultsMarkdown string        // eval's Markdown table (datasets x runs, significance marks)
+	ResultsHTML     template.HTML // eval's HTML table
+	ResultsLegend   string
+}
+
+// WeightRow is one domain's learned weight.
+type WeightRow struct {
+	Domain, Language string
+	Records          int
+	Uniform, TDRO    float64
+	Selected         map[string]bool // mixture name -> domain kept
+}
+
+// MixtureRow is the data one fine-tuning mixture draws from.
+type MixtureRow struct {
+	Name      string
+	Strategy  string
+	Domains   int
+	Records   int
+	Tokens    int64
+	PctRecord float64 // of the uniform mixture's records
+	PctTokens float64
+	Model     string // where the trained model is
+}
+
+var reportFuncs = map[string]any{
+	"pct":  func(v float64) string { return fmt.Sprintf("%.1f%%", v) },
+	"w":    func(v float64) string { return fmt.Sprintf("%.3f", v) },
+	"num":  thousands,
+	"num64": func(v int64) string { return thousands(int(v)) },
+	"diagramText": DiagramText,
+	"diagramSVG":  func(n []DiagramNode) template.HTML { return template.HTML(DiagramSVG(n)) },
+	"mark": func(b bool) string {
+		if b {
+			return "✓"
+		}
+		return ""
+	},
+}
+
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 && s[0] != '-' {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+const reportMD = `# {{.Title}}
+
+Generated {{.Generated.Format "2006-01-02 15:04 UTC"}} by ` + "`{{.Command}}`" + ` ({{.Config}}). Total wall time of the stages: **{{.Total}}**.
+
+## Pipeline
+
+` + "```" + `
+{{diagramText .Stages}}` + "```" + `
+
+| stage | what | wall time | this run |
+|---|---|---:|---|
+{{range .Stages}}| {{.Name}} | {{.Label}} | {{.Time}} | {{.Status}} |
+{{end}}
+{{range .Notes}}- {{.}}
+{{end}}
+## Learned domain weights (stage 1, tDRO)
+
+![uniform vs tDRO weights]({{.WeightsPlot}})
+{{if .TrajPlot}}
+![weight trajectories]({{.TrajPlot}})
+{{end}}
+| domain | language | records | uniform | tDRO |{{range $m, $_ := (index .Weights 0).Selected}} {{$m}} |{{end}}
+|---|---|---:|---:|---:|{{range (index .Weights 0).Selected}}:-:|{{end}}
+{{range .Weights}}| {{.Domain}} | {{.Language}} | {{num .Records}} | {{w .Uniform}} | {{w .TDRO}} |{{range .Selected}} {{mark .}} |{{end}}
+{{end}}
+## Data used per mixture
+
+| mixture | strategy | domains | records | tokens | records vs uniform | tokens vs uniform |
+|---|---|---:|---:|---:|---:|---:|
+{{range .Mixtures}}| {{.Name}} | {{.Strategy}} | {{.Domains}} | {{num .Records}} | {{num64 .Tokens}} | {{pct .PctRecord}} | {{pct .PctTokens}} |
+{{end}}
+## Training loss
+
+![loss curves]({{.LossPlot}})
+
+## Retrieval results
+
+{{.ResultsMarkdown}}
+{{.ResultsLegend}}
+`
+
+const reportHTML = `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
+<style>
+body { font-family: -apple-system, "Segoe UI", Roboto, "Noto Sans", "Noto Sans CJK SC", sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1.2em; color: #222; line-height: 1.45; }
+h1 { font-size: 1.7em; margin-bottom: .2em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; padding-bottom: .2em; }
+.meta { color: #555; } code { background: #f3f3f3; padding: 0 .3em; border-radius: 3px; }
+table { border-collapse: collapse; margin: .8em 0; font-size: .93em; }
+th, td { border: 1px solid #d6d6d6; padding: .3em .65em; } th { background: #f2f5fa; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; } td.c { text-align: center; }
+img { max-width: 100%; border: 1px solid #eee; } .diagram { overflow-x: auto; }
+ul.notes { color: #444; } .results table td { text-align: right; } .results table td:first-child { text-align: left; }
+.figs { display: flex; flex-wrap: wrap; gap: 1em; } .figs img { flex: 1 1 480px; max-width: 540px; }
+</style></head><body>
+<h1>{{.Title}}</h1>
+<p class="meta">Generated {{.Generated.Format "2006-01-02 15:04 UTC"}} by <code>{{.Command}}</code> ({{.Config}}). Total wall time of the stages: <b>{{.Total}}</b>.</p>
+
+<h2>Pipeline</h2>
+<div class="diagram">{{diagramSVG .Stages}}</div>
+<p class="meta">Blue: ran in this invocation; amber: resumed from a checkpoint; grey: up to date, skipped (time of the run that made it).</p>
+<ul class="notes">{{range .Notes}}<li>{{.}}</li>{{end}}</ul>
+
+<h2>Learned domain weights (stage 1, tDRO)</h2>
+<div class="figs"><img src="{{.WeightsPlot}}" alt="uniform vs tDRO weights">{{if .TrajPlot}}<img src="{{.TrajPlot}}" alt="weight trajectories">{{end}}</div>
+<table><tr><th>domain</th><th>language</th><th class="n">records</th><th class="n">uniform</th><th class="n">tDRO</th>{{range $m, $_ := (index .Weights 0).Selected}}<th>{{$m}}</th>{{end}}</tr>
+{{range .Weights}}<tr><td>{{.Domain}}</td><td>{{.Language}}</td><td class="n">{{num .Records}}</td><td class="n">{{w .Uniform}}</td><td class="n">{{w .TDRO}}</td>{{range .Selected}}<td class="c">{{mark .}}</td>{{end}}</tr>
+{{end}}</table>
+
+<h2>Data used per mixture</h2>
+<table><tr><th>mixture</th><th>strategy</th><th class="n">domains</th><th class="n">records</th><th class="n">tokens</th><th class="n">records vs uniform</th><th class="n">tokens vs uniform</th></tr>
+{{range .Mixtures}}<tr><td>{{.Name}}</td><td>{{.Strategy}}</td><td class="n">{{.Domains}}</td><td class="n">{{num .Records}}</td><td class="n">{{num64 .Tokens}}</td><td class="n">{{pct .PctRecord}}</td><td class="n">{{pct .PctTokens}}</td></tr>
+{{end}}</table>
+
+<h2>Training loss</h2>
+<img src="{{.LossPlot}}" alt="loss curves">
+
+<h2>Retrieval results</h2>
+<div class="results">{{.ResultsHTML}}</div>
+<p class="meta">{{.ResultsLegend}}</p>
+</body></html>
+`
+
+var (
+	mdTemplate   = texttemplate.Must(texttemplate.New("report.md").Funcs(reportFuncs).Parse(reportMD))
+	htmlTemplate = template.Must(template.New("report.html").Funcs(reportFuncs).Parse(reportHTML))
+)
+
+// Write renders report.md and report.html into dir.
+func (r *Report) Write(dir string) error {
+	if len(r.Weights) == 0 {
+		return fmt.Errorf("report: no domain weights")
+	}
+	var md, h bytes.Buffer
+	if err := mdTemplate.Execute(&md, r); err != nil {
+		return fmt.Errorf("report.md: %w", err)
+	}
+	if err := htmlTemplate.Execute(&h, r); err != nil {
+		return fmt.Errorf("report.html: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, "report.md"), md.Bytes()); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(filepath.Join(dir, "report.html"), h.Bytes())
+}
