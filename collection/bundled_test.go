@@ -1,0 +1,99 @@
+package collection
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// dataDir finds ../shared/data from the repo root, or skips.
+func dataDir(t testing.TB) string {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("repo root not found")
+		}
+		dir = parent
+	}
+	d := filepath.Join(dir, "..", "shared", "data")
+	if _, err := os.Stat(d); err != nil {
+		t.Skip("bundled data not found at ", d)
+	}
+	return d
+}
+
+func TestBundledCountsMatchManifest(t *testing.T) {
+	cs, err := Bundled(dataDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Docs and judged queries; MANIFEST.md: BEIR subsets 5,000 passages with
+	// 43 and 40 judged of 50 queries; CISI 1,460 docs (76 of its 112 queries
+	// judged); Cranfield 1,400 docs, 225 queries; MED 1,033 docs, 30 queries;
+	// ADI 82 docs, 35 queries; XQuAD-R 1,190 questions per language.
+	want := map[string][2]int{
+		"dbpedia-entity-5k":    {5000, 40},
+		"msmarco-trec-dl19-5k": {5000, 43},
+		"cisi":                 {1460, 76},
+		"cran":                 {1400, 225},
+		"med":                  {1033, 30},
+		"adi":                  {82, 35},
+		"xquadr-ar":            {1222, 1190},
+		"xquadr-de":            {1276, 1190},
+		"xquadr-en":            {1180, 1190},
+		"xquadr-es":            {1215, 1190},
+		"xquadr-ru":            {1219, 1190},
+		"xquadr-zh":            {1196, 1190},
+		"xquadr-zh-en":         {1180, 1190},
+		"xquadr-ar-en":         {1180, 1190},
+		"xquadr-de-en":         {1180, 1190},
+	}
+	got := map[string]bool{}
+	for _, c := range cs {
+		got[c.Name] = true
+		w, ok := want[c.Name]
+		if !ok {
+			t.Errorf("unexpected collection %s", c.Name)
+			continue
+		}
+		s := c.Stats()
+		if s.Docs != w[0] || s.Queries != w[1] {
+			t.Errorf("%s: %d docs, %d queries; want %d, %d", c.Name, s.Docs, s.Queries, w[0], w[1])
+		}
+		if s.Relevant < s.Queries && c.Name != "dbpedia-entity-5k" {
+			t.Errorf("%s: only %d relevant judgments for %d queries", c.Name, s.Relevant, s.Queries)
+		}
+		if err := c.Validate(); err != nil {
+			t.Error(err)
+		}
+	}
+	for name := range want {
+		if !got[name] {
+			t.Errorf("missing collection %s", name)
+		}
+	}
+}
+
+func TestSMARTRawCounts(t *testing.T) {
+	d := dataDir(t)
+	for _, tc := range []struct {
+		file string
+		n    int
+	}{
+		{"cisi/CISI.ALL", 1460}, {"cisi/CISI.QRY", 112}, {"cran/cran.all.1400", 1400}, {"cran/cran.qry", 225},
+		{"med/MED.ALL", 1033}, {"med/MED.QRY", 30}, {"adi/ADI.ALL", 82}, {"adi/ADI.QRY", 35},
+	} {
+		es, err := readSMART(filepath.Join(d, "eval", "classic", tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(es) != tc.n {
+			t.Errorf("%s: %d entries, want %d", tc.file, len(es), tc.n)
+		}
+	}
+}

@@ -1,0 +1,270 @@
+package collection
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// smartEntry is one ".I" block of a SMART file: its id and its fields
+// (.T title, .A authors, .W text, ...), each joined into one line.
+type smartEntry struct {
+	ID     string
+	Fields map[byte]string
+}
+
+// readSMART parses a SMART-format file (.ALL or .QRY). Field markers are
+// lines ".X" (one capital letter, optional trailing blanks); ".I <id>" starts
+// an entry. Text lines are joined with single spaces.
+func readSMART(path string) ([]smartEntry, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return parseSMART(f, path)
+}
+
+func parseSMART(r io.Reader, name string) ([]smartEntry, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	var (
+		out   []smartEntry
+		field byte
+		parts = map[byte][]string{}
+		seen  = map[string]int{}
+	)
+	flush := func() {
+		if len(out) == 0 {
+			return
+		}
+		e := &out[len(out)-1]
+		for k, v := range parts {
+			e.Fields[k] = strings.Join(v, " ")
+		}
+		parts = map[byte][]string{}
+	}
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimRight(sc.Text(), " \t\r")
+		if marker, rest, ok := smartMarker(text); ok {
+			if marker == 'I' {
+				flush()
+				id := normalizeID(rest)
+				if id == "" {
+					return nil, fmt.Errorf("%s line %d: field \".I\": missing id", name, line)
+				}
+				if prev, dup := seen[id]; dup {
+					return nil, fmt.Errorf("%s line %d: field \".I\": id %q repeats line %d", name, line, id, prev)
+				}
+				seen[id] = line
+				out = append(out, smartEntry{ID: id, Fields: map[byte]string{}})
+				field = 0
+				continue
+			}
+			if len(out) == 0 {
+				return nil, fmt.Errorf("%s line %d: field \".%c\" before the first .I", name, line, marker)
+			}
+			field = marker
+			text = rest
+		} else if len(out) == 0 && strings.TrimSpace(text) != "" {
+			return nil, fmt.Errorf("%s line %d: text before the first .I", name, line)
+		}
+		if t := strings.Join(strings.Fields(text), " "); t != "" && field != 0 {
+			parts[field] = append(parts[field], t)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	flush()
+	return out, nil
+}
+
+// smartMarker recognises ".X" and ".X rest" marker lines.
+func smartMarker(line string) (marker byte, rest string, ok bool) {
+	if len(line) < 2 || line[0] != '.' || line[1] < 'A' || line[1] > 'Z' {
+		return 0, "", false
+	}
+	if len(line) > 2 && line[2] != ' ' && line[2] != '\t' {
+		return 0, "", false
+	}
+	return line[1], strings.TrimSpace(line[2:]), true
+}
+
+// normalizeID strips leading zeros from numeric ids ("001" -> "1").
+func normalizeID(s string) string {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.Atoi(s); err == nil && n >= 0 {
+		return strconv.Itoa(n)
+	}
+	return s
+}
+
+// smartFiles finds the documents, queries and judgments files of a SMART
+// collection folder: NAME.ALL / NAME.QRY / NAME.REL, or Cranfield's
+// cran.all.1400 / cran.qry / cranqrel (case-insensitive).
+func smartFiles(dir string) (all, qry, rel string, err error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", "", "", err
+	}
+	set := func(dst *string, name, kind string) error {
+		if *dst != "" {
+			return fmt.Errorf("SMART collection %s: two %s files (%s, %s)", dir, kind, filepath.Base(*dst), name)
+		}
+		*dst = filepath.Join(dir, name)
+		return nil
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		n := strings.ToLower(e.Name())
+		switch {
+		case strings.HasSuffix(n, ".all") || strings.Contains(n, ".all."):
+			err = set(&all, e.Name(), "documents")
+		case strings.HasSuffix(n, ".qry"):
+			err = set(&qry, e.Name(), "queries")
+		case strings.HasSuffix(n, ".rel") || strings.Contains(n, "qrel"):
+			err = set(&rel, e.Name(), "judgments")
+		}
+		if err != nil {
+			return "", "", "", err
+		}
+	}
+	if all == "" || qry == "" || rel == "" {
+		return "", "", "", fmt.Errorf("SMART collection %s: want a documents (.ALL), queries (.QRY) and judgments (.REL or qrel) file", dir)
+	}
+	return all, qry, rel, nil
+}
+
+// LoadSMART reads a classic SMART test collection folder (CISI, Cranfield,
+// MEDLINE, ADI). Documents get the .T title and .W text; queries the .W text
+// (.T when there is no .W).
+//
+// Judgments: "qid docid [rel [score]]" per line. CISI and ADI write 0 in the
+// third column and MED writes 1: every listed pair is relevant (grade 1).
+// Cranfield's scale (1 = complete answer ... 4 = minimal interest, -1 = of
+// no interest) is recognised by its -1 grades and mapped to graded relevance
+// 5-g (4 best .. 1), -1 to 0. Cranfield's judgments number queries 1..225 by
+// position while cran.qry keeps the original, gapped ids (001, 002, 004, ...):
+// when the query ids are not 1..N in order and every judged id lies in 1..N,
+// queries are renumbered by position. Queries without judgments are dropped.
+func LoadSMART(dir string) (*Collection, error) {
+	allPath, qryPath, relPath, err := smartFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	docs, err := readSMART(allPath)
+	if err != nil {
+		return nil, err
+	}
+	qs, err := readSMART(qryPath)
+	if err != nil {
+		return nil, err
+	}
+	c := &Collection{Name: strings.ToLower(filepath.Base(dir)), Language: "en", Qrels: map[string]map[string]int{}}
+	docIDs := make(map[string]bool, len(docs))
+	for _, e := range docs {
+		c.Docs = append(c.Docs, Doc{ID: e.ID, Title: e.Fields['T'], Text: e.Fields['W']})
+		docIDs[e.ID] = true
+	}
+	for _, e := range qs {
+		text := e.Fields['W']
+		if text == "" {
+			text = e.Fields['T']
+		}
+		if text == "" {
+			return nil, fmt.Errorf("%s: query %s: field \".W\": empty", qryPath, e.ID)
+		}
+		c.Queries = append(c.Queries, Query{ID: e.ID, Text: text})
+	}
+	if err := readSMARTQrels(relPath, c, docIDs); err != nil {
+		return nil, err
+	}
+	c.keepJudged()
+	return c, c.Validate()
+}
+
+func readSMARTQrels(path string, c *Collection, docIDs map[string]bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	type judgment struct {
+		line     int
+		qid, did string
+		grade    int
+	}
+	var js []judgment
+	cranScale := false
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		cols := strings.Fields(sc.Text())
+		if len(cols) == 0 {
+			continue
+		}
+		if len(cols) < 2 || len(cols) > 4 {
+			return fmt.Errorf("%s line %d: want 2 to 4 columns (query, document, [relevance, [score]]), got %d", path, line, len(cols))
+		}
+		j := judgment{line: line, qid: normalizeID(cols[0]), did: normalizeID(cols[1]), grade: 1}
+		if len(cols) >= 3 {
+			g, err := strconv.Atoi(cols[2])
+			if err != nil {
+				return fmt.Errorf("%s line %d: field \"relevance\": %q is not an integer", path, line, cols[2])
+			}
+			if g == -1 {
+				cranScale = true
+			}
+			j.grade = g
+		}
+		if !docIDs[j.did] {
+			return fmt.Errorf("%s line %d: field \"document\": %q is not in the collection", path, line, cols[1])
+		}
+		js = append(js, j)
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	qids := map[string]bool{}
+	inOrder := true
+	for i, q := range c.Queries {
+		qids[q.ID] = true
+		inOrder = inOrder && q.ID == strconv.Itoa(i+1)
+	}
+	byPosition := !inOrder
+	for _, j := range js {
+		n, err := strconv.Atoi(j.qid)
+		byPosition = byPosition && err == nil && n >= 1 && n <= len(c.Queries)
+	}
+	if byPosition {
+		for i := range c.Queries {
+			c.Queries[i].ID = strconv.Itoa(i + 1)
+		}
+	}
+	for _, j := range js {
+		if !byPosition && !qids[j.qid] {
+			return fmt.Errorf("%s line %d: field \"query\": %q is not in the queries file", path, j.line, j.qid)
+		}
+		g := j.grade
+		if cranScale {
+			switch {
+			case g == -1:
+				g = 0
+			case g >= 1 && g <= 4:
+				g = 5 - g
+			default:
+				return fmt.Errorf("%s line %d: field \"relevance\": %d is outside Cranfield's scale (-1, 1..4)", path, j.line, j.grade)
+			}
+		} else if g <= 0 {
+			g = 1
+		}
+		addQrel(c.Qrels, j.qid, j.did, g)
+	}
+	return nil
+}

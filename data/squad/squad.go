@@ -1,0 +1,256 @@
+// Package squad reads SQuAD-style reading-comprehension JSON (SQuAD 1.1,
+// CMRC 2018, DRCD, KorQuAD, XQuAD-R): articles of paragraphs, each with a
+// context and questions whose answers are spans of it. XQuAD-R adds the
+// context's sentences and their character offsets.
+package squad
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+)
+
+// File is a whole SQuAD-style document.
+type File struct {
+	Version string    `json:"version"`
+	Data    []Article `json:"data"`
+}
+
+// Article is one Wikipedia page (or other source document).
+type Article struct {
+	Title      string      `json:"title"`
+	Paragraphs []Paragraph `json:"paragraphs"`
+	Line       int         `json:"-"` // line where the article starts in its file
+}
+
+// Paragraph is one context with its questions.
+type Paragraph struct {
+	Context        string   `json:"context"`
+	QAs            []QA     `json:"qas"`
+	Sentences      []string `json:"sentences,omitempty"`       // XQuAD-R
+	SentenceBreaks [][2]int `json:"sentence_breaks,omitempty"` // XQuAD-R: [start, end) rune offsets per sentence
+}
+
+// QA is one question and its answer spans.
+type QA struct {
+	ID       ID       `json:"id"`
+	Question string   `json:"question"`
+	Answers  []Answer `json:"answers"`
+}
+
+// Answer is a span of the paragraph's context.
+type Answer struct {
+	Text        string `json:"text"`
+	AnswerStart int    `json:"answer_start"` // character (rune) offset into the context
+}
+
+// ID accepts a JSON string or number.
+type ID string
+
+func (s *ID) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var v string
+		err := json.Unmarshal(b, &v)
+		*s = ID(v)
+		return err
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return errors.New("want a string or a number")
+	}
+	*s = ID(n)
+	return nil
+}
+
+// Error is a problem in a SQuAD file, located by line and JSON path.
+type Error struct {
+	File  string
+	Line  int    // line of the enclosing article (or of the syntax error)
+	Field string // JSON path, e.g. data[3].paragraphs[0].qas[2].question
+	Err   error
+}
+
+func (e *Error) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("%s line %d: %v", e.File, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s line %d: field %q: %v", e.File, e.Line, e.Field, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ReadFile reads and validates a SQuAD-style file.
+func ReadFile(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(b, path)
+}
+
+// Parse decodes a SQuAD-style document and validates it: every question is
+// non-empty and every paragraph has a context. name appears in errors.
+func Parse(doc []byte, name string) (*File, error) {
+	f := &File{}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	fail := func(off int64, field string, err error) error {
+		return &Error{File: name, Line: lineOf(doc, off), Field: field, Err: err}
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, fail(dec.InputOffset(), "", fmt.Errorf("invalid JSON: %v", err))
+	}
+	if tok != json.Delim('{') {
+		return nil, fail(dec.InputOffset(), "", errors.New("want a JSON object with a \"data\" array"))
+	}
+	sawData := false
+	for dec.More() {
+		keyTok, err := dec.Token()
+		if err != nil {
+			return nil, fail(dec.InputOffset(), "", fmt.Errorf("invalid JSON: %v", err))
+		}
+		key, _ := keyTok.(string)
+		switch key {
+		case "version":
+			var v any
+			if err := dec.Decode(&v); err != nil {
+				return nil, fail(dec.InputOffset(), "version", fmt.Errorf("invalid JSON: %v", err))
+			}
+			f.Version = fmt.Sprint(v)
+		case "data":
+			sawData = true
+			if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+				return nil, fail(dec.InputOffset(), "data", errors.New("want an array"))
+			}
+			for i := 0; dec.More(); i++ {
+				start := skipSeparators(doc, dec.InputOffset())
+				var a Article
+				if err := dec.Decode(&a); err != nil {
+					return nil, fail(start, "data["+strconv.Itoa(i)+"]"+typeField(err), decodeErr(err))
+				}
+				a.Line = lineOf(doc, start)
+				if err := validate(&a, i); err != nil {
+					err.File, err.Line = name, a.Line
+					return nil, err
+				}
+				f.Data = append(f.Data, a)
+			}
+			if _, err := dec.Token(); err != nil {
+				return nil, fail(dec.InputOffset(), "data", fmt.Errorf("invalid JSON: %v", err))
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return nil, fail(dec.InputOffset(), key, fmt.Errorf("invalid JSON: %v", err))
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, fail(dec.InputOffset(), "", fmt.Errorf("invalid JSON: %v", err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fail(dec.InputOffset(), "", errors.New("trailing data after the JSON object"))
+	}
+	if !sawData {
+		return nil, fail(0, "data", errors.New("missing"))
+	}
+	return f, nil
+}
+
+func typeField(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return "." + te.Field
+	}
+	return ""
+}
+
+func decodeErr(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Errorf("wrong JSON type: got %s", te.Value)
+	}
+	return fmt.Errorf("invalid JSON: %v", err)
+}
+
+func validate(a *Article, i int) *Error {
+	for j, p := range a.Paragraphs {
+		path := fmt.Sprintf("data[%d].paragraphs[%d]", i, j)
+		if p.Context == "" {
+			return &Error{Field: path + ".context", Err: errors.New("empty")}
+		}
+		if len(p.SentenceBreaks) != len(p.Sentences) {
+			return &Error{Field: path + ".sentence_breaks", Err: fmt.Errorf("%d breaks for %d sentences", len(p.SentenceBreaks), len(p.Sentences))}
+		}
+		for k, qa := range p.QAs {
+			if qa.Question == "" {
+				return &Error{Field: fmt.Sprintf("%s.qas[%d].question", path, k), Err: errors.New("empty")}
+			}
+			for m, an := range qa.Answers {
+				if an.AnswerStart < 0 {
+					return &Error{Field: fmt.Sprintf("%s.qas[%d].answers[%d].answer_start", path, k, m), Err: fmt.Errorf("negative (%d)", an.AnswerStart)}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// AnswerSentences returns the indices of p's sentences that contain the
+// start of one of qa's answers (XQuAD-R's relevant sentences), sorted and
+// without repeats. An answer starting between two sentences belongs to the
+// one before.
+func (p *Paragraph) AnswerSentences(qa *QA) []int {
+	var out []int
+	for _, an := range qa.Answers {
+		best := -1
+		for i, br := range p.SentenceBreaks {
+			if br[0] <= an.AnswerStart {
+				best = i
+			}
+		}
+		if best < 0 {
+			continue
+		}
+		dup := false
+		for _, o := range out {
+			dup = dup || o == best
+		}
+		if !dup {
+			out = append(out, best)
+		}
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+func lineOf(doc []byte, off int64) int {
+	if off > int64(len(doc)) {
+		off = int64(len(doc))
+	}
+	if off < 0 {
+		off = 0
+	}
+	return 1 + bytes.Count(doc[:off], []byte{'\n'})
+}
+
+// skipSeparators moves off past blanks and commas to where the next value starts.
+func skipSeparators(doc []byte, off int64) int64 {
+	for off < int64(len(doc)) {
+		switch doc[off] {
+		case ' ', '\t', '\r', '\n', ',':
+			off++
+		default:
+			return off
+		}
+	}
+	return off
+}
