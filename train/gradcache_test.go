@@ -1,0 +1,102 @@
+package train
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	gmodel "github.com/gomlx/gomlx/ml/model"
+)
+
+// TestGradCacheGradientsEqualDirect compares the gradient cache's
+// accumulated parameter gradients with autodiff through the whole batch.
+func TestGradCacheGradientsEqualDirect(t *testing.T) {
+	testBackend(t)
+	for _, loss := range []LossConfig{
+		{Temperature: 0.05, Similarity: Cosine},
+		{Temperature: 0.02, Similarity: Cosine, HardNegativesOnly: true},
+		{Temperature: 1, Similarity: Dot},
+	} {
+		emb, store := newBag(t, 50, 8, 3)
+		tr, err := NewTrainer(testBackendOf(t), store, emb, StepConfig{Loss: loss, Optimizer: DefaultOptimizer(), GradCacheChunk: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := randomInputs(rand.New(rand.NewPCG(5, 5)), 50, 8, 3, 6, 9)
+		w := make([]float32, 8)
+		for i := range w {
+			w[i] = float32(i+1) / 36 // unequal weights exercise the weighting too
+		}
+		// Direct gradients.
+		direct := gmodel.MustNewExec(testBackendOf(t), store, func(scope *gmodel.Scope, in []*graph.Node) []*graph.Node {
+			per := InfoNCE(emb.Embed(scope, in[0], in[1]), emb.Embed(scope, in[2], in[3]), loss)
+			l := graph.ReduceAllSum(graph.Mul(per, in[4]))
+			return graph.Gradient(l, tr.opt.ParamNodes(l.Graph())...)
+		})
+		qi, qm := in.Queries.rows(0, 8)
+		pi, pm := in.Passages.rows(0, 24)
+		want, err := direct.Call(qi, qm, pi, pm, tensors.FromFlatDataAndDimensions(w, 8))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Gradient cache, stopping before the update.
+		qe, dim, _ := tr.Embed(&in.Queries, 3)
+		pe, _, _ := tr.Embed(&in.Passages, 3)
+		out, err := tr.repGradExe.Call(tensors.FromFlatDataAndDimensions(qe, 8, dim), tensors.FromFlatDataAndDimensions(pe, 24, dim),
+			tensors.FromFlatDataAndDimensions(w, 8))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.backward(&in.Queries, tensors.MustCopyFlatData[float32](out[2]), dim, 3); err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.backward(&in.Passages, tensors.MustCopyFlatData[float32](out[3]), dim, 3); err != nil {
+			t.Fatal(err)
+		}
+		for i, a := range tr.acc {
+			got := tensors.MustCopyFlatData[float32](a.MustValue())
+			ref := tensors.MustCopyFlatData[float32](want[i])
+			maxDiff, maxRef := 0.0, 0.0
+			for j := range ref {
+				maxDiff = math.Max(maxDiff, math.Abs(float64(got[j]-ref[j])))
+				maxRef = math.Max(maxRef, math.Abs(float64(ref[j])))
+			}
+			if maxDiff > 1e-5 || maxRef == 0 {
+				t.Errorf("%+v: %s: max |grad cache - direct| = %g (max |direct| %g)", loss, a.Path(), maxDiff, maxRef)
+			}
+		}
+	}
+}
+
+// TestGradCacheStepEqualsDirectStep runs whole steps both ways from the same
+// start and compares the weights.
+func TestGradCacheStepEqualsDirectStep(t *testing.T) {
+	testBackend(t)
+	loss := LossConfig{Temperature: 0.05}
+	var final [2][][]float32
+	for k, chunk := range []int{0, 2} {
+		emb, store := newBag(t, 40, 8, 11)
+		tr, err := NewTrainer(testBackendOf(t), store, emb, StepConfig{Loss: loss, Optimizer: DefaultOptimizer(), GradCacheChunk: chunk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(8, 8))
+		for step := 0; step < 3; step++ {
+			if _, err := tr.Step(randomInputs(rng, 40, 6, 2, 5, 7), 1e-2, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, p := range tr.opt.Params() {
+			final[k] = append(final[k], tensors.MustCopyFlatData[float32](p.MustValue()))
+		}
+	}
+	for i := range final[0] {
+		for j := range final[0][i] {
+			if d := math.Abs(float64(final[0][i][j] - final[1][i][j])); d > 1e-5 {
+				t.Fatalf("param %d[%d]: direct %v, grad cache %v", i, j, final[0][i][j], final[1][i][j])
+			}
+		}
+	}
+}

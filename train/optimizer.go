@@ -1,0 +1,226 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	gmodel "github.com/gomlx/gomlx/ml/model"
+)
+
+// Learning-rate decay after warmup.
+const (
+	DecayCosine   = "cosine"
+	DecayLinear   = "linear"
+	DecayConstant = "constant"
+)
+
+// OptimizerConfig configures AdamW, its schedule and gradient clipping.
+type OptimizerConfig struct {
+	LearningRate float64 `json:"learning_rate"`
+	WarmupSteps  int     `json:"warmup_steps"` // linear warmup from 0
+	Decay        string  `json:"decay"`        // "cosine" (default), "linear" or "constant"
+	MinLRRatio   float64 `json:"min_lr_ratio"` // the decay ends at LearningRate * MinLRRatio
+	WeightDecay  float64 `json:"weight_decay"` // decoupled (AdamW); never applied to biases and norm scales
+	Beta1        float64 `json:"beta1"`
+	Beta2        float64 `json:"beta2"`
+	Epsilon      float64 `json:"epsilon"`
+	ClipNorm     float64 `json:"clip_norm"` // global gradient L2 norm limit; 0 = no clipping
+}
+
+// DefaultOptimizer is the LLM-DR recipe's AdamW.
+func DefaultOptimizer() OptimizerConfig {
+	return OptimizerConfig{LearningRate: 1e-4, WarmupSteps: 0, Decay: DecayCosine, MinLRRatio: 0.1,
+		WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, ClipNorm: 1}
+}
+
+// Validate reports settings AdamW cannot use.
+func (c OptimizerConfig) Validate() error {
+	switch {
+	case !(c.LearningRate > 0):
+		return fmt.Errorf("learning_rate must be > 0, got %v", c.LearningRate)
+	case c.WarmupSteps < 0:
+		return fmt.Errorf("warmup_steps must be >= 0, got %d", c.WarmupSteps)
+	case c.MinLRRatio < 0 || c.MinLRRatio > 1:
+		return fmt.Errorf("min_lr_ratio must be in [0,1], got %v", c.MinLRRatio)
+	case c.WeightDecay < 0:
+		return fmt.Errorf("weight_decay must be >= 0, got %v", c.WeightDecay)
+	case c.Beta1 < 0 || c.Beta1 >= 1 || c.Beta2 < 0 || c.Beta2 >= 1:
+		return fmt.Errorf("beta1 and beta2 must be in [0,1), got %v and %v", c.Beta1, c.Beta2)
+	case !(c.Epsilon > 0):
+		return fmt.Errorf("epsilon must be > 0, got %v", c.Epsilon)
+	case c.ClipNorm < 0:
+		return fmt.Errorf("clip_norm must be >= 0, got %v", c.ClipNorm)
+	}
+	switch c.Decay {
+	case "", DecayCosine, DecayLinear, DecayConstant:
+	default:
+		return fmt.Errorf("decay must be %q, %q or %q, got %q", DecayCosine, DecayLinear, DecayConstant, c.Decay)
+	}
+	return nil
+}
+
+// LearningRateAt is the learning rate of update number step (0-based) out of
+// total: linear warmup over WarmupSteps, then decay to LearningRate*MinLRRatio
+// at the last step.
+func (c OptimizerConfig) LearningRateAt(step, total int) float64 {
+	if step < c.WarmupSteps {
+		return c.LearningRate * float64(step+1) / float64(c.WarmupSteps)
+	}
+	span := total - c.WarmupSteps - 1
+	if span <= 0 || c.Decay == DecayConstant {
+		return c.LearningRate
+	}
+	progress := math.Min(1, float64(step-c.WarmupSteps)/float64(span))
+	factor := 1 - progress // linear
+	if c.Decay != DecayLinear {
+		factor = 0.5 * (1 + math.Cos(math.Pi*progress))
+	}
+	return c.LearningRate * (c.MinLRRatio + (1-c.MinLRRatio)*factor)
+}
+
+// AdamW updates a fixed list of parameters with decoupled weight decay
+// (skipped for rank < 2 parameters: biases and norm scales, as in the BERT
+// and LLM-DR recipes) after clipping the global gradient norm. GoMLX's Adam
+// decays every variable, hence this one. Its moments and step count are
+// store variables under /optimizer, so checkpoints of the store hold them.
+type AdamW struct {
+	cfg    OptimizerConfig
+	params []*gmodel.Variable
+	m, v   []*gmodel.Variable
+	step   *gmodel.Variable
+}
+
+// TrainableVariables returns the store's trainable variables sorted by path,
+// the order gradients are given in.
+func TrainableVariables(store *gmodel.Store) []*gmodel.Variable {
+	var vars []*gmodel.Variable
+	for v := range store.IterVariables() {
+		if v.Trainable {
+			vars = append(vars, v)
+		}
+	}
+	sort.Slice(vars, func(i, j int) bool { return vars[i].Path() < vars[j].Path() })
+	return vars
+}
+
+// optimizerScope holds the optimizer state in the store.
+const optimizerScope = "/optimizer"
+
+// NewAdamW creates (or reuses) the optimizer state for params in store.
+func NewAdamW(store *gmodel.Store, params []*gmodel.Variable, cfg OptimizerConfig) (*AdamW, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(params) == 0 {
+		return nil, fmt.Errorf("optimizer: no trainable variables")
+	}
+	o := &AdamW{cfg: cfg, params: params}
+	state := func(path string, like *gmodel.Variable) (*gmodel.Variable, error) {
+		if v := store.GetVariable(path); v != nil {
+			if !v.Shape().Equal(like.Shape()) {
+				return nil, fmt.Errorf("optimizer state %s has shape %s, want %s", path, v.Shape(), like.Shape())
+			}
+			return v, nil
+		}
+		v, err := store.CreateVariable(path, tensors.FromShape(like.Shape()))
+		if err != nil {
+			return nil, err
+		}
+		return v.SetTrainable(false), nil
+	}
+	for _, p := range params {
+		m, err := state(optimizerScope+"/m"+p.Path(), p)
+		if err != nil {
+			return nil, err
+		}
+		v, err := state(optimizerScope+"/v"+p.Path(), p)
+		if err != nil {
+			return nil, err
+		}
+		o.m, o.v = append(o.m, m), append(o.v, v)
+	}
+	if o.step = store.GetVariable(optimizerScope + "/step"); o.step == nil {
+		s, err := store.CreateVariable(optimizerScope+"/step", tensors.FromValue(float32(0)))
+		if err != nil {
+			return nil, err
+		}
+		o.step = s.SetTrainable(false)
+	}
+	return o, nil
+}
+
+// Params are the variables AdamW updates, in gradient order.
+func (o *AdamW) Params() []*gmodel.Variable { return o.params }
+
+// ParamNodes returns the parameters' values in g, to differentiate against.
+func (o *AdamW) ParamNodes(g *graph.Graph) []*graph.Node {
+	nodes := make([]*graph.Node, len(o.params))
+	for i, p := range o.params {
+		nodes[i] = p.NodeValue(g)
+	}
+	return nodes
+}
+
+// GlobalNorm is the L2 norm of all gradients together.
+func GlobalNorm(grads []*graph.Node) *graph.Node {
+	var sum *graph.Node
+	for _, gr := range grads {
+		s := graph.ReduceAllSum(graph.Square(gr))
+		if sum == nil {
+			sum = s
+		} else {
+			sum = graph.Add(sum, s)
+		}
+	}
+	return graph.Sqrt(sum)
+}
+
+// ClipByGlobalNorm scales grads so their global norm is at most maxNorm and
+// returns the scaled gradients and the norm before clipping.
+func ClipByGlobalNorm(grads []*graph.Node, maxNorm float64) ([]*graph.Node, *graph.Node) {
+	norm := GlobalNorm(grads)
+	if maxNorm <= 0 {
+		return grads, norm
+	}
+	// scale = min(1, maxNorm / (norm + 1e-6)), as torch.nn.utils.clip_grad_norm_.
+	scale := graph.MinScalar(graph.Div(graph.Scalar(norm.Graph(), norm.DType(), maxNorm), graph.AddScalar(norm, 1e-6)), 1.0)
+	out := make([]*graph.Node, len(grads))
+	for i, gr := range grads {
+		out[i] = graph.Mul(gr, scale)
+	}
+	return out, norm
+}
+
+// Update builds one AdamW step in g from grads (in Params order) and the
+// learning rate lr (a scalar graph input, so schedules never recompile). It
+// returns the gradient norm before clipping.
+func (o *AdamW) Update(grads []*graph.Node, lr *graph.Node) *graph.Node {
+	if len(grads) != len(o.params) {
+		panic(fmt.Sprintf("AdamW.Update: %d gradients for %d parameters", len(grads), len(o.params)))
+	}
+	grads, norm := ClipByGlobalNorm(grads, o.cfg.ClipNorm)
+	g := lr.Graph()
+	step := graph.AddScalar(o.step.NodeValue(g), 1)
+	o.step.SetNodeValue(step)
+	b1, b2 := o.cfg.Beta1, o.cfg.Beta2
+	dt := lr.DType()
+	bias1 := graph.OneMinus(graph.Pow(graph.Scalar(g, dt, b1), step))
+	bias2 := graph.OneMinus(graph.Pow(graph.Scalar(g, dt, b2), step))
+	for i, p := range o.params {
+		gr := grads[i]
+		m := graph.Add(graph.MulScalar(o.m[i].NodeValue(g), b1), graph.MulScalar(gr, 1-b1))
+		v := graph.Add(graph.MulScalar(o.v[i].NodeValue(g), b2), graph.MulScalar(graph.Square(gr), 1-b2))
+		o.m[i].SetNodeValue(m)
+		o.v[i].SetNodeValue(v)
+		update := graph.Div(graph.Div(m, bias1), graph.AddScalar(graph.Sqrt(graph.Div(v, bias2)), o.cfg.Epsilon))
+		value := p.NodeValue(g)
+		if o.cfg.WeightDecay > 0 && p.Shape().Rank() >= 2 {
+			update = graph.Add(update, graph.MulScalar(value, o.cfg.WeightDecay))
+		}
+		p.SetNodeValue(graph.Sub(value, graph.Mul(lr, update)))
+	}
+	return norm
+}
