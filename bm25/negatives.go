@@ -1,0 +1,46 @@
+package bm25
+
+import (
+	"math/rand/v2"
+	"sort"
+)
+
+// Window is the range of BM25 ranks (0-based, From inclusive, To exclusive)
+// that hard negatives are drawn from.
+type Window struct{ From, To int }
+
+// PaperWindow is the tDRO recipe: ranks [2, 100) of the query's BM25
+// results — the top two are skipped because they are often unlabelled
+// positives.
+var PaperWindow = Window{From: 2, To: 100}
+
+// SampleNegatives draws up to n documents uniformly without replacement
+// from ranks [w.From, w.To) of query's results, skipping those for which
+// isPositive returns true (nil: none). The result is in rank order and
+// depends only on the index, the arguments and rng's state.
+func (ix *Index) SampleNegatives(query string, w Window, n int, isPositive func(doc int) bool, rng *rand.Rand) []int {
+	if n <= 0 || w.To <= w.From {
+		return nil
+	}
+	hits := ix.Search(query, w.To)
+	var cand []int // positions in hits
+	for i := w.From; i < len(hits); i++ {
+		if isPositive == nil || !isPositive(hits[i].Doc) {
+			cand = append(cand, i)
+		}
+	}
+	if len(cand) > n {
+		// Partial Fisher-Yates: the first n slots become a uniform sample.
+		for i := 0; i < n; i++ {
+			j := i + rng.IntN(len(cand)-i)
+			cand[i], cand[j] = cand[j], cand[i]
+		}
+		cand = cand[:n]
+		sort.Ints(cand)
+	}
+	out := make([]int, len(cand))
+	for i, c := range cand {
+		out[i] = hits[c].Doc
+	}
+	return out
+}
