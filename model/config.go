@@ -1,0 +1,243 @@
+package model
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// Family is the graph a Config builds.
+type Family int
+
+const (
+	Encoder Family = iota // BERT family: absolute positions, post-LN, GELU
+	Decoder               // Llama family: RMSNorm, RoPE, GQA, SwiGLU, causal
+)
+
+// Pooling turns the [batch, seq, hidden] states into one vector per text.
+type Pooling string
+
+const (
+	PoolCLS  Pooling = "cls"  // first token
+	PoolMean Pooling = "mean" // average over real tokens
+	PoolLast Pooling = "last" // last real token (decoders; EOS appended)
+)
+
+// LoRA configures low-rank adapters: W' = W + (Alpha/Rank)·B·A on the target
+// projections; only A and B train.
+type LoRA struct {
+	Rank    int      `json:"r"`
+	Alpha   float64  `json:"lora_alpha"`
+	Dropout float64  `json:"lora_dropout"`
+	Targets []string `json:"target_modules"` // q_proj k_proj v_proj o_proj gate_proj up_proj down_proj (or query key value dense names for BERT: q k v o)
+}
+
+// Config is the subset of a Hugging Face config.json the graphs need, plus
+// how to pool and whether to L2-normalize the embedding. JSON field names are
+// Hugging Face's, so config.json reads and writes directly.
+type Config struct {
+	ModelType     string   `json:"model_type"` // bert, roberta, xlm-roberta, llama, mistral, qwen2, qwen3
+	Architectures []string `json:"architectures,omitempty"`
+
+	VocabSize        int     `json:"vocab_size"`
+	HiddenSize       int     `json:"hidden_size"`
+	NumLayers        int     `json:"num_hidden_layers"`
+	NumHeads         int     `json:"num_attention_heads"`
+	NumKVHeads       int     `json:"num_key_value_heads,omitempty"` // decoders; 0 means NumHeads
+	HeadDim          int     `json:"head_dim,omitempty"`            // decoders; 0 means HiddenSize/NumHeads
+	IntermediateSize int     `json:"intermediate_size"`
+	MaxPositions     int     `json:"max_position_embeddings"`
+	HiddenAct        string  `json:"hidden_act"`
+	TypeVocabSize    int     `json:"type_vocab_size,omitempty"` // encoders
+	LayerNormEps     float64 `json:"layer_norm_eps,omitempty"`  // encoders
+	RMSNormEps       float64 `json:"rms_norm_eps,omitempty"`    // decoders
+	RopeTheta        float64 `json:"rope_theta,omitempty"`      // decoders
+	AttentionBias    bool    `json:"attention_bias,omitempty"`  // llama/mistral q/k/v/o bias (qwen2 always has q/k/v bias)
+	TieEmbeddings    bool    `json:"tie_word_embeddings"`
+	InitializerRange float64 `json:"initializer_range,omitempty"`
+	PadTokenID       *int    `json:"pad_token_id,omitempty"`
+	BosTokenID       *int    `json:"bos_token_id,omitempty"`
+	EosTokenID       *int    `json:"eos_token_id,omitempty"`
+	TorchDType       string  `json:"torch_dtype,omitempty"`
+
+	// Dropout (training only). Encoders read Hugging Face's names.
+	HiddenDropout    float64 `json:"hidden_dropout_prob,omitempty"`
+	AttentionDropout float64 `json:"attention_probs_dropout_prob,omitempty"`
+
+	// Not part of config.json: written to the sentence-transformers files.
+	Pooling   Pooling `json:"-"`
+	Normalize bool    `json:"-"`
+	LoRA      *LoRA   `json:"-"`
+}
+
+// Family reports which graph the config builds.
+func (c *Config) Family() Family {
+	switch c.ModelType {
+	case "llama", "mistral", "qwen2":
+		return Decoder
+	}
+	return Encoder
+}
+
+// HasQKVBias reports whether the attention q/k/v projections have a bias.
+func (c *Config) HasQKVBias() bool {
+	return c.Family() == Encoder || c.ModelType == "qwen2" || c.AttentionBias
+}
+
+// KVHeads is the number of key/value heads (GQA).
+func (c *Config) KVHeads() int {
+	if c.NumKVHeads > 0 {
+		return c.NumKVHeads
+	}
+	return c.NumHeads
+}
+
+// HeadSize is the per-head dimension.
+func (c *Config) HeadSize() int {
+	if c.HeadDim > 0 {
+		return c.HeadDim
+	}
+	return c.HiddenSize / c.NumHeads
+}
+
+var knownTypes = map[string]bool{
+	"bert": true, "roberta": true, "xlm-roberta": true,
+	"llama": true, "mistral": true, "qwen2": true,
+}
+
+// Validate checks the config and fills defaults (norm epsilons, RoPE theta,
+// pooling) so that the graphs never see zero values.
+func (c *Config) Validate() error {
+	if !knownTypes[c.ModelType] {
+		return fmt.Errorf("model_type %q is not supported (want one of bert, roberta, xlm-roberta, llama, mistral, qwen2)", c.ModelType)
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"vocab_size", c.VocabSize}, {"hidden_size", c.HiddenSize}, {"num_hidden_layers", c.NumLayers},
+		{"num_attention_heads", c.NumHeads}, {"intermediate_size", c.IntermediateSize}} {
+		if f.v <= 0 {
+			return fmt.Errorf("config field %s must be positive, got %d", f.name, f.v)
+		}
+	}
+	if c.HeadDim == 0 && c.HiddenSize%c.NumHeads != 0 {
+		return fmt.Errorf("config: hidden_size %d is not divisible by num_attention_heads %d", c.HiddenSize, c.NumHeads)
+	}
+	if c.NumHeads%c.KVHeads() != 0 {
+		return fmt.Errorf("config: num_attention_heads %d is not divisible by num_key_value_heads %d", c.NumHeads, c.KVHeads())
+	}
+	if c.Family() == Decoder && c.HeadSize()%2 != 0 {
+		return fmt.Errorf("config: head size %d must be even for RoPE", c.HeadSize())
+	}
+	if c.HiddenAct == "" {
+		c.HiddenAct = map[Family]string{Encoder: "gelu", Decoder: "silu"}[c.Family()]
+	}
+	switch c.HiddenAct {
+	case "gelu", "gelu_new", "gelu_pytorch_tanh", "silu", "swish", "relu":
+	default:
+		return fmt.Errorf("config: hidden_act %q is not supported", c.HiddenAct)
+	}
+	if c.InitializerRange == 0 {
+		c.InitializerRange = 0.02
+	}
+	switch c.Family() {
+	case Encoder:
+		if c.MaxPositions <= 0 {
+			return fmt.Errorf("config field max_position_embeddings must be positive, got %d", c.MaxPositions)
+		}
+		if c.TypeVocabSize == 0 {
+			c.TypeVocabSize = 2
+		}
+		if c.LayerNormEps == 0 {
+			c.LayerNormEps = 1e-12
+		}
+		if c.Pooling == "" {
+			c.Pooling = PoolCLS
+		}
+	case Decoder:
+		if c.RMSNormEps == 0 {
+			c.RMSNormEps = 1e-6
+		}
+		if c.RopeTheta == 0 {
+			c.RopeTheta = 10000
+		}
+		if c.Pooling == "" {
+			c.Pooling = PoolLast
+		}
+	}
+	switch c.Pooling {
+	case PoolCLS, PoolMean, PoolLast:
+	default:
+		return fmt.Errorf("pooling %q is not supported (want cls, mean or last)", c.Pooling)
+	}
+	if l := c.LoRA; l != nil {
+		if l.Rank <= 0 {
+			return fmt.Errorf("lora: rank must be positive, got %d", l.Rank)
+		}
+		if l.Alpha == 0 {
+			l.Alpha = float64(l.Rank)
+		}
+		if l.Dropout < 0 || l.Dropout >= 1 {
+			return fmt.Errorf("lora: dropout must be in [0, 1), got %g", l.Dropout)
+		}
+		if len(l.Targets) == 0 {
+			l.Targets = []string{"q_proj", "k_proj", "v_proj", "o_proj"}
+		}
+		for _, t := range l.Targets {
+			if !loraTargets[t] {
+				return fmt.Errorf("lora: unknown target %q (want q_proj k_proj v_proj o_proj gate_proj up_proj down_proj)", t)
+			}
+		}
+	}
+	return nil
+}
+
+// ReadConfig reads a Hugging Face config.json.
+func ReadConfig(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c := &Config{}
+	if err := json.Unmarshal(b, c); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c.ModelType = strings.ToLower(c.ModelType)
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Presets are small from-scratch configurations, by name. "tiny-bert" is the
+// embedded default: fast enough to train several times in a few minutes on
+// two CPU cores with the bundled MiniLM WordPiece tokenizer.
+func Preset(name string, vocabSize int) (*Config, error) {
+	var c *Config
+	switch name {
+	case "tiny-bert":
+		c = &Config{ModelType: "bert", HiddenSize: 128, NumLayers: 2, NumHeads: 4, IntermediateSize: 512,
+			MaxPositions: 512, HiddenDropout: 0.1, AttentionDropout: 0.1, Pooling: PoolMean, Normalize: true}
+	case "small-bert":
+		c = &Config{ModelType: "bert", HiddenSize: 256, NumLayers: 4, NumHeads: 4, IntermediateSize: 1024,
+			MaxPositions: 512, HiddenDropout: 0.1, AttentionDropout: 0.1, Pooling: PoolMean, Normalize: true}
+	case "tiny-llama":
+		c = &Config{ModelType: "llama", HiddenSize: 128, NumLayers: 2, NumHeads: 4, NumKVHeads: 2, IntermediateSize: 344,
+			MaxPositions: 2048, Pooling: PoolLast, Normalize: true, RMSNormEps: 1e-5}
+	case "tiny-qwen2":
+		c = &Config{ModelType: "qwen2", HiddenSize: 128, NumLayers: 2, NumHeads: 4, NumKVHeads: 2, IntermediateSize: 344,
+			MaxPositions: 2048, Pooling: PoolLast, Normalize: true, RMSNormEps: 1e-6, RopeTheta: 1e6}
+	default:
+		return nil, fmt.Errorf("unknown model preset %q (want tiny-bert, small-bert, tiny-llama, tiny-qwen2)", name)
+	}
+	c.VocabSize = vocabSize
+	c.TieEmbeddings = c.Family() == Decoder
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// PresetNames lists the names Preset accepts.
+var PresetNames = []string{"tiny-bert", "small-bert", "tiny-llama", "tiny-qwen2"}

@@ -1,0 +1,317 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	gmodel "github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/nn"
+)
+
+type Node = graph.Node
+
+// maskValue is added to the attention scores of masked keys: exp() of it
+// underflows to exactly 0 in float32, like Hugging Face's finfo.min, without
+// risking -inf arithmetic.
+const maskValue = -1e9
+
+// Embed is the retrieval embedding: ids and mask [batch, seq] int32 (right
+// padded, mask 1 for real tokens) -> [batch, hidden] float32, pooled as the
+// config says and L2-normalized when Config.Normalize is set.
+//
+// scope must belong to m.Store (the Exec's store); it decides whether dropout
+// is active (training) and supplies its randomness.
+func (m *Model) Embed(scope *gmodel.Scope, ids, mask *Node) *Node {
+	h := m.HiddenStates(scope, ids, mask)
+	out := Pool(h, mask, m.Config.Pooling)
+	if m.Config.Normalize {
+		out = graph.L2Normalize(out, -1)
+	}
+	return out
+}
+
+// Pool reduces hidden states [batch, seq, hidden] to [batch, hidden].
+// PoolLast picks the last real token of each right-padded row.
+func Pool(h, mask *Node, p Pooling) *Node {
+	g := h.Graph()
+	seq := h.Shape().Dimensions[1]
+	fmask := graph.ConvertDType(mask, h.DType())
+	switch p {
+	case PoolCLS:
+		return graph.Squeeze(graph.Slice(h, graph.AxisRange(), graph.AxisElem(0)), 1)
+	case PoolMean:
+		sum := graph.Einsum("bl,bld->bd", fmask, h)
+		n := graph.Max(graph.ReduceSum(fmask, 1), graph.ScalarOne(g, h.DType()))
+		return graph.Div(sum, graph.InsertAxes(n, -1))
+	case PoolLast:
+		last := graph.Sub(graph.ReduceSum(graph.ConvertDType(mask, dtypes.Int32), 1), graph.Const(g, int32(1)))
+		pos := graph.Iota(g, mask.Shape().Clone(), 1)
+		pick := graph.ConvertDType(graph.Equal(graph.ConvertDType(pos, dtypes.Int32), graph.InsertAxes(last, -1)), h.DType())
+		_ = seq
+		return graph.Einsum("bl,bld->bd", pick, h)
+	}
+	panic(fmt.Sprintf("model: unknown pooling %q", p))
+}
+
+// HiddenStates is the last layer's output [batch, seq, hidden] (after the
+// final RMSNorm for decoders), like Hugging Face's last_hidden_state.
+func (m *Model) HiddenStates(scope *gmodel.Scope, ids, mask *Node) *Node {
+	if scope.Store() != m.Store {
+		panic("model: Embed/HiddenStates called with a scope from another Store than Model.Store")
+	}
+	if ids.Rank() != 2 || mask.Rank() != 2 {
+		panic(fmt.Sprintf("model: ids and mask must be [batch, seq], got %s and %s", ids.Shape(), mask.Shape()))
+	}
+	b := &builder{m: m, scope: scope, g: ids.Graph()}
+	if m.Config.Family() == Decoder {
+		return b.decoder(ids, mask)
+	}
+	return b.encoder(ids, mask)
+}
+
+// Logits are the language-model logits [batch, seq, vocab] of a decoder:
+// lm_head.weight when present, else the tied input embeddings.
+func (m *Model) Logits(scope *gmodel.Scope, ids, mask *Node) *Node {
+	h := m.HiddenStates(scope, ids, mask)
+	b := &builder{m: m, scope: scope, g: ids.Graph()}
+	head := "lm_head.weight"
+	if m.Var(head) == nil {
+		head = "embed_tokens.weight"
+		if m.Config.Family() == Encoder {
+			head = "embeddings.word_embeddings.weight"
+		}
+	}
+	return nn.Dense(h, b.w(head), nil, compute.DenseLayoutOutputsInput)
+}
+
+type builder struct {
+	m     *Model
+	scope *gmodel.Scope
+	g     *graph.Graph
+}
+
+// w is the graph value of a weight; it panics with the tensor name when the
+// weight is missing (Load checks completeness first, so this is a bug).
+func (b *builder) w(name string) *Node {
+	v := b.m.Var(name)
+	if v == nil {
+		panic(fmt.Sprintf("model: weight %s is missing", name))
+	}
+	return v.NodeValue(b.g)
+}
+
+func (b *builder) optional(name string) *Node {
+	if v := b.m.Var(name); v != nil {
+		return v.NodeValue(b.g)
+	}
+	return nil
+}
+
+func (b *builder) dropout(x *Node, rate float64) *Node {
+	return layers.DropoutStatic(b.scope, x, rate)
+}
+
+// linear is x·Wᵀ + bias for the Hugging Face Linear called prefix, plus its
+// LoRA adapter when one is attached, with an optional fused activation.
+func (b *builder) linear(x *Node, prefix string, act activation.Type) *Node {
+	w, bias := b.w(prefix+".weight"), b.optional(prefix+".bias")
+	if b.m.Var(prefix+".lora_A.weight") == nil {
+		return nn.Dense(x, w, bias, compute.DenseLayoutOutputsInput, act)
+	}
+	y := nn.Dense(x, w, bias, compute.DenseLayoutOutputsInput)
+	l := b.m.Config.LoRA
+	xa := b.dropout(x, l.Dropout)
+	delta := nn.Dense(nn.Dense(xa, b.w(prefix+".lora_A.weight"), nil, compute.DenseLayoutOutputsInput),
+		b.w(prefix+".lora_B.weight"), nil, compute.DenseLayoutOutputsInput)
+	y = graph.Add(y, graph.MulScalar(delta, l.Alpha/float64(l.Rank)))
+	return activation.Apply(act, y)
+}
+
+func actType(name string) activation.Type {
+	switch name {
+	case "gelu":
+		return activation.TypeGelu
+	case "gelu_new", "gelu_pytorch_tanh":
+		return activation.TypeGeluApprox
+	case "relu":
+		return activation.TypeRelu
+	}
+	return activation.TypeSilu
+}
+
+func (b *builder) encoder(ids, mask *Node) *Node {
+	c := b.m.Config
+	g := b.g
+	batch, seq := ids.Shape().Dimensions[0], ids.Shape().Dimensions[1]
+	if seq > c.MaxPositions {
+		panic(fmt.Sprintf("model: sequence length %d exceeds max_position_embeddings %d", seq, c.MaxPositions))
+	}
+	x := embedLookup(b.w("embeddings.word_embeddings.weight"), ids)
+	posTable := b.w("embeddings.position_embeddings.weight")
+	if off := positionOffset(c); off > 0 {
+		// RoBERTa: real tokens are at padding_idx+1.., padding at padding_idx.
+		// With right padding that is offset + iota for real tokens.
+		pos := graph.Add(graph.Iota(g, ids.Shape().Clone(), 1), graph.Const(g, int32(off+1)))
+		pos = graph.Where(graph.ConvertDType(mask, dtypes.Bool), pos, graph.BroadcastToDims(graph.Const(g, int32(off)), batch, seq))
+		x = graph.Add(x, embedLookup(posTable, pos))
+	} else {
+		pos := graph.Slice(posTable, graph.AxisRange(0, seq))
+		x = graph.Add(x, graph.InsertAxes(pos, 0))
+	}
+	typ := graph.Slice(b.w("embeddings.token_type_embeddings.weight"), graph.AxisElem(0))
+	x = graph.Add(x, graph.InsertAxes(typ, 0))
+	x = b.layerNorm(x, "embeddings.LayerNorm", c.LayerNormEps)
+	x = b.dropout(x, c.HiddenDropout)
+
+	bias := paddingBias(mask, false)
+	act := actType(c.HiddenAct)
+	for i := range c.NumLayers {
+		p := fmt.Sprintf("encoder.layer.%d.", i)
+		q := b.linear(x, p+"attention.self.query", activation.TypeNone)
+		k := b.linear(x, p+"attention.self.key", activation.TypeNone)
+		v := b.linear(x, p+"attention.self.value", activation.TypeNone)
+		ctx := b.attention(q, k, v, bias, c.NumHeads, c.NumHeads, c.HeadSize(), c.AttentionDropout)
+		a := b.dropout(b.linear(ctx, p+"attention.output.dense", activation.TypeNone), c.HiddenDropout)
+		x = b.layerNorm(graph.Add(a, x), p+"attention.output.LayerNorm", c.LayerNormEps)
+		h := b.linear(x, p+"intermediate.dense", act)
+		o := b.dropout(b.linear(h, p+"output.dense", activation.TypeNone), c.HiddenDropout)
+		x = b.layerNorm(graph.Add(o, x), p+"output.LayerNorm", c.LayerNormEps)
+	}
+	return x
+}
+
+// positionOffset is RoBERTa's padding_idx for position ids (0 for BERT).
+func positionOffset(c *Config) int {
+	if c.ModelType == "roberta" || c.ModelType == "xlm-roberta" {
+		if c.PadTokenID != nil {
+			return *c.PadTokenID
+		}
+		return 1
+	}
+	return 0
+}
+
+func (b *builder) decoder(ids, mask *Node) *Node {
+	c := b.m.Config
+	x := embedLookup(b.w("embed_tokens.weight"), ids)
+	seq := ids.Shape().Dimensions[1]
+	bias := paddingBias(mask, true)
+	cos, sin := ropeTables(b.g, seq, c.HeadSize(), c.RopeTheta)
+	hd := c.HeadSize()
+	for i := range c.NumLayers {
+		p := fmt.Sprintf("layers.%d.", i)
+		h := b.rmsNorm(x, p+"input_layernorm.weight", c.RMSNormEps)
+		q := b.linear(h, p+"self_attn.q_proj", activation.TypeNone)
+		k := b.linear(h, p+"self_attn.k_proj", activation.TypeNone)
+		v := b.linear(h, p+"self_attn.v_proj", activation.TypeNone)
+		q = applyRope(q, cos, sin, c.NumHeads, hd)
+		k = applyRope(k, cos, sin, c.KVHeads(), hd)
+		ctx := b.attention(q, k, v, bias, c.NumHeads, c.KVHeads(), hd, 0)
+		x = graph.Add(x, b.linear(ctx, p+"self_attn.o_proj", activation.TypeNone))
+		h = b.rmsNorm(x, p+"post_attention_layernorm.weight", c.RMSNormEps)
+		gate := b.linear(h, p+"mlp.gate_proj", actType(c.HiddenAct))
+		up := b.linear(h, p+"mlp.up_proj", activation.TypeNone)
+		x = graph.Add(x, b.linear(graph.Mul(gate, up), p+"mlp.down_proj", activation.TypeNone))
+	}
+	return b.rmsNorm(x, "norm.weight", c.RMSNormEps)
+}
+
+// embedLookup gathers rows of table [vocab, d] for ids [b, l] -> [b, l, d].
+func embedLookup(table, ids *Node) *Node {
+	return graph.Gather(table, graph.InsertAxes(graph.ConvertDType(ids, dtypes.Int32), -1))
+}
+
+func (b *builder) layerNorm(x *Node, prefix string, eps float64) *Node {
+	return nn.LayerNorm(x, []int{-1}, eps, b.w(prefix+".weight"), b.w(prefix+".bias"), nil)
+}
+
+// rmsNorm is Llama's RMSNorm: w · x / sqrt(mean(x²) + eps).
+func (b *builder) rmsNorm(x *Node, name string, eps float64) *Node {
+	ms := graph.ReduceAndKeep(graph.Square(x), graph.ReduceMean, -1)
+	w := b.w(name)
+	dims := make([]int, x.Rank())
+	for i := range dims {
+		dims[i] = 1
+	}
+	dims[len(dims)-1] = w.Shape().Dimensions[0]
+	w = graph.Reshape(w, dims...)
+	return graph.Mul(graph.Mul(x, graph.Rsqrt(graph.AddScalar(ms, eps))), w)
+}
+
+// paddingBias is the additive attention bias [batch, 1, 1, q, k]: maskValue
+// on padded keys, and on future keys when causal.
+func paddingBias(mask *Node, causal bool) *Node {
+	g := mask.Graph()
+	seq := mask.Shape().Dimensions[1]
+	keep := graph.ConvertDType(mask, dtypes.Bool) // [b, k]
+	keep = graph.InsertAxes(keep, 1, 1, 1)        // [b, 1, 1, 1, k]
+	if causal {
+		tri := graph.LowerTriangular(g, seq) // [q, k]: k <= q
+		keep = graph.LogicalAnd(keep, graph.InsertAxes(tri, 0, 0, 0))
+	}
+	zero := graph.ScalarZero(g, dtypes.Float32)
+	neg := graph.Scalar(g, dtypes.Float32, maskValue)
+	return graph.Where(keep, zero, neg)
+}
+
+// attention is multi-head scaled dot-product attention with grouped-query
+// heads: q [b, l, heads·hd], k and v [b, l, kvHeads·hd] -> [b, l, heads·hd].
+// Query head h uses key/value head h / (heads/kvHeads), as Hugging Face's
+// repeat_kv does, without materializing the repeated keys.
+func (b *builder) attention(q, k, v, bias *Node, heads, kvHeads, hd int, dropout float64) *Node {
+	dims := q.Shape().Dimensions
+	batch, seq := dims[0], dims[1]
+	group := heads / kvHeads
+	q = graph.Reshape(q, batch, seq, kvHeads, group, hd)
+	q = graph.TransposeAllAxes(q, 0, 2, 3, 1, 4)                                      // [b, kv, g, l, hd]
+	k = graph.TransposeAllAxes(graph.Reshape(k, batch, seq, kvHeads, hd), 0, 2, 1, 3) // [b, kv, l, hd]
+	v = graph.TransposeAllAxes(graph.Reshape(v, batch, seq, kvHeads, hd), 0, 2, 1, 3)
+	q = graph.Reshape(q, batch, kvHeads, group*seq, hd)
+	scores := graph.DotGeneral(q, []int{3}, []int{0, 1}, k, []int{3}, []int{0, 1}) // [b, kv, g·l, l]
+	scores = graph.Reshape(scores, batch, kvHeads, group, seq, seq)
+	scores = graph.Add(graph.MulScalar(scores, 1/math.Sqrt(float64(hd))), bias)
+	probs := graph.Softmax(scores, -1)
+	probs = b.dropout(probs, dropout)
+	probs = graph.Reshape(probs, batch, kvHeads, group*seq, seq)
+	ctx := graph.DotGeneral(probs, []int{3}, []int{0, 1}, v, []int{2}, []int{0, 1}) // [b, kv, g·l, hd]
+	ctx = graph.Reshape(ctx, batch, kvHeads, group, seq, hd)
+	ctx = graph.TransposeAllAxes(ctx, 0, 3, 1, 2, 4) // [b, l, kv, g, hd]
+	return graph.Reshape(ctx, batch, seq, heads*hd)
+}
+
+// ropeTables are Hugging Face's cos/sin tables [seq, hd]: angle pos·θ^(-2i/hd)
+// for i < hd/2, repeated for both halves (rotate_half layout).
+func ropeTables(g *graph.Graph, seq, hd int, theta float64) (cos, sin *Node) {
+	c := make([]float32, seq*hd)
+	s := make([]float32, seq*hd)
+	half := hd / 2
+	for p := range seq {
+		for i := range half {
+			invFreq := float32(1 / math.Pow(theta, float64(2*i)/float64(hd)))
+			a := float64(float32(p) * invFreq)
+			c[p*hd+i], c[p*hd+i+half] = float32(math.Cos(a)), float32(math.Cos(a))
+			s[p*hd+i], s[p*hd+i+half] = float32(math.Sin(a)), float32(math.Sin(a))
+		}
+	}
+	return graph.Reshape(graph.Const(g, c), seq, hd), graph.Reshape(graph.Const(g, s), seq, hd)
+}
+
+// applyRope rotates x [b, l, heads·hd]: x·cos + rotate_half(x)·sin, with
+// rotate_half(x) = [-x2, x1] for the two halves of each head.
+func applyRope(x, cos, sin *Node, heads, hd int) *Node {
+	dims := x.Shape().Dimensions
+	batch, seq := dims[0], dims[1]
+	x = graph.Reshape(x, batch, seq, heads, hd)
+	x1 := graph.Slice(x, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, hd/2))
+	x2 := graph.Slice(x, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(), graph.AxisRange(hd/2, hd))
+	rot := graph.Concatenate([]*Node{graph.Neg(x2), x1}, -1)
+	cos = graph.Reshape(cos, 1, seq, 1, hd)
+	sin = graph.Reshape(sin, 1, seq, 1, hd)
+	out := graph.Add(graph.Mul(x, cos), graph.Mul(rot, sin))
+	return graph.Reshape(out, batch, seq, heads*hd)
+}

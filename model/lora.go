@@ -1,0 +1,130 @@
+package model
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// loraTargets are the projection names LoRA can wrap (PEFT's Llama names;
+// for BERT they map onto query/key/value/attention.output.dense and the
+// feed-forward denses).
+var loraTargets = map[string]bool{
+	"q_proj": true, "k_proj": true, "v_proj": true, "o_proj": true,
+	"gate_proj": true, "up_proj": true, "down_proj": true,
+}
+
+// loraLinears lists the Linear prefixes the config's LoRA targets.
+func loraLinears(c *Config) []string {
+	if c.LoRA == nil {
+		return nil
+	}
+	want := map[string]bool{}
+	for _, t := range c.LoRA.Targets {
+		want[t] = true
+	}
+	var out []string
+	for i := range c.NumLayers {
+		if c.Family() == Decoder {
+			for _, t := range []string{"q_proj", "k_proj", "v_proj", "o_proj"} {
+				if want[t] {
+					out = append(out, fmt.Sprintf("layers.%d.self_attn.%s", i, t))
+				}
+			}
+			for _, t := range []string{"gate_proj", "up_proj", "down_proj"} {
+				if want[t] {
+					out = append(out, fmt.Sprintf("layers.%d.mlp.%s", i, t))
+				}
+			}
+			continue
+		}
+		bert := map[string]string{"q_proj": "attention.self.query", "k_proj": "attention.self.key",
+			"v_proj": "attention.self.value", "o_proj": "attention.output.dense",
+			"up_proj": "intermediate.dense", "down_proj": "output.dense"}
+		for _, t := range []string{"q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj"} {
+			if want[t] {
+				out = append(out, fmt.Sprintf("encoder.layer.%d.%s", i, bert[t]))
+			}
+		}
+	}
+	return out
+}
+
+// addLoRA attaches adapters (lora_A kaiming-uniform, lora_B zero, as PEFT
+// initializes them) and freezes every other weight, so that only adapters
+// train. Without a LoRA config it does nothing.
+func (m *Model) addLoRA(rng *rand.Rand) error {
+	lin := loraLinears(m.Config)
+	if lin == nil {
+		return nil
+	}
+	r := m.Config.LoRA.Rank
+	for v := range m.Store.IterVariables() {
+		if strings.HasPrefix(v.Path(), Scope+"/") {
+			v.SetTrainable(false)
+		}
+	}
+	for _, p := range lin {
+		w := m.Var(p + ".weight")
+		if w == nil {
+			return fmt.Errorf("lora: %s.weight is missing", p)
+		}
+		out, in := w.Shape().Dimensions[0], w.Shape().Dimensions[1]
+		a := make([]float32, r*in)
+		bound := kaimingUniformBound(in)
+		for i := range a {
+			a[i] = float32((rng.Float64()*2 - 1) * bound)
+		}
+		for _, t := range []struct {
+			name string
+			val  *tensors.Tensor
+		}{
+			{p + ".lora_A.weight", tensors.FromFlatDataAndDimensions(a, r, in)},
+			{p + ".lora_B.weight", tensors.FromFlatDataAndDimensions(make([]float32, out*r), out, r)},
+		} {
+			v, err := m.Store.CreateVariable(VarPath(t.name), t.val)
+			if err != nil {
+				return fmt.Errorf("lora %s: %w", t.name, err)
+			}
+			v.SetTrainable(true)
+		}
+	}
+	return nil
+}
+
+// mergedWeight returns a weight's value with its LoRA adapter folded in:
+// W + (alpha/r)·B·A. Weights without an adapter come back unchanged.
+func (m *Model) mergedWeight(name string) (*hostTensor, error) {
+	t, err := m.hostWeight(name)
+	if err != nil || !strings.HasSuffix(name, ".weight") {
+		return t, err
+	}
+	p := strings.TrimSuffix(name, ".weight")
+	if m.Var(p+".lora_A.weight") == nil {
+		return t, nil
+	}
+	a, err := m.hostWeight(p + ".lora_A.weight")
+	if err != nil {
+		return nil, err
+	}
+	b, err := m.hostWeight(p + ".lora_B.weight")
+	if err != nil {
+		return nil, err
+	}
+	l := m.Config.LoRA
+	scale := l.Alpha / float64(l.Rank)
+	out, in, r := t.shape[0], t.shape[1], a.shape[0]
+	merged := make([]float32, len(t.data))
+	for o := range out {
+		for i := range in {
+			var s float64
+			for k := range r {
+				s += float64(b.data[o*r+k]) * float64(a.data[k*in+i])
+			}
+			merged[o*in+i] = t.data[o*in+i] + float32(scale*s)
+		}
+	}
+	return &hostTensor{shape: t.shape, data: merged}, nil
+}

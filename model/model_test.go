@@ -1,0 +1,98 @@
+package model
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/tdro/tdro/tokenize"
+)
+
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found")
+		}
+		dir = parent
+	}
+}
+
+func dataDir(t testing.TB) string {
+	d := filepath.Join(repoRoot(t), "..", "shared", "data")
+	if _, err := os.Stat(d); err != nil {
+		t.Skipf("bundled data not found at %s", d)
+	}
+	return d
+}
+
+func loadTokenizer(t testing.TB, name string) *tokenize.Tokenizer {
+	t.Helper()
+	tok, err := tokenize.Load(filepath.Join(dataDir(t), "tokenizers", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// tinyModel builds a small random model of the given preset with a vocabulary
+// matching the tokenizer.
+func tinyModel(t testing.TB, preset, tokName string) *Model {
+	t.Helper()
+	tok := loadTokenizer(t, tokName)
+	cfg, err := Preset(preset, tok.VocabSize())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(cfg, tok, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestEncodeIsPaddingInvariant: a text's embedding must not depend on what
+// else is in its batch (padding, masks, sorting and the batch-fill rows).
+func TestEncodeIsPaddingInvariant(t *testing.T) {
+	for _, tc := range []struct{ preset, tok string }{
+		{"tiny-bert", "all-MiniLM-L6-v2"},
+		{"tiny-qwen2", "qwen3"},
+	} {
+		t.Run(tc.preset, func(t *testing.T) {
+			m := tinyModel(t, tc.preset, tc.tok)
+			texts := []string{"short one", "a much longer text that needs more tokens than the first one does", "mid length text here"}
+			all, err := m.Encode(texts, 64, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, text := range texts {
+				one, err := m.Encode([]string{text}, 64, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(one[0]) != m.Config.HiddenSize {
+					t.Fatalf("dim %d, want %d", len(one[0]), m.Config.HiddenSize)
+				}
+				var norm float64
+				for j, v := range one[0] {
+					norm += float64(v) * float64(v)
+					if d := math.Abs(float64(v - all[i][j])); d > 1e-5 {
+						t.Fatalf("text %d dim %d: alone %g, in batch %g", i, j, v, all[i][j])
+					}
+				}
+				if math.Abs(norm-1) > 1e-4 {
+					t.Fatalf("norm² = %g, want 1", norm)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,13 @@
+#!/bin/sh
+# Installs PyTorch (CPU) from Debian for the encoder fixtures and the
+# throughput peer. Run the scripts here with /usr/bin/python3, not a pyenv one.
+set -eu
+if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+	echo "torch already installed: $(/usr/bin/python3 -c 'import torch; print(torch.__version__)')"
+	exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+$SUDO apt-get update
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y python3-torch python3-numpy
+/usr/bin/python3 -c 'import torch; print("torch", torch.__version__)'
