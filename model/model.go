@@ -31,8 +31,9 @@ type Model struct {
 	Tokenizer *tokenize.Tokenizer
 	Store     *gmodel.Store // weights live under Store.RootScope().In("model")
 
-	names []string               // Hugging Face tensor names of the weights, in checkpoint order
-	extra map[string]*hostTensor // tensors read from a checkpoint that the graph does not use (kept for Save)
+	names      []string               // Hugging Face tensor names of the weights, in checkpoint order
+	extra      map[string]*hostTensor // tensors read from a checkpoint that the graph does not use (kept for Save)
+	extraOrder []string
 
 	mu   sync.Mutex
 	exec *gmodel.Exec // Encode's compiled graphs

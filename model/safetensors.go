@@ -1,7 +1,6 @@
 package model
 
 import (
-	"bufio"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -18,6 +17,8 @@ import (
 type hostTensor struct {
 	shape []int
 	data  []float32
+	dtype string // for tensors that are not floats (e.g. int64 position_ids): kept as raw bytes
+	raw   []byte
 }
 
 func (t *hostTensor) tensor() *tensors.Tensor {
@@ -106,9 +107,9 @@ func readSafetensors(path string) (map[string]*hostTensor, []string, error) {
 			}
 			count *= d
 		}
-		size := map[string]int{"F32": 4, "F16": 2, "BF16": 2, "F64": 8}[e.DType]
+		size := stDTypeSize[e.DType]
 		if size == 0 {
-			return nil, nil, fmt.Errorf("%s: tensor %s: dtype %s is not supported (want F32, F16, BF16 or F64)", path, name, e.DType)
+			return nil, nil, fmt.Errorf("%s: tensor %s: unknown dtype %s", path, name, e.DType)
 		}
 		if e.Offsets[1]-e.Offsets[0] != int64(count*size) || e.Offsets[0] < 0 || e.Offsets[1] > dataLen {
 			return nil, nil, fmt.Errorf("%s: tensor %s: data_offsets %v do not match shape %v of %s in %d data bytes", path, name, e.Offsets, e.Shape, e.DType, dataLen)
@@ -116,6 +117,10 @@ func readSafetensors(path string) (map[string]*hostTensor, []string, error) {
 		buf := make([]byte, e.Offsets[1]-e.Offsets[0])
 		if _, err := f.ReadAt(buf, dataStart+e.Offsets[0]); err != nil {
 			return nil, nil, fmt.Errorf("%s: tensor %s: %w", path, name, err)
+		}
+		if !isFloat[e.DType] {
+			out[name] = &hostTensor{shape: append([]int{}, e.Shape...), dtype: e.DType, raw: buf}
+			continue
 		}
 		data := make([]float32, count)
 		for i := range data {
@@ -134,6 +139,10 @@ func readSafetensors(path string) (map[string]*hostTensor, []string, error) {
 	}
 	return out, names, nil
 }
+
+var stDTypeSize = map[string]int{"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+
+var isFloat = map[string]bool{"F64": true, "F32": true, "F16": true, "BF16": true}
 
 func halfToFloat(h uint16) float32 {
 	sign := uint32(h>>15) << 31
@@ -163,12 +172,15 @@ func writeSafetensors(path string, names []string, ts map[string]*hostTensor, me
 	var off int64
 	for _, name := range names {
 		t := ts[name]
-		size := int64(4 * len(t.data))
+		size, dtype := int64(4*len(t.data)), "F32"
+		if t.raw != nil {
+			size, dtype = int64(len(t.raw)), t.dtype
+		}
 		shape := t.shape
 		if shape == nil {
 			shape = []int{}
 		}
-		hdr[name] = stEntry{DType: "F32", Shape: shape, Offsets: [2]int64{off, off + size}}
+		hdr[name] = stEntry{DType: dtype, Shape: shape, Offsets: [2]int64{off, off + size}}
 		off += size
 	}
 	hb, err := json.Marshal(hdr)
@@ -182,13 +194,16 @@ func writeSafetensors(path string, names []string, ts map[string]*hostTensor, me
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriterSize(f, 1<<20)
+	w := f
 	err = binary.Write(w, binary.LittleEndian, uint64(len(hb)))
 	if err == nil {
 		_, err = w.Write(hb)
 	}
 	buf := make([]byte, 4)
 	for _, name := range names {
+		if ts[name].raw != nil && err == nil {
+			_, err = w.Write(ts[name].raw)
+		}
 		for _, v := range ts[name].data {
 			if err != nil {
 				break
@@ -196,9 +211,6 @@ func writeSafetensors(path string, names []string, ts map[string]*hostTensor, me
 			binary.LittleEndian.PutUint32(buf, math.Float32bits(v))
 			_, err = w.Write(buf)
 		}
-	}
-	if err == nil {
-		err = w.Flush()
 	}
 	if err != nil {
 		f.Abort()
