@@ -1,0 +1,127 @@
+package dro
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/tdro/tdro/train"
+)
+
+// Which weights the top-percent selection files are built from.
+const (
+	SelectCurr = "curr"
+	SelectMean = "mean"
+	SelectEMA  = "ema"
+)
+
+// Config is a tDRO run (stage 1 of the pipeline). JSON field names are the
+// config file's; the weight-update fields (measure, absent, eta, smoothing,
+// ema) sit at the top level.
+type Config struct {
+	Mixture   string `json:"mixture"`   // domains to weight (their mixture weights are ignored: tDRO samples uniformly)
+	Base      string `json:"base"`      // checkpoint dir the proxy starts from
+	Reference string `json:"reference"` // checkpoint dir of the frozen reference model (stage-0 output)
+	Out       string `json:"out"`       // output directory
+
+	Steps         int    `json:"steps"`
+	BatchSize     int    `json:"batch_size"` // examples per step, domains mixed
+	Negatives     int    `json:"negatives"`  // hard negatives per example (official: 7)
+	QueryMaxLen   int    `json:"query_max_len"`
+	PassageMaxLen int    `json:"passage_max_len"`
+	Seed          uint64 `json:"seed"`
+
+	// Loss of proxy and reference: InfoNCE over each example's own positive
+	// and hard negatives (hard_negatives_only is forced on: in mixed batches
+	// other examples may be false negatives). Official: cos, temperature 0.002.
+	Loss           train.LossConfig      `json:"loss"`
+	Optimizer      train.OptimizerConfig `json:"optimizer"`
+	GradCacheChunk int                   `json:"grad_cache_chunk,omitempty"` // rows per encoder call; 0 = whole batch
+
+	UpdateConfig
+
+	CheckpointEvery int    `json:"checkpoint_every"` // steps between checkpoints (the last step always saves)
+	SelectFrom      string `json:"select_from"`      // curr, mean or ema: source of the top{20..90} files
+}
+
+// DefaultConfig is the official tDRO recipe scaled to the embedded default
+// (a small model on two CPU cores).
+func DefaultConfig() Config {
+	opt := train.DefaultOptimizer()
+	opt.LearningRate = 1e-4
+	return Config{
+		Steps: 150, BatchSize: 16, Negatives: 7, QueryMaxLen: 32, PassageMaxLen: 64, Seed: 42,
+		Loss:            train.LossConfig{Temperature: 0.002, Similarity: train.Cosine, HardNegativesOnly: true},
+		Optimizer:       opt,
+		UpdateConfig:    UpdateConfig{}.WithDefaults(),
+		CheckpointEvery: 25,
+		SelectFrom:      SelectCurr,
+	}
+}
+
+// LoadConfig reads a JSON config file over DefaultConfig (fields the file
+// leaves out keep their defaults; unknown fields are errors).
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return cfg, fmt.Errorf("config %s line %d: %v", path, 1+bytes.Count(b[:se.Offset], []byte{'\n'}), se)
+		case errors.As(err, &te):
+			return cfg, fmt.Errorf("config %s line %d: field %q: cannot use %s as %s", path, 1+bytes.Count(b[:te.Offset], []byte{'\n'}), te.Field, te.Value, te.Type)
+		}
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Validate checks everything that can be checked before loading data and
+// models, naming the config field.
+func (c *Config) Validate() error {
+	c.UpdateConfig = c.UpdateConfig.WithDefaults()
+	c.Loss.HardNegativesOnly = true
+	checks := []struct {
+		bad   bool
+		field string
+		msg   string
+	}{
+		{c.Mixture == "", "mixture", "is required"},
+		{c.Base == "", "base", "is required (the model the proxy starts from)"},
+		{c.Reference == "", "reference", "is required (the stage-0 reference model)"},
+		{c.Out == "", "out", "is required"},
+		{c.Steps <= 0, "steps", fmt.Sprintf("must be > 0, got %d", c.Steps)},
+		{c.BatchSize <= 0, "batch_size", fmt.Sprintf("must be > 0, got %d", c.BatchSize)},
+		{c.Negatives <= 0, "negatives", fmt.Sprintf("must be > 0 (InfoNCE needs hard negatives), got %d", c.Negatives)},
+		{c.QueryMaxLen <= 0, "query_max_len", fmt.Sprintf("must be > 0, got %d", c.QueryMaxLen)},
+		{c.PassageMaxLen <= 0, "passage_max_len", fmt.Sprintf("must be > 0, got %d", c.PassageMaxLen)},
+		{c.CheckpointEvery < 0, "checkpoint_every", fmt.Sprintf("must be >= 0, got %d", c.CheckpointEvery)},
+		{c.GradCacheChunk < 0, "grad_cache_chunk", fmt.Sprintf("must be >= 0, got %d", c.GradCacheChunk)},
+		{c.SelectFrom != SelectCurr && c.SelectFrom != SelectMean && c.SelectFrom != SelectEMA,
+			"select_from", fmt.Sprintf("must be %q, %q or %q, got %q", SelectCurr, SelectMean, SelectEMA, c.SelectFrom)},
+	}
+	for _, ch := range checks {
+		if ch.bad {
+			return fmt.Errorf("config field %s %s", ch.field, ch.msg)
+		}
+	}
+	if err := c.Loss.Validate(); err != nil {
+		return fmt.Errorf("config field loss: %w", err)
+	}
+	if err := c.Optimizer.Validate(); err != nil {
+		return fmt.Errorf("config field optimizer: %w", err)
+	}
+	if err := c.UpdateConfig.Validate(); err != nil {
+		return fmt.Errorf("config field %w", err)
+	}
+	return nil
+}

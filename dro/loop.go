@@ -1,0 +1,118 @@
+package dro
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/tdro/tdro/train"
+)
+
+// Encoder tokenizes a sampled batch into model inputs.
+type Encoder func(b train.Batch) (*train.Inputs, error)
+
+// Loop is the tDRO training loop on models: every step draws a batch that
+// mixes all domains, scores it with the frozen reference model, and makes
+// one proxy update during which the domain weights are updated.
+//
+// Within a step the order is exact and needs one proxy forward pass: the
+// proxy's embeddings are computed once (train.Trainer.Step's gradient-cache
+// path), its per-example losses go to the host, where the Learner measures
+// them against the reference losses and updates alpha; the new alpha gives
+// the per-example weights alpha[d_i] / sum_j alpha[d_j], and the backward
+// pass and AdamW update use them. This is the order of the official code
+// (and DoReMi): weights computed from this batch's losses weight this
+// batch's loss.
+type Loop struct {
+	Names   []string // domain names, in sampler order
+	Learner *Learner
+	Sampler *train.Sampler
+	Proxy   *train.Trainer
+	Ref     *train.Scorer
+	Encode  Encoder
+	Optim   train.OptimizerConfig
+	Steps   int // total steps of the run (for the learning-rate schedule)
+}
+
+// StepLog is one line of the JSONL log: the weights after the step, the
+// scores that moved them, and per-domain mean proxy and reference losses of
+// the batch (domains absent from the batch are left out of the loss maps).
+type StepLog struct {
+	Step      int                `json:"step"` // 1-based
+	LR        float64            `json:"lr"`
+	Loss      float64            `json:"loss"` // alpha-weighted proxy loss
+	GradNorm  float64            `json:"grad_norm"`
+	Alpha     map[string]float64 `json:"alpha"`
+	LogAlpha  map[string]float64 `json:"log_alpha"`
+	Scores    map[string]float64 `json:"scores"`
+	ProxyLoss map[string]float64 `json:"proxy_loss"`
+	RefLoss   map[string]float64 `json:"ref_loss"`
+	Examples  map[string]int     `json:"examples"`
+}
+
+// Step runs step i (0-based).
+func (l *Loop) Step(i int) (*StepLog, error) {
+	batch := l.Sampler.Next()
+	in, err := l.Encode(batch)
+	if err != nil {
+		return nil, err
+	}
+	dom := make([]int, len(batch.Examples))
+	for i, ex := range batch.Examples {
+		dom[i] = ex.Domain
+	}
+	ref32, err := l.Ref.Losses(in)
+	if err != nil {
+		return nil, fmt.Errorf("reference: %w", err)
+	}
+	ref := widen(ref32)
+	var scores []float64
+	var proxy []float64
+	reweight := func(per []float32) ([]float32, error) {
+		proxy = widen(per)
+		if _, err := l.Learner.Observe(proxy, ref, dom); err != nil {
+			return nil, err
+		}
+		scores = l.Learner.Update()
+		w := l.Learner.ExampleWeights(dom)
+		out := make([]float32, len(w))
+		for i, v := range w {
+			out[i] = float32(v)
+		}
+		return out, nil
+	}
+	lr := l.Optim.LearningRateAt(i, l.Steps)
+	res, err := l.Proxy.Step(in, lr, nil, reweight)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
+		return nil, fmt.Errorf("proxy loss is %v", res.Loss)
+	}
+	log := &StepLog{Step: i + 1, LR: lr, Loss: res.Loss, GradNorm: res.GradNorm,
+		Alpha: map[string]float64{}, LogAlpha: map[string]float64{}, Scores: map[string]float64{},
+		ProxyLoss: map[string]float64{}, RefLoss: map[string]float64{}, Examples: map[string]int{}}
+	for g, name := range l.Names {
+		log.Alpha[name] = l.Learner.Alpha[g]
+		log.LogAlpha[name] = l.Learner.LogAlpha[g]
+		log.Scores[name] = scores[g]
+	}
+	for i, d := range dom {
+		name := l.Names[d]
+		log.Examples[name]++
+		log.ProxyLoss[name] += proxy[i]
+		log.RefLoss[name] += ref[i]
+	}
+	for name, n := range log.Examples {
+		log.ProxyLoss[name] /= float64(n)
+		log.RefLoss[name] /= float64(n)
+	}
+	return log, nil
+}
+
+func widen(x []float32) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = float64(v)
+	}
+	return out
+}

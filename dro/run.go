@@ -1,0 +1,237 @@
+package dro
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	gmodel "github.com/gomlx/gomlx/ml/model"
+
+	"github.com/tdro/tdro/backend"
+	"github.com/tdro/tdro/dro/plot"
+	"github.com/tdro/tdro/train"
+)
+
+// Directories of a run's output next to train.Loop's checkpoint.bin and
+// log.jsonl.
+const (
+	WeightsDir = "weights" // curr.json, mean.json, ema.json, top20.json ... top90.json
+	PlotsDir   = "plots"   // alpha_steps.{png,svg}, alpha_final.{png,svg}
+)
+
+// TopPercents are the selections written next to the weights (official).
+var TopPercents = []int{20, 30, 40, 50, 60, 70, 80, 90}
+
+// Result is what a run wrote.
+type Result struct {
+	Out         string
+	Names       []string  // domains, in mixture order
+	Steps       int       // steps done in total
+	ResumedFrom int       // step the run continued from (0: fresh)
+	Curr        []float64 // final alpha
+	Mean        []float64 // running mean of alpha
+	EMA         []float64 // EMA of alpha
+}
+
+// WeightsPath is the path of a weights file of the run: "curr", "mean",
+// "ema" or "top70" (any of TopPercents).
+func (r *Result) WeightsPath(name string) string {
+	return filepath.Join(r.Out, WeightsDir, name+".json")
+}
+
+// models is what the loop needs from the proxy and reference models, so
+// tests can pass stand-ins.
+type models struct {
+	proxy      train.Embedder
+	proxyStore *gmodel.Store
+	ref        train.Embedder
+	refStore   *gmodel.Store
+	encode     Encoder
+}
+
+// checkpointState is tDRO's part of train.State.Extra.
+type checkpointState struct {
+	Names   []string `json:"names"`
+	Learner *Learner `json:"learner"`
+}
+
+const extraKey = "dro"
+
+// run is Run once the domains are loaded and the models built. With resume
+// it continues from the checkpoint in cfg.Out when there is one.
+func run(ctx context.Context, cfg Config, domains []train.Domain, m models, resume bool) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(domains) == 0 {
+		return nil, errors.New("dro: no domains")
+	}
+	names := make([]string, len(domains))
+	for i, d := range domains {
+		names[i] = d.Name
+		if len(d.Records) == 0 {
+			return nil, fmt.Errorf("dro: domain %q (%s) has no records", d.Name, d.Path)
+		}
+	}
+	b, err := backend.Get()
+	if err != nil {
+		return nil, err
+	}
+	sampler, err := train.NewSampler(domains, train.SamplerConfig{BatchSize: cfg.BatchSize, Negatives: cfg.Negatives, Mixed: true, Seed: cfg.Seed})
+	if err != nil {
+		return nil, fmt.Errorf("dro: %w", err)
+	}
+	proxy, err := train.NewTrainer(b, m.proxyStore, m.proxy, train.StepConfig{Loss: cfg.Loss, Optimizer: cfg.Optimizer, GradCacheChunk: cfg.GradCacheChunk})
+	if err != nil {
+		return nil, fmt.Errorf("dro: proxy: %w", err)
+	}
+	ref, err := train.NewScorer(b, m.refStore, m.ref, cfg.Loss)
+	if err != nil {
+		return nil, fmt.Errorf("dro: reference: %w", err)
+	}
+	learner, err := NewLearner(len(domains), cfg.UpdateConfig)
+	if err != nil {
+		return nil, err
+	}
+	dl := &Loop{Names: names, Learner: learner, Sampler: sampler, Proxy: proxy, Ref: ref,
+		Encode: m.encode, Optim: cfg.Optimizer, Steps: cfg.Steps}
+	loop := &train.Loop{Dir: cfg.Out, Steps: cfg.Steps, CheckpointEvery: cfg.CheckpointEvery,
+		Store: m.proxyStore, Sampler: sampler, Name: "tdro dro",
+		SaveExtra: func() (map[string]json.RawMessage, error) {
+			b, err := json.Marshal(checkpointState{Names: names, Learner: learner})
+			return map[string]json.RawMessage{extraKey: b}, err
+		},
+		RestoreExtra: func(extra map[string]json.RawMessage) error { return restoreLearner(extra, names, learner) },
+	}
+	start, err := loop.Start(resume)
+	if err != nil {
+		return nil, fmt.Errorf("dro: %w", err)
+	}
+	res := &Result{Out: cfg.Out, Names: names, ResumedFrom: start}
+	if err := loop.Run(ctx, start, func(i int) (any, error) { return dl.Step(i) }); err != nil {
+		return nil, fmt.Errorf("dro: %w", err)
+	}
+	history, err := readLog(loop.LogPath(), cfg.Steps)
+	if err != nil {
+		return nil, err
+	}
+	res.Steps = cfg.Steps
+	res.Curr = slices.Clone(learner.Alpha)
+	res.Mean = slices.Clone(learner.Mean)
+	res.EMA = slices.Clone(learner.EMA)
+	sizes := make([]int, len(domains))
+	for i, d := range domains {
+		sizes[i] = len(d.Records)
+	}
+	if err := writeWeights(res, sizes, cfg.SelectFrom); err != nil {
+		return nil, err
+	}
+	if err := writePlots(res, history); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// restoreLearner puts the checkpointed weights into learner after checking
+// they belong to the same domains and update rule.
+func restoreLearner(extra map[string]json.RawMessage, names []string, learner *Learner) error {
+	raw, ok := extra[extraKey]
+	if !ok {
+		return errors.New("no tDRO state (a trainer checkpoint?)")
+	}
+	var cs checkpointState
+	if err := json.Unmarshal(raw, &cs); err != nil {
+		return fmt.Errorf("tDRO state: %w", err)
+	}
+	if !slices.Equal(cs.Names, names) {
+		return fmt.Errorf("checkpoint domains %v, the mixture's %v", cs.Names, names)
+	}
+	if cs.Learner == nil || cs.Learner.K() != len(names) {
+		return fmt.Errorf("tDRO state has no weights for %d domains", len(names))
+	}
+	if cs.Learner.Config != learner.Config {
+		return fmt.Errorf("checkpoint weight update %+v differs from the config's %+v", cs.Learner.Config, learner.Config)
+	}
+	*learner = *cs.Learner
+	return nil
+}
+
+// readLog reads the run's log (steps 1..steps, one line each).
+func readLog(path string, steps int) ([]*StepLog, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("dro: %w", err)
+	}
+	defer f.Close()
+	var out []*StepLog
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<26)
+	for line := 1; sc.Scan(); line++ {
+		var s StepLog
+		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
+			return nil, fmt.Errorf("dro: %s line %d: %w", path, line, err)
+		}
+		if s.Step != line {
+			return nil, fmt.Errorf("dro: %s line %d: step %d", path, line, s.Step)
+		}
+		out = append(out, &s)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("dro: %s: %w", path, err)
+	}
+	if len(out) != steps {
+		return nil, fmt.Errorf("dro: %s has %d steps, want %d", path, len(out), steps)
+	}
+	return out, nil
+}
+
+func writeWeights(res *Result, sizes []int, selectFrom string) error {
+	files := map[string]*WeightsFile{}
+	for name, w := range map[string][]float64{SelectCurr: res.Curr, SelectMean: res.Mean, SelectEMA: res.EMA} {
+		f, err := NewWeightsFile(res.Names, w, sizes)
+		if err != nil {
+			return err
+		}
+		files[name] = f
+		if err := f.Save(res.WeightsPath(name)); err != nil {
+			return err
+		}
+	}
+	for _, pct := range TopPercents {
+		sel, err := files[selectFrom].Selection(float64(pct))
+		if err != nil {
+			continue // too few domains for this percent: no file, as floor(k*pct/100) = 0
+		}
+		if err := sel.Save(res.WeightsPath(fmt.Sprintf("top%d", pct))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writePlots(res *Result, history []*StepLog) error {
+	k := len(res.Names)
+	steps := []int{0}
+	uniform := make([]float64, k)
+	for g := range uniform {
+		uniform[g] = 1 / float64(k)
+	}
+	alpha := [][]float64{uniform}
+	for _, s := range history {
+		row := make([]float64, k)
+		for g, name := range res.Names {
+			row[g] = s.Alpha[name]
+		}
+		steps, alpha = append(steps, s.Step), append(alpha, row)
+	}
+	dir := filepath.Join(res.Out, PlotsDir)
+	if err := plot.Trajectories(filepath.Join(dir, "alpha_steps"), "tDRO domain weights", res.Names, steps, alpha); err != nil {
+		return err
+	}
+	return plot.Bars(filepath.Join(dir, "alpha_final"), fmt.Sprintf("tDRO domain weights after %d steps", res.Steps), res.Names, res.Curr)
+}

@@ -1,0 +1,294 @@
+package dro
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	gmodel "github.com/gomlx/gomlx/ml/model"
+
+	"github.com/tdro/tdro/backend"
+	"github.com/tdro/tdro/train"
+)
+
+const (
+	testVocab = 400
+	testDim   = 16
+)
+
+func testConfig(out string) Config {
+	cfg := DefaultConfig()
+	cfg.Mixture, cfg.Base, cfg.Reference, cfg.Out = "mix.json", "base", "ref", out
+	cfg.Steps, cfg.BatchSize, cfg.Negatives = 16, 8, 3
+	cfg.CheckpointEvery = 1
+	cfg.Loss.Temperature = 0.05
+	cfg.Optimizer.LearningRate = 1e-2
+	cfg.Optimizer.WarmupSteps = 0
+	return cfg
+}
+
+// standins builds the proxy (seed 1) and a different reference (seed 2).
+func standins(t testing.TB) models {
+	p, ps := newBag(t, testVocab, testDim, 1)
+	r, rs := newBag(t, testVocab, testDim, 2)
+	return models{proxy: p, proxyStore: ps, ref: r, refStore: rs, encode: hashEncoder(testVocab, 12)}
+}
+
+func storeValues(t testing.TB, s *gmodel.Store) map[string][]float32 {
+	out := map[string][]float32{}
+	for v := range s.IterVariables() {
+		if !strings.HasPrefix(v.Path(), "/bag/") {
+			continue
+		}
+		val, err := v.Value()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[v.Path()] = tensors.MustCopyFlatData[float32](val)
+	}
+	return out
+}
+
+func TestRunWritesWeightsLogAndPlots(t *testing.T) {
+	testBackend(t)
+	out := t.TempDir()
+	cfg := testConfig(out)
+	res, err := run(context.Background(), cfg, synthDomains(3, 20, 1), standins(t), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Steps != cfg.Steps {
+		t.Fatalf("steps %d", res.Steps)
+	}
+	sum, moved := 0.0, false
+	for _, a := range res.Curr {
+		sum += a
+		moved = moved || math.Abs(a-1.0/3) > 1e-4
+	}
+	if math.Abs(sum-1) > 1e-9 || !moved {
+		t.Errorf("alpha %v: sum %v, moved %v", res.Curr, sum, moved)
+	}
+	for _, name := range []string{"curr", "mean", "ema", "top40", "top70", "top90"} {
+		w, err := LoadWeights(res.WeightsPath(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := w.Names(); len(got) != 3 || got[0] != "dom0" || w.Size["dom1"] != 20 {
+			t.Errorf("%s: %+v", name, w)
+		}
+	}
+	if _, err := os.Stat(res.WeightsPath("top20")); err == nil {
+		t.Errorf("top20 of 3 domains selects none, yet the file exists")
+	}
+	b, err := os.ReadFile(filepath.Join(out, "log.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != cfg.Steps {
+		t.Fatalf("log has %d lines", len(lines))
+	}
+	var last StepLog
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil {
+		t.Fatal(err)
+	}
+	if last.Step != cfg.Steps || last.Alpha["dom2"] != res.Curr[2] || len(last.Scores) != 3 || len(last.LogAlpha) != 3 {
+		t.Errorf("last log line %+v, alpha %v", last, res.Curr)
+	}
+	n := 0
+	for name, c := range last.Examples {
+		n += c
+		if _, ok := last.ProxyLoss[name]; !ok {
+			t.Errorf("no proxy loss for %s", name)
+		}
+		if r := last.RefLoss[name]; !(r > 0) {
+			t.Errorf("reference loss of %s is %v", name, r)
+		}
+	}
+	if n != cfg.BatchSize {
+		t.Errorf("examples %v", last.Examples)
+	}
+	for _, f := range []string{"alpha_steps.png", "alpha_steps.svg", "alpha_final.png", "alpha_final.svg"} {
+		if st, err := os.Stat(filepath.Join(out, PlotsDir, f)); err != nil || st.Size() < 1000 {
+			t.Errorf("plot %s: %v", f, err)
+		}
+	}
+	// Without --resume an existing run is not overwritten.
+	if _, err := run(context.Background(), cfg, synthDomains(3, 20, 1), standins(t), false); err == nil ||
+		!strings.Contains(err.Error(), "--resume") {
+		t.Errorf("rerun without resume: %v", err)
+	}
+}
+
+// One Loop step equals the computation spelled out: per-example losses of
+// the proxy before the update, alpha updated from them and the reference
+// losses, then an AdamW step on sum_i w_i loss_i with w_i = alpha[d_i]/sum.
+func TestLoopStepIsExact(t *testing.T) {
+	testBackend(t)
+	b := backend.MustGet()
+	cfg := testConfig(t.TempDir())
+	doms := synthDomains(3, 20, 1)
+	build := func() (*Loop, models) {
+		m := standins(t)
+		s, err := train.NewSampler(doms, train.SamplerConfig{BatchSize: 8, Negatives: 3, Mixed: true, Seed: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := train.NewTrainer(b, m.proxyStore, m.proxy, train.StepConfig{Loss: cfg.Loss, Optimizer: cfg.Optimizer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, _ := train.NewScorer(b, m.refStore, m.ref, cfg.Loss)
+		l, _ := NewLearner(3, UpdateConfig{})
+		return &Loop{Names: []string{"a", "b", "c"}, Learner: l, Sampler: s, Proxy: tr, Ref: ref, Encode: m.encode, Optim: cfg.Optimizer, Steps: 10}, m
+	}
+	loop, m1 := build()
+	if _, err := loop.Step(0); err != nil {
+		t.Fatal(err)
+	}
+	// By hand, on an identical second set-up.
+	hand, m2 := build()
+	batch := hand.Sampler.Next()
+	in, _ := hand.Encode(batch)
+	var dom []int
+	for _, ex := range batch.Examples {
+		dom = append(dom, ex.Domain)
+	}
+	proxyScorer, _ := train.NewScorer(b, m2.proxyStore, m2.proxy, cfg.Loss)
+	p, _ := proxyScorer.Losses(in)
+	r, _ := hand.Ref.Losses(in)
+	hand.Learner.Observe(widen(p), widen(r), dom)
+	hand.Learner.Update()
+	var w []float32
+	for _, v := range hand.Learner.ExampleWeights(dom) {
+		w = append(w, float32(v))
+	}
+	if _, err := hand.Proxy.Step(in, cfg.Optimizer.LearningRateAt(0, 10), w, nil); err != nil {
+		t.Fatal(err)
+	}
+	near(t, "alpha", loop.Learner.Alpha, hand.Learner.Alpha, 1e-6)
+	got, want := storeValues(t, m1.proxyStore), storeValues(t, m2.proxyStore)
+	for path, g := range got {
+		for i := range g {
+			if d := math.Abs(float64(g[i] - want[path][i])); d > 1e-5 {
+				t.Fatalf("%s[%d]: loop %v, by hand %v", path, i, g[i], want[path][i])
+			}
+		}
+	}
+}
+
+// The resume test re-runs this test binary as a child that trains until the
+// parent kills it with SIGKILL.
+const childEnv = "TDRO_DRO_KILL_CHILD"
+
+func TestMain(m *testing.M) {
+	if out := os.Getenv(childEnv); out != "" {
+		if _, err := backend.Get(); err != nil {
+			panic(err)
+		}
+		cfg := testConfig(out)
+		t := &testing.T{}
+		_, err := run(context.Background(), cfg, synthDomains(3, 20, 1), standins(t), true)
+		fmt.Fprintln(os.Stderr, "child finished:", err)
+		os.Exit(3) // the parent should have killed us first
+	}
+	os.Exit(m.Run())
+}
+
+func TestResumeAfterSIGKILL(t *testing.T) {
+	testBackend(t)
+	// Uninterrupted reference run.
+	whole := standins(t)
+	want, err := run(context.Background(), testConfig(t.TempDir()), synthDomains(3, 20, 1), whole, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run", "^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+out)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill it once a few steps are logged, whatever it is doing then.
+	killAt := 3 + time.Now().Nanosecond()%8
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		b, _ := os.ReadFile(filepath.Join(out, "log.jsonl"))
+		if strings.Count(string(b), "\n") >= killAt {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("child made no progress")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	err = cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+		t.Fatalf("child was not killed (it finished?): %v", err)
+	}
+	resumed := standins(t)
+	got, err := run(context.Background(), testConfig(out), synthDomains(3, 20, 1), resumed, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killed after >= %d logged steps, resumed from step %d", killAt, got.ResumedFrom)
+	if got.ResumedFrom == 0 || got.ResumedFrom >= want.Steps {
+		t.Errorf("resumed from %d", got.ResumedFrom)
+	}
+	near(t, "curr", got.Curr, want.Curr, 0)
+	near(t, "mean", got.Mean, want.Mean, 0)
+	near(t, "ema", got.EMA, want.EMA, 0)
+	a, b := storeValues(t, whole.proxyStore), storeValues(t, resumed.proxyStore)
+	for path, v := range a {
+		for i := range v {
+			if math.Abs(float64(v[i]-b[path][i])) > 1e-6 {
+				t.Fatalf("proxy %s[%d]: %v uninterrupted, %v resumed", path, i, v[i], b[path][i])
+			}
+		}
+	}
+	// The log was cut back to the checkpoint and continued: one line per step.
+	lb, _ := os.ReadFile(filepath.Join(out, "log.jsonl"))
+	wb, _ := os.ReadFile(filepath.Join(want.Out, "log.jsonl"))
+	if string(lb) != string(wb) {
+		t.Errorf("resumed log differs from the uninterrupted one")
+	}
+}
+
+func TestRunBadInput(t *testing.T) {
+	testBackend(t)
+	doms := synthDomains(2, 5, 1)
+	doms[1].Records = nil
+	for _, tc := range []struct {
+		name string
+		doms []train.Domain
+		edit func(*Config)
+		want string
+	}{
+		{"zero domains", nil, nil, "no domains"},
+		{"empty domain", doms, nil, `"dom1" (dom1.jsonl) has no records`},
+		{"steps", synthDomains(2, 5, 1), func(c *Config) { c.Steps = 0 }, "steps"},
+		{"eta", synthDomains(2, 5, 1), func(c *Config) { c.Eta = -1 }, "eta"},
+		{"measure", synthDomains(2, 5, 1), func(c *Config) { c.Measure = "ratio" }, "measure"},
+		{"select", synthDomains(2, 5, 1), func(c *Config) { c.SelectFrom = "last" }, "select_from"},
+	} {
+		cfg := testConfig(t.TempDir())
+		if tc.edit != nil {
+			tc.edit(&cfg)
+		}
+		_, err := run(context.Background(), cfg, tc.doms, standins(t), false)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
