@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -201,9 +200,6 @@ func fromTensors(cfg *Config, tok *tokenize.Tokenizer, ts map[string]*hostTensor
 			m.extra[name] = ts[name]
 			m.extraOrder = append(m.extraOrder, name)
 		}
-	}
-	if err := m.addLoRA(rand.New(rand.NewPCG(1, 2))); err != nil {
-		return nil, err
 	}
 	return m, nil
 }

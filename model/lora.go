@@ -128,3 +128,17 @@ func (m *Model) mergedWeight(name string) (*hostTensor, error) {
 	}
 	return &hostTensor{shape: t.shape, data: merged}, nil
 }
+
+// EnableLoRA attaches LoRA adapters to a loaded or new model and freezes
+// the base weights; seed fixes lora_A's initialization.
+func (m *Model) EnableLoRA(l LoRA, seed int64) error {
+	if m.Config.LoRA != nil {
+		return fmt.Errorf("lora: the model already has adapters")
+	}
+	m.Config.LoRA = &l
+	if err := m.Config.Validate(); err != nil {
+		m.Config.LoRA = nil
+		return err
+	}
+	return m.addLoRA(rand.New(rand.NewPCG(uint64(seed), 0x6c6f7261)))
+}
