@@ -6,6 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/tdro/tdro/model"
 
 	"github.com/tdro/tdro/train"
 )
@@ -17,12 +21,14 @@ const (
 	SelectEMA  = "ema"
 )
 
-// Config is a tDRO run (stage 1 of the pipeline). JSON field names are the
-// config file's; the weight-update fields (measure, absent, eta, smoothing,
-// ema) sit at the top level.
+// Config is a tDRO run (stage 1 of the pipeline). As in train.Config, the
+// loss fields (temperature, similarity), the optimizer fields
+// (learning_rate, warmup_steps, ...) and the weight-update fields (measure,
+// absent, eta, smoothing, ema) sit at the top level of the JSON.
 type Config struct {
 	Mixture   string `json:"mixture"`   // domains to weight (their mixture weights are ignored: tDRO samples uniformly)
-	Base      string `json:"base"`      // checkpoint dir the proxy starts from
+	Base      string `json:"base"`      // checkpoint dir the proxy starts from, or a model preset (random init, seeded)
+	Tokenizer string `json:"tokenizer,omitempty"` // for a preset base; default: the reference's tokenizer
 	Reference string `json:"reference"` // checkpoint dir of the frozen reference model (stage-0 output)
 	Out       string `json:"out"`       // output directory
 
@@ -36,9 +42,9 @@ type Config struct {
 	// Loss of proxy and reference: InfoNCE over each example's own positive
 	// and hard negatives (hard_negatives_only is forced on: in mixed batches
 	// other examples may be false negatives). Official: cos, temperature 0.002.
-	Loss           train.LossConfig      `json:"loss"`
-	Optimizer      train.OptimizerConfig `json:"optimizer"`
-	GradCacheChunk int                   `json:"grad_cache_chunk,omitempty"` // rows per encoder call; 0 = whole batch
+	train.LossConfig
+	train.OptimizerConfig // the proxy's AdamW and schedule
+	GradCacheChunk        int `json:"grad_cache_chunk,omitempty"` // rows per encoder call; 0 = whole batch
 
 	UpdateConfig
 
@@ -53,8 +59,8 @@ func DefaultConfig() Config {
 	opt.LearningRate = 1e-4
 	return Config{
 		Steps: 150, BatchSize: 16, Negatives: 7, QueryMaxLen: 32, PassageMaxLen: 64, Seed: 42,
-		Loss:            train.LossConfig{Temperature: 0.002, Similarity: train.Cosine, HardNegativesOnly: true},
-		Optimizer:       opt,
+		LossConfig:      train.LossConfig{Temperature: 0.002, Similarity: train.Cosine, HardNegativesOnly: true},
+		OptimizerConfig: opt,
 		UpdateConfig:    UpdateConfig{}.WithDefaults(),
 		CheckpointEvery: 25,
 		SelectFrom:      SelectCurr,
@@ -82,6 +88,12 @@ func LoadConfig(path string) (Config, error) {
 		}
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
+	dir := filepath.Dir(path)
+	for _, p := range []*string{&cfg.Mixture, &cfg.Base, &cfg.Reference, &cfg.Tokenizer, &cfg.Out} {
+		if *p != "" && !filepath.IsAbs(*p) && !(p == &cfg.Base && slices.Contains(model.PresetNames, *p)) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
 	return cfg, nil
 }
 
@@ -89,7 +101,7 @@ func LoadConfig(path string) (Config, error) {
 // models, naming the config field.
 func (c *Config) Validate() error {
 	c.UpdateConfig = c.UpdateConfig.WithDefaults()
-	c.Loss.HardNegativesOnly = true
+	c.HardNegativesOnly = true
 	checks := []struct {
 		bad   bool
 		field string
@@ -114,11 +126,11 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config field %s %s", ch.field, ch.msg)
 		}
 	}
-	if err := c.Loss.Validate(); err != nil {
-		return fmt.Errorf("config field loss: %w", err)
+	if err := c.LossConfig.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
-	if err := c.Optimizer.Validate(); err != nil {
-		return fmt.Errorf("config field optimizer: %w", err)
+	if err := c.OptimizerConfig.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	if err := c.UpdateConfig.Validate(); err != nil {
 		return fmt.Errorf("config field %w", err)

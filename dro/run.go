@@ -86,11 +86,11 @@ func run(ctx context.Context, cfg Config, domains []train.Domain, m models, resu
 	if err != nil {
 		return nil, fmt.Errorf("dro: %w", err)
 	}
-	proxy, err := train.NewTrainer(b, m.proxyStore, m.proxy, train.StepConfig{Loss: cfg.Loss, Optimizer: cfg.Optimizer, GradCacheChunk: cfg.GradCacheChunk})
+	proxy, err := train.NewTrainer(b, m.proxyStore, m.proxy, train.StepConfig{Loss: cfg.LossConfig, Optimizer: cfg.OptimizerConfig, GradCacheChunk: cfg.GradCacheChunk})
 	if err != nil {
 		return nil, fmt.Errorf("dro: proxy: %w", err)
 	}
-	ref, err := train.NewScorer(b, m.refStore, m.ref, cfg.Loss)
+	ref, err := train.NewScorer(b, m.refStore, m.ref, cfg.LossConfig)
 	if err != nil {
 		return nil, fmt.Errorf("dro: reference: %w", err)
 	}
@@ -99,7 +99,7 @@ func run(ctx context.Context, cfg Config, domains []train.Domain, m models, resu
 		return nil, err
 	}
 	dl := &Loop{Names: names, Learner: learner, Sampler: sampler, Proxy: proxy, Ref: ref,
-		Encode: m.encode, Optim: cfg.Optimizer, Steps: cfg.Steps}
+		Encode: m.encode, Optim: cfg.OptimizerConfig, Steps: cfg.Steps}
 	loop := &train.Loop{Dir: cfg.Out, Steps: cfg.Steps, CheckpointEvery: cfg.CheckpointEvery,
 		Store: m.proxyStore, Sampler: sampler, Name: "tdro dro",
 		SaveExtra: func() (map[string]json.RawMessage, error) {

@@ -30,9 +30,9 @@ func testConfig(out string) Config {
 	cfg.Mixture, cfg.Base, cfg.Reference, cfg.Out = "mix.json", "base", "ref", out
 	cfg.Steps, cfg.BatchSize, cfg.Negatives = 16, 8, 3
 	cfg.CheckpointEvery = 1
-	cfg.Loss.Temperature = 0.05
-	cfg.Optimizer.LearningRate = 1e-2
-	cfg.Optimizer.WarmupSteps = 0
+	cfg.Temperature = 0.05
+	cfg.LearningRate = 1e-2
+	cfg.WarmupSteps = 0
 	return cfg
 }
 
@@ -143,13 +143,13 @@ func TestLoopStepIsExact(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr, err := train.NewTrainer(b, m.proxyStore, m.proxy, train.StepConfig{Loss: cfg.Loss, Optimizer: cfg.Optimizer})
+		tr, err := train.NewTrainer(b, m.proxyStore, m.proxy, train.StepConfig{Loss: cfg.LossConfig, Optimizer: cfg.OptimizerConfig})
 		if err != nil {
 			t.Fatal(err)
 		}
-		ref, _ := train.NewScorer(b, m.refStore, m.ref, cfg.Loss)
+		ref, _ := train.NewScorer(b, m.refStore, m.ref, cfg.LossConfig)
 		l, _ := NewLearner(3, UpdateConfig{})
-		return &Loop{Names: []string{"a", "b", "c"}, Learner: l, Sampler: s, Proxy: tr, Ref: ref, Encode: m.encode, Optim: cfg.Optimizer, Steps: 10}, m
+		return &Loop{Names: []string{"a", "b", "c"}, Learner: l, Sampler: s, Proxy: tr, Ref: ref, Encode: m.encode, Optim: cfg.OptimizerConfig, Steps: 10}, m
 	}
 	loop, m1 := build()
 	if _, err := loop.Step(0); err != nil {
@@ -163,7 +163,7 @@ func TestLoopStepIsExact(t *testing.T) {
 	for _, ex := range batch.Examples {
 		dom = append(dom, ex.Domain)
 	}
-	proxyScorer, _ := train.NewScorer(b, m2.proxyStore, m2.proxy, cfg.Loss)
+	proxyScorer, _ := train.NewScorer(b, m2.proxyStore, m2.proxy, cfg.LossConfig)
 	p, _ := proxyScorer.Losses(in)
 	r, _ := hand.Ref.Losses(in)
 	hand.Learner.Observe(widen(p), widen(r), dom)
@@ -172,7 +172,7 @@ func TestLoopStepIsExact(t *testing.T) {
 	for _, v := range hand.Learner.ExampleWeights(dom) {
 		w = append(w, float32(v))
 	}
-	if _, err := hand.Proxy.Step(in, cfg.Optimizer.LearningRateAt(0, 10), w, nil); err != nil {
+	if _, err := hand.Proxy.Step(in, cfg.LearningRateAt(0, 10), w, nil); err != nil {
 		t.Fatal(err)
 	}
 	near(t, "alpha", loop.Learner.Alpha, hand.Learner.Alpha, 1e-6)
