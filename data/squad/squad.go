@@ -45,7 +45,7 @@ type QA struct {
 // Answer is a span of the paragraph's context.
 type Answer struct {
 	Text        string `json:"text"`
-	AnswerStart int    `json:"answer_start"` // character (rune) offset into the context
+	AnswerStart int    `json:"answer_start"` // character (rune) offset into the context; -1: unknown
 }
 
 // ID accepts a JSON string or number.
@@ -83,18 +83,29 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// ReadFile reads and validates a SQuAD-style file.
+// ReadFile reads and validates a SQuAD-style file, failing on the first
+// malformed item.
 func ReadFile(path string) (*File, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return Parse(b, path)
+	return Parse(b, path, nil)
 }
 
-// Parse decodes a SQuAD-style document and validates it: every question is
-// non-empty and every paragraph has a context. name appears in errors.
-func Parse(doc []byte, name string) (*File, error) {
+// Parse decodes a SQuAD-style document and validates it: every paragraph
+// has a context (and as many sentence breaks as sentences) and every
+// question is non-empty. Answers are kept as they are: CMRC 2018 marks
+// answers it could not locate with answer_start -1. name appears in errors.
+//
+// A malformed article, paragraph or question is passed to onBad as an
+// *Error and left out; Parse stops with onBad's error if it returns one.
+// With onBad nil, Parse fails on the first malformed item. Invalid JSON
+// syntax always fails.
+func Parse(doc []byte, name string, onBad func(error) error) (*File, error) {
+	if onBad == nil {
+		onBad = func(err error) error { return err }
+	}
 	f := &File{}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	fail := func(off int64, field string, err error) error {
@@ -130,11 +141,20 @@ func Parse(doc []byte, name string) (*File, error) {
 				start := skipSeparators(doc, dec.InputOffset())
 				var a Article
 				if err := dec.Decode(&a); err != nil {
-					return nil, fail(start, "data["+strconv.Itoa(i)+"]"+typeField(err), decodeErr(err))
+					var te *json.UnmarshalTypeError
+					if !errors.As(err, &te) { // syntax: the decoder cannot go on
+						return nil, fail(start, "data["+strconv.Itoa(i)+"]", decodeErr(err))
+					}
+					if err := onBad(fail(start, "data["+strconv.Itoa(i)+"]"+typeField(err), decodeErr(err))); err != nil {
+						return nil, err
+					}
+					continue
 				}
 				a.Line = lineOf(doc, start)
-				if err := validate(&a, i); err != nil {
-					err.File, err.Line = name, a.Line
+				if err := a.validate(i, func(e *Error) error {
+					e.File, e.Line = name, a.Line
+					return onBad(e)
+				}); err != nil {
 					return nil, err
 				}
 				f.Data = append(f.Data, a)
@@ -177,26 +197,38 @@ func decodeErr(err error) error {
 	return fmt.Errorf("invalid JSON: %v", err)
 }
 
-func validate(a *Article, i int) *Error {
+// validate drops malformed paragraphs and questions, reporting each to bad.
+func (a *Article) validate(i int, bad func(*Error) error) error {
+	paras := a.Paragraphs[:0]
 	for j, p := range a.Paragraphs {
 		path := fmt.Sprintf("data[%d].paragraphs[%d]", i, j)
-		if p.Context == "" {
-			return &Error{Field: path + ".context", Err: errors.New("empty")}
+		var perr *Error
+		switch {
+		case p.Context == "":
+			perr = &Error{Field: path + ".context", Err: errors.New("empty")}
+		case len(p.SentenceBreaks) != len(p.Sentences):
+			perr = &Error{Field: path + ".sentence_breaks", Err: fmt.Errorf("%d breaks for %d sentences", len(p.SentenceBreaks), len(p.Sentences))}
 		}
-		if len(p.SentenceBreaks) != len(p.Sentences) {
-			return &Error{Field: path + ".sentence_breaks", Err: fmt.Errorf("%d breaks for %d sentences", len(p.SentenceBreaks), len(p.Sentences))}
+		if perr != nil {
+			if err := bad(perr); err != nil {
+				return err
+			}
+			continue
 		}
+		qas := p.QAs[:0]
 		for k, qa := range p.QAs {
 			if qa.Question == "" {
-				return &Error{Field: fmt.Sprintf("%s.qas[%d].question", path, k), Err: errors.New("empty")}
-			}
-			for m, an := range qa.Answers {
-				if an.AnswerStart < 0 {
-					return &Error{Field: fmt.Sprintf("%s.qas[%d].answers[%d].answer_start", path, k, m), Err: fmt.Errorf("negative (%d)", an.AnswerStart)}
+				if err := bad(&Error{Field: fmt.Sprintf("%s.qas[%d].question", path, k), Err: errors.New("empty")}); err != nil {
+					return err
 				}
+				continue
 			}
+			qas = append(qas, qa)
 		}
+		p.QAs = qas
+		paras = append(paras, p)
 	}
+	a.Paragraphs = paras
 	return nil
 }
 
