@@ -103,7 +103,7 @@ func NewTable(r *eval.Results, m metrics.Measure, o Options) (*Table, error) {
 			}
 		}
 		for j := range row {
-			row[j].Best = row[j].OK && row[j].Value == best
+			row[j].Best = len(r.Runs) > 1 && row[j].OK && row[j].Value == best
 		}
 		t.Cells[i] = row
 	}
@@ -116,7 +116,7 @@ func NewTable(r *eval.Results, m metrics.Measure, o Options) (*Table, error) {
 		}
 	}
 	for j := range t.Mean {
-		t.Mean[j].Best = t.Mean[j].OK && t.Mean[j].Value == best
+		t.Mean[j].Best = len(r.Runs) > 1 && t.Mean[j].OK && t.Mean[j].Value == best
 	}
 	return t, nil
 }
