@@ -37,16 +37,17 @@ type Stage struct {
 	Inputs  []string // external files or directories it reads (content-hashed); absolute or relative to the run dir
 	Config  any      // settings that change its result; hashed as JSON
 	Outputs []string // paths (relative to the run dir) it writes; hashed into its manifest
-	Scratch []string // resumable state (checkpoints) relative to the run dir: kept on resume, removed when the key changes
+	Scratch []string // other paths it owns, not hashed (checkpoints, logs, plots): kept on resume, removed when the key changes
 	Run     func(ctx context.Context, s *Step) error
 }
 
 // Step is what a running stage sees.
 type Step struct {
-	Dir    string // the run directory
-	Resume bool   // an earlier attempt with the same key was interrupted: continue from its checkpoint
-	stage  *Stage
-	log    io.Writer
+	Dir     string // the run directory
+	Resume  bool   // an earlier attempt with the same key was interrupted: continue from its checkpoint
+	stage   *Stage
+	log     io.Writer
+	results map[string]Result // earlier stages of this invocation
 }
 
 // Path joins rel onto the run directory.
@@ -149,23 +150,25 @@ func (e *Engine) Run(ctx context.Context, stages []Stage) ([]Result, error) {
 		logw = os.Stderr
 	}
 	done := map[string]*Manifest{}
+	byName := map[string]Result{}
 	var results []Result
 	for i := range stages {
 		st := &stages[i]
 		if err := ctx.Err(); err != nil {
 			return results, fmt.Errorf("interrupted before stage %s: %w", st.Name, err)
 		}
-		res, err := e.runStage(ctx, st, done, logw)
+		res, err := e.runStage(ctx, st, done, byName, logw)
 		if err != nil {
 			return results, err
 		}
 		done[st.Name] = res.Manifest
+		byName[st.Name] = res
 		results = append(results, res)
 	}
 	return results, nil
 }
 
-func (e *Engine) runStage(ctx context.Context, st *Stage, done map[string]*Manifest, logw io.Writer) (Result, error) {
+func (e *Engine) runStage(ctx context.Context, st *Stage, done map[string]*Manifest, results map[string]Result, logw io.Writer) (Result, error) {
 	m := &Manifest{Stage: st.Name, Inputs: map[string]string{}, Upstream: map[string]string{}, Versions: CurrentVersions()}
 	var err error
 	if m.Config, err = json.Marshal(st.Config); err != nil {
@@ -217,7 +220,7 @@ func (e *Engine) runStage(ctx context.Context, st *Stage, done map[string]*Manif
 		return Result{}, fmt.Errorf("stage %s: %w", st.Name, err)
 	}
 	defer stageLog.Close()
-	step := &Step{Dir: e.Dir, Resume: resume, stage: st, log: io.MultiWriter(logw, stageLog)}
+	step := &Step{Dir: e.Dir, Resume: resume, stage: st, log: io.MultiWriter(logw, stageLog), results: results}
 	if resume {
 		step.Logf("resuming the interrupted attempt started %s", mark.Started.Format(time.RFC3339))
 	} else {

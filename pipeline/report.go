@@ -31,9 +31,9 @@ type Report struct {
 
 	LossPlot string
 
-	ResultsMarkdown string        // eval's Markdown table (datasets x runs, significance marks)
-	ResultsHTML     template.HTML // eval's HTML table
-	ResultsLegend   string
+	ResultsMarkdown string        // eval's Markdown tables (datasets x runs, significance marks, legend)
+	ResultsHTML     template.HTML // the same tables in HTML
+	ResultsLegend   string        // the significance legend under the HTML tables
 }
 
 // WeightRow is one domain's learned weight.
@@ -57,10 +57,10 @@ type MixtureRow struct {
 }
 
 var reportFuncs = map[string]any{
-	"pct":  func(v float64) string { return fmt.Sprintf("%.1f%%", v) },
-	"w":    func(v float64) string { return fmt.Sprintf("%.3f", v) },
-	"num":  thousands,
-	"num64": func(v int64) string { return thousands(int(v)) },
+	"pct":         func(v float64) string { return fmt.Sprintf("%.1f%%", v) },
+	"w":           func(v float64) string { return fmt.Sprintf("%.3f", v) },
+	"num":         thousands,
+	"num64":       func(v int64) string { return thousands(int(v)) },
 	"diagramText": DiagramText,
 	"diagramSVG":  func(n []DiagramNode) template.HTML { return template.HTML(DiagramSVG(n)) },
 	"mark": func(b bool) string {
@@ -120,9 +120,7 @@ Generated {{.Generated.Format "2006-01-02 15:04 UTC"}} by ` + "`{{.Command}}`" +
 
 ## Retrieval results
 
-{{.ResultsMarkdown}}
-{{.ResultsLegend}}
-`
+{{.ResultsMarkdown}}`
 
 const reportHTML = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>

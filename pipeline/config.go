@@ -1,0 +1,156 @@
+package pipeline
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/tdro/tdro/configs"
+	"github.com/tdro/tdro/dro"
+	"github.com/tdro/tdro/train"
+)
+
+// Config is the whole job of `tdro run`. Presets live in configs/*.json;
+// a user's file is decoded over a preset, so it lists only what differs.
+type Config struct {
+	Seed     uint64           `json:"seed"`
+	Prepare  PrepareConfig    `json:"prepare"`
+	Model    ModelConfig      `json:"model"`
+	Train    train.Config     `json:"train"` // stage 0 (reference, uniform) and stage 2 (each mixture); the pipeline sets model, tokenizer, mixture, out, seed
+	DRO      dro.Config       `json:"dro"`   // stage 1; the pipeline sets mixture, base, reference, out, seed
+	Transfer []TransferConfig `json:"transfer"`
+	Eval     EvalConfig       `json:"eval"`
+}
+
+// PrepareConfig says which training data the run uses.
+type PrepareConfig struct {
+	// Mixture, when set, is the user's own mixture file (records already
+	// prepared, e.g. by `tdro data prepare` or `tdro data import`); the
+	// bundled data is then used for evaluation only.
+	Mixture string `json:"mixture,omitempty"`
+	// MaxRecords caps each bundled domain (0: all records).
+	MaxRecords int `json:"max_records_per_domain"`
+	// Negatives is the number of BM25 hard negatives mined per record.
+	Negatives int `json:"negatives"`
+	// Domains keeps only these bundled domains (empty: all).
+	Domains []string `json:"domains,omitempty"`
+}
+
+// ModelConfig is the model every stage starts from: a user's Hugging Face
+// checkpoint (Init) or a small model trained from scratch (Preset with a
+// tokenizer).
+type ModelConfig struct {
+	Init      string `json:"init,omitempty"`      // HF checkpoint directory (config.json, *.safetensors, tokenizer.json)
+	Preset    string `json:"preset,omitempty"`    // from scratch: a model.Preset name (tiny-bert, small-bert, tiny-llama, tiny-qwen2)
+	Tokenizer string `json:"tokenizer,omitempty"` // from scratch: tokenizer.json or its directory; relative paths are under the data directory
+}
+
+// TransferConfig is one stage-2 mixture made from the learned weights.
+type TransferConfig struct {
+	Name     string       `json:"name"` // e.g. top70, ratio
+	Strategy dro.Strategy `json:"strategy"`
+	Percent  float64      `json:"percent,omitempty"`
+}
+
+// EvalConfig is the evaluation of every model (and BM25).
+type EvalConfig struct {
+	Sets       []string `json:"sets,omitempty"` // bundled evaluation set names (empty: all)
+	MaxQueries int      `json:"max_queries"`    // per set, 0: all (first N by id order; the same for every model)
+	MaxDocs    int      `json:"max_docs"`       // per set, 0: all (judged documents are always kept)
+	BatchSize  int      `json:"batch_size"`
+	BM25       bool     `json:"bm25"`
+}
+
+// LoadConfig reads a preset and, if path is not empty, the user's file over
+// it. Unknown fields are errors (a misspelt field must not silently keep the
+// preset's value).
+func LoadConfig(preset, path string) (*Config, error) {
+	if preset == "" {
+		preset = "default"
+	}
+	b, err := configs.Preset(preset)
+	if err != nil {
+		return nil, err
+	}
+	c := Config{Train: train.DefaultConfig(), DRO: dro.DefaultConfig()}
+	if err := decodeStrict(b, &c); err != nil {
+		return nil, fmt.Errorf("preset %s: %w", preset, err)
+	}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := decodeStrict(b, &c); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		where := "preset " + preset
+		if path != "" {
+			where = "config " + path
+		}
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	return &c, nil
+}
+
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return fmt.Errorf("line %d: %w", 1+bytes.Count(b[:se.Offset], []byte{'\n'}), err)
+		}
+		return err
+	}
+	return nil
+}
+
+// Validate checks what the pipeline itself needs; each stage's package
+// checks its own settings before any work starts.
+func (c *Config) Validate() error {
+	var errs []string
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Sprintf(format, args...))
+		}
+	}
+	check((c.Model.Init != "") != (c.Model.Preset != ""), "model: set exactly one of \"init\" (a Hugging Face checkpoint) and \"preset\" (a model trained from scratch)")
+	check(c.Model.Init != "" || c.Model.Tokenizer != "", "model.tokenizer: required when training from scratch")
+	check(c.Prepare.Negatives >= 0, "prepare.negatives must be >= 0")
+	// The pipeline fills the paths; check the rest of each stage's settings now, before any work.
+	t := c.Train
+	t.Model, t.Mixture, t.Out = "-", "-", "-"
+	if err := t.Validate(); err != nil {
+		errs = append(errs, "train: "+err.Error())
+	}
+	d := c.DRO
+	d.Mixture, d.Base, d.Reference, d.Out = "-", "-", "-", "-"
+	if err := d.Validate(); err != nil {
+		errs = append(errs, "dro: "+err.Error())
+	}
+	check(len(c.Transfer) > 0, "transfer: at least one mixture")
+	names := map[string]bool{"reference": true, "uniform": true, "bm25": true}
+	for i, t := range c.Transfer {
+		check(t.Name != "" && !strings.ContainsAny(t.Name, `/\ `), "transfer[%d].name: must be a plain non-empty name, got %q", i, t.Name)
+		check(!names[t.Name], "transfer[%d].name: %q is taken", i, t.Name)
+		names[t.Name] = true
+		switch t.Strategy {
+		case dro.TopK:
+			check(t.Percent > 0 && t.Percent <= 100, "transfer[%d].percent: must be in (0,100], got %v", i, t.Percent)
+		case dro.Ratio, dro.LossReweight:
+		default:
+			errs = append(errs, fmt.Sprintf("transfer[%d].strategy: unknown %q (want one of %v)", i, t.Strategy, dro.Strategies))
+		}
+	}
+	check(c.Eval.BatchSize > 0, "eval.batch_size must be > 0")
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,206 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/tdro/tdro/collection"
+	"github.com/tdro/tdro/eval"
+	evalreport "github.com/tdro/tdro/eval/report"
+	"github.com/tdro/tdro/model"
+)
+
+// evalSets loads the bundled evaluation sets the config names (all when
+// none are named) and, when the config caps them, keeps the same sample of
+// queries and documents for every model.
+func evalSets(dataDir string, cfg EvalConfig) ([]*collection.Collection, error) {
+	all, err := collection.Bundled(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("evaluation sets in %s: %w", dataDir, err)
+	}
+	var out []*collection.Collection
+	if len(cfg.Sets) == 0 {
+		out = all
+	} else {
+		byName := map[string]*collection.Collection{}
+		var names []string
+		for _, c := range all {
+			byName[c.Name] = c
+			names = append(names, c.Name)
+		}
+		for _, n := range cfg.Sets {
+			c, ok := byName[n]
+			if !ok {
+				return nil, fmt.Errorf("eval.sets: unknown evaluation set %q (bundled: %s)", n, strings.Join(names, ", "))
+			}
+			out = append(out, c)
+		}
+	}
+	for i, c := range out {
+		out[i] = Sample(c, cfg.MaxQueries, cfg.MaxDocs)
+	}
+	return out, nil
+}
+
+// Sample keeps at most maxQueries queries and maxDocs documents of c (0:
+// all). The choice is a fixed pseudo-random one — by the SHA-256 of the id —
+// so it is spread over the whole collection and identical for every model
+// and run; kept items stay in collection order. Every document judged for a
+// kept query stays in the corpus, even past maxDocs, so no relevant document
+// is lost.
+func Sample(c *collection.Collection, maxQueries, maxDocs int) *collection.Collection {
+	out := &collection.Collection{Name: c.Name, Language: c.Language, Qrels: map[string]map[string]int{}}
+	qids := make([]string, len(c.Queries))
+	for i, q := range c.Queries {
+		qids[i] = q.ID
+	}
+	keepQ := pick(qids, maxQueries, nil)
+	keepD := map[string]bool{}
+	for _, q := range c.Queries {
+		if keepQ[q.ID] {
+			out.Queries = append(out.Queries, q)
+			out.Qrels[q.ID] = c.Qrels[q.ID]
+			for d := range c.Qrels[q.ID] {
+				keepD[d] = true
+			}
+		}
+	}
+	dids := make([]string, len(c.Docs))
+	for i, d := range c.Docs {
+		dids[i] = d.ID
+	}
+	keepD = pick(dids, maxDocs, keepD)
+	for _, d := range c.Docs {
+		if keepD[d.ID] {
+			out.Docs = append(out.Docs, d)
+		}
+	}
+	return out
+}
+
+// pick adds ids to keep, in the order of their SHA-256, until it holds n
+// (n <= 0: all ids).
+func pick(ids []string, n int, keep map[string]bool) map[string]bool {
+	if keep == nil {
+		keep = map[string]bool{}
+	}
+	if n <= 0 || n >= len(ids) {
+		for _, id := range ids {
+			keep[id] = true
+		}
+		return keep
+	}
+	hashed := make([][2]string, len(ids))
+	for i, id := range ids {
+		h := sha256.Sum256([]byte(id))
+		hashed[i] = [2]string{string(h[:]), id}
+	}
+	sort.Slice(hashed, func(i, j int) bool { return hashed[i][0] < hashed[j][0] })
+	for _, h := range hashed {
+		if len(keep) >= n {
+			break
+		}
+		keep[h[1]] = true
+	}
+	return keep
+}
+
+// evalInputs are the bundled evaluation files every evaluation stage reads.
+func evalInputs(opt Options) []string {
+	dir, _ := filepath.Abs(filepath.Join(opt.Data, "eval"))
+	return []string{dir}
+}
+
+// evalOptions are the evaluation settings shared by every model: texts are
+// truncated as in training.
+func evalOptions(opt Options, name string) eval.Options {
+	o := eval.DefaultOptions()
+	o.Name = name
+	o.MaxLen = opt.Config.Train.PassageMaxLen
+	o.QueryMaxLen = opt.Config.Train.QueryMaxLen
+	o.BatchSize = opt.Config.Eval.BatchSize
+	o.Depth = 100 // enough for Recall@100 and nDCG@10; keeps the run files small
+	return o
+}
+
+// evalKey is what decides an evaluation's numbers besides the model.
+func evalKey(opt Options) any {
+	o := evalOptions(opt, "")
+	return struct {
+		Eval                                  EvalConfig
+		MaxLen, QueryMaxLen, BatchSize, Depth int
+		Measures                              string
+	}{opt.Config.Eval, o.MaxLen, o.QueryMaxLen, o.BatchSize, o.Depth, fmt.Sprint(o.Measures)}
+}
+
+// evalStage evaluates one trained model on the evaluation sets and keeps the
+// TREC run files (the report scores them for the significance tests).
+func evalStage(opt Options, name string) Stage {
+	return Stage{
+		Name: "eval-" + name, After: []string{"train-" + name}, Inputs: evalInputs(opt),
+		Config:  evalKey(opt),
+		Outputs: []string{filepath.Join(evalDir(name), "runs"), filepath.Join(evalDir(name), "json")},
+		Scratch: []string{checkpointDir("eval-" + name)}, // the embedding cache: an interrupted evaluation resumes
+		Run: func(ctx context.Context, s *Step) error {
+			cols, err := evalSets(opt.Data, opt.Config.Eval)
+			if err != nil {
+				return err
+			}
+			dir := s.Path(modelDir(name))
+			m, err := model.Load(dir)
+			if err != nil {
+				return err
+			}
+			o := evalOptions(opt, runName(name))
+			o.CacheDir = s.Path(checkpointDir("eval-" + name))
+			if o.ModelKey, err = eval.DirKey(dir); err != nil {
+				return err
+			}
+			o.RunDir = s.Path(evalDir(name), "runs")
+			o.Logf = s.Logf
+			res, err := eval.Evaluate(ctx, m, cols, o)
+			if err != nil {
+				return err
+			}
+			_, err = evalreport.WriteJSON(s.Path(evalDir(name), "json"), res)
+			return err
+		},
+	}
+}
+
+// bm25Stage is the BM25 baseline on the same evaluation sets.
+func bm25Stage(opt Options) Stage {
+	return Stage{
+		Name: "eval-bm25", Inputs: evalInputs(opt),
+		Config:  evalKey(opt),
+		Outputs: []string{filepath.Join(evalDir("bm25"), "runs"), filepath.Join(evalDir("bm25"), "json")},
+		Run: func(ctx context.Context, s *Step) error {
+			cols, err := evalSets(opt.Data, opt.Config.Eval)
+			if err != nil {
+				return err
+			}
+			o := evalOptions(opt, "bm25")
+			o.RunDir = s.Path(evalDir("bm25"), "runs")
+			o.Logf = s.Logf
+			res, err := eval.BM25(ctx, cols, o)
+			if err != nil {
+				return err
+			}
+			_, err = evalreport.WriteJSON(s.Path(evalDir("bm25"), "json"), res)
+			return err
+		},
+	}
+}
+
+// runName is how a model is called in the results: the reference model is
+// the uniform baseline.
+func runName(model string) string {
+	if model == referenceRun {
+		return "uniform"
+	}
+	return model
+}

@@ -1,0 +1,155 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/tdro/tdro/data"
+	"github.com/tdro/tdro/dro"
+	"github.com/tdro/tdro/internal/atomicfile"
+	"github.com/tdro/tdro/tokenize"
+)
+
+// DomainStats is what one prepared domain holds.
+type DomainStats struct {
+	Records int   `json:"records"`
+	Tokens  int64 `json:"tokens"` // queries, positives and hard negatives, untruncated, with the run's tokenizer
+}
+
+// MixtureStats is the data a fine-tuning mixture draws from: the domains it
+// samples with a weight > 0.
+type MixtureStats struct {
+	Name     string             `json:"name"`
+	Strategy string             `json:"strategy"`
+	Domains  []string           `json:"domains"`
+	Weights  map[string]float64 `json:"weights"`
+	Records  int                `json:"records"`
+	Tokens   int64              `json:"tokens"`
+}
+
+// StatsFile is mixtures/stats.json.
+type StatsFile struct {
+	Domains  map[string]DomainStats `json:"domains"`
+	Mixtures []MixtureStats         `json:"mixtures"` // uniform first
+}
+
+// countDomain tokenizes every text of a domain file.
+func countDomain(ctx context.Context, tok *tokenize.Tokenizer, path string) (DomainStats, error) {
+	var st DomainStats
+	var texts []string
+	flush := func() {
+		for _, ids := range tok.EncodeAll(texts, 0) {
+			st.Tokens += int64(len(ids))
+		}
+		texts = texts[:0]
+	}
+	err := data.ScanRecords(path, func(_ int, r data.Record) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		st.Records++
+		texts = append(texts, r.Query)
+		for _, p := range append(r.Positives, r.Negatives...) {
+			texts = append(texts, passageText(p))
+		}
+		if len(texts) >= 4096 {
+			flush()
+		}
+		return nil
+	})
+	flush()
+	return st, err
+}
+
+func passageText(p data.Passage) string {
+	if p.Title == "" {
+		return p.Text
+	}
+	return p.Title + " " + p.Text
+}
+
+// transferStage turns the learned weights into the stage-2 mixtures and
+// counts the data each one draws from.
+func transferStage(opt Options, tokenizerPath string) Stage {
+	cfg := opt.Config
+	return Stage{
+		Name: "transfer", After: []string{"prepare", "dro"},
+		Inputs: []string{tokenizerPath},
+		Config: struct {
+			Transfer []TransferConfig
+			Weights  string
+		}{cfg.Transfer, cfg.DRO.SelectFrom},
+		Outputs: []string{mixturesDir},
+		Run: func(ctx context.Context, s *Step) error {
+			mix, err := data.LoadMixture(s.Path(mixtureFile))
+			if err != nil {
+				return err
+			}
+			tok, err := tokenize.Load(tokenizerPath)
+			if err != nil {
+				return err
+			}
+			stats := StatsFile{Domains: map[string]DomainStats{}}
+			for _, d := range mix.Domains {
+				if stats.Domains[d.Name], err = countDomain(ctx, tok, d.Path); err != nil {
+					return fmt.Errorf("count %s: %w", d.Name, err)
+				}
+			}
+			add := func(name, strategy string, m *data.Mixture) {
+				ms := MixtureStats{Name: name, Strategy: strategy, Weights: map[string]float64{}}
+				for i, w := range m.Weights() {
+					d := m.Domains[i]
+					if w == 0 {
+						continue
+					}
+					ms.Domains = append(ms.Domains, d.Name)
+					ms.Weights[d.Name] = w
+					ms.Records += stats.Domains[d.Name].Records
+					ms.Tokens += stats.Domains[d.Name].Tokens
+				}
+				stats.Mixtures = append(stats.Mixtures, ms)
+			}
+			add("uniform", "uniform", mix)
+			weights := s.Path(droDir, weightsFile(cfg.DRO.SelectFrom))
+			for _, t := range cfg.Transfer {
+				out := s.Path(mixturePath(t.Name))
+				m, err := dro.TransferFiles(s.Path(mixtureFile), weights, t.Strategy, t.Percent, out)
+				if err != nil {
+					return err
+				}
+				add(t.Name, strategyLabel(t), m)
+				s.Logf("%s: %d of %d domains", t.Name, len(m.Domains), len(mix.Domains))
+			}
+			return atomicfile.WriteJSON(s.Path(mixturesDir, "stats.json"), &stats)
+		},
+	}
+}
+
+func strategyLabel(t TransferConfig) string {
+	if t.Strategy == dro.TopK {
+		return fmt.Sprintf("top-k %g%%", t.Percent)
+	}
+	return string(t.Strategy)
+}
+
+// loadStats reads mixtures/stats.json.
+func loadStats(dir string) (*StatsFile, error) {
+	var st StatsFile
+	if err := readJSON(filepath.Join(dir, mixturesDir, "stats.json"), &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := decodeStrict(b, v); err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,185 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/tdro/tdro/dro"
+	"github.com/tdro/tdro/model"
+	"github.com/tdro/tdro/tokenize"
+	"github.com/tdro/tdro/train"
+)
+
+// Stages builds the pipeline for opt: prepare -> reference (uniform) -> dro
+// -> transfer -> one fine-tuning per mixture -> evaluation of every model
+// and BM25 -> report. The uniform baseline of stage 2 is the reference
+// model itself: the same recipe on the uniform mixture, trained once.
+func Stages(opt Options) ([]Stage, error) {
+	cfg := opt.Config
+	tokenizer, err := tokenizerPath(opt)
+	if err != nil {
+		return nil, err
+	}
+	var stages []Stage
+	if cfg.Model.Init == "" {
+		stages = append(stages, baseStage(opt, tokenizer))
+	}
+	stages = append(stages, prepareStage(opt))
+	ref, err := trainStage(opt, referenceRun, mixtureFile, "prepare")
+	if err != nil {
+		return nil, err
+	}
+	d, err := droStage(opt)
+	if err != nil {
+		return nil, err
+	}
+	stages = append(stages, ref, d, transferStage(opt, tokenizer))
+	models := []string{referenceRun}
+	for _, t := range cfg.Transfer {
+		ft, err := trainStage(opt, t.Name, mixturePath(t.Name), "prepare", "transfer")
+		if err != nil {
+			return nil, err
+		}
+		stages = append(stages, ft)
+		models = append(models, t.Name)
+	}
+	var evals []string
+	if cfg.Eval.BM25 {
+		stages = append(stages, bm25Stage(opt))
+		evals = append(evals, "eval-bm25")
+	}
+	for _, m := range models {
+		stages = append(stages, evalStage(opt, m))
+		evals = append(evals, "eval-"+m)
+	}
+	return append(stages, reportStage(opt, models, evals)), nil
+}
+
+// tokenizerPath is the tokenizer every stage uses: the checkpoint's own or
+// the configured one (relative paths are under the data directory).
+func tokenizerPath(opt Options) (string, error) {
+	m := opt.Config.Model
+	if m.Init != "" {
+		return filepath.Abs(m.Init)
+	}
+	p := m.Tokenizer
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(opt.Data, p)
+	}
+	return filepath.Abs(p)
+}
+
+// baseStage writes the model every training starts from when the run trains
+// from scratch: a seeded random initialisation of the configured preset,
+// saved as a Hugging Face checkpoint (models/base). Stage 0, the tDRO proxy
+// and every stage-2 run start from these same weights.
+func baseStage(opt Options, tokenizer string) Stage {
+	cfg := opt.Config
+	return Stage{
+		Name: "base", Inputs: []string{tokenizer},
+		Config: struct {
+			Preset string
+			Seed   uint64
+		}{cfg.Model.Preset, cfg.Seed},
+		Outputs: []string{modelDir(baseRun)},
+		Run: func(ctx context.Context, s *Step) error {
+			tok, err := tokenize.Load(tokenizer)
+			if err != nil {
+				return err
+			}
+			mc, err := model.Preset(cfg.Model.Preset, tok.VocabSize())
+			if err != nil {
+				return fmt.Errorf("model.preset: %w", err)
+			}
+			m, err := model.New(mc, tok, int64(cfg.Seed))
+			if err != nil {
+				return err
+			}
+			s.Logf("%s from scratch: %d parameters", cfg.Model.Preset, m.NumParameters())
+			return m.Save(s.Path(modelDir(baseRun)))
+		},
+	}
+}
+
+// start is the model every training stage starts from, and the stage that
+// makes it ("" for a user's checkpoint).
+func start(opt Options) (dir, stage string, inputs []string, err error) {
+	if opt.Config.Model.Init != "" {
+		dir, err = filepath.Abs(opt.Config.Model.Init)
+		return dir, "", []string{dir}, err
+	}
+	dir, err = filepath.Abs(filepath.Join(opt.Out, modelDir(baseRun)))
+	return dir, "base", nil, err
+}
+
+// trainStage is stage 0 (name "reference", the uniform mixture) or a stage-2
+// fine-tuning on a transferred mixture: the same recipe, seed and starting
+// model, so that only the mixture differs.
+func trainStage(opt Options, name, mixture string, after ...string) (Stage, error) {
+	cfg := opt.Config
+	base, baseStage, inputs, err := start(opt)
+	if err != nil {
+		return Stage{}, err
+	}
+	tc := cfg.Train
+	tc.Model, tc.Tokenizer, tc.Seed = base, "", int64(cfg.Seed)
+	if baseStage != "" {
+		after = append([]string{baseStage}, after...)
+	}
+	return Stage{
+		Name: "train-" + name, After: after, Inputs: inputs,
+		Config: struct {
+			Train   train.Config
+			Mixture string
+		}{tc, mixture},
+		Outputs: []string{modelDir(name)},
+		Scratch: []string{checkpointDir(name), trainLog(name)},
+		Run: func(ctx context.Context, s *Step) error {
+			c := tc
+			c.Mixture = s.Path(mixture)
+			c.Out = s.Path(checkpointDir(name))
+			res, err := train.Run(ctx, c, s.Resume)
+			if err != nil {
+				return err
+			}
+			if err := copyFile(res.Log, s.Path(trainLog(name))); err != nil {
+				return err
+			}
+			return copyDir(res.ModelDir, s.Path(modelDir(name)))
+		},
+	}, nil
+}
+
+// droStage is stage 1: the proxy starts from the same model as stage 0, the
+// frozen reference is stage 0's output.
+func droStage(opt Options) (Stage, error) {
+	cfg := opt.Config
+	base, baseStage, inputs, err := start(opt)
+	if err != nil {
+		return Stage{}, err
+	}
+	dc := cfg.DRO
+	dc.Seed = cfg.Seed
+	after := []string{"prepare", "train-" + referenceRun}
+	if baseStage != "" {
+		after = append([]string{baseStage}, after...)
+	}
+	return Stage{
+		Name: "dro", After: after, Inputs: inputs,
+		Config:  dc,
+		Outputs: []string{filepath.Join(droDir, dro.WeightsDir)},
+		Scratch: []string{droDir}, // checkpoint, log.jsonl, plots
+		Run: func(ctx context.Context, s *Step) error {
+			c := dc
+			c.Mixture = s.Path(mixtureFile)
+			c.Base = base
+			c.Reference = s.Path(modelDir(referenceRun))
+			c.Out = s.Path(droDir)
+			_, err := dro.Run(ctx, c, s.Resume)
+			return err
+		},
+	}, nil
+}
+
+func weightsFile(kind string) string { return filepath.Join(dro.WeightsDir, kind+".json") }
