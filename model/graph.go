@@ -269,10 +269,14 @@ func (b *builder) attention(q, k, v, bias *Node, heads, kvHeads, hd int, dropout
 	group := heads / kvHeads
 	q = graph.Reshape(q, batch, seq, kvHeads, group, hd)
 	q = graph.TransposeAllAxes(q, 0, 2, 3, 1, 4)                                      // [b, kv, g, l, hd]
-	k = graph.TransposeAllAxes(graph.Reshape(k, batch, seq, kvHeads, hd), 0, 2, 1, 3) // [b, kv, l, hd]
-	v = graph.TransposeAllAxes(graph.Reshape(v, batch, seq, kvHeads, hd), 0, 2, 1, 3)
+	// Keys as [b, kv, hd, l] and values as [b, kv, l, hd]: both products are
+	// then in the Go backend's "non-transposed" layout, whose small-matrix
+	// kernel is several times faster than the transposed one (dot products
+	// with horizontal sums) for these per-head sizes.
+	k = graph.TransposeAllAxes(graph.Reshape(k, batch, seq, kvHeads, hd), 0, 2, 3, 1) // [b, kv, hd, l]
+	v = graph.TransposeAllAxes(graph.Reshape(v, batch, seq, kvHeads, hd), 0, 2, 1, 3) // [b, kv, l, hd]
 	q = graph.Reshape(q, batch, kvHeads, group*seq, hd)
-	scores := graph.DotGeneral(q, []int{3}, []int{0, 1}, k, []int{3}, []int{0, 1}) // [b, kv, g·l, l]
+	scores := graph.DotGeneral(q, []int{3}, []int{0, 1}, k, []int{2}, []int{0, 1}) // [b, kv, g·l, l]
 	scores = graph.Reshape(scores, batch, kvHeads, group, seq, seq)
 	scores = graph.Add(graph.MulScalar(scores, 1/math.Sqrt(float64(hd))), bias)
 	probs := graph.Softmax(scores, -1)
