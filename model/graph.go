@@ -268,7 +268,7 @@ func (b *builder) attention(q, k, v, bias *Node, heads, kvHeads, hd int, dropout
 	batch, seq := dims[0], dims[1]
 	group := heads / kvHeads
 	q = graph.Reshape(q, batch, seq, kvHeads, group, hd)
-	q = graph.TransposeAllAxes(q, 0, 2, 3, 1, 4)                                      // [b, kv, g, l, hd]
+	q = graph.TransposeAllAxes(q, 0, 2, 3, 1, 4) // [b, kv, g, l, hd]
 	// Keys as [b, kv, hd, l] and values as [b, kv, l, hd]: both products are
 	// then in the Go backend's "non-transposed" layout, whose small-matrix
 	// kernel is several times faster than the transposed one (dot products
