@@ -35,6 +35,9 @@ type PrepareConfig struct {
 	MaxRecords int `json:"max_records_per_domain"`
 	// Negatives is the number of BM25 hard negatives mined per record.
 	Negatives int `json:"negatives"`
+	// SkipBad skips malformed source items (counted in the prepare log)
+	// instead of failing; the bundled sources have a few.
+	SkipBad bool `json:"skip_bad"`
 	// Domains keeps only these bundled domains (empty: all).
 	Domains []string `json:"domains,omitempty"`
 }

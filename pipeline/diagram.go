@@ -13,6 +13,8 @@ type DiagramNode struct {
 	After  []string // boxes with arrows into this one
 	Time   string   // e.g. "2m05s"
 	Status Status
+
+	seconds float64
 }
 
 // layout places each node in the column after its last dependency and
@@ -38,7 +40,11 @@ func layout(nodes []DiagramNode) (col, row map[string]int, cols, rows int) {
 // DiagramSVG draws the stages as boxes in dependency columns with arrows,
 // each box showing the stage's wall time.
 func DiagramSVG(nodes []DiagramNode) string {
-	const bw, bh, gx, gy, pad = 150, 54, 36, 14, 10
+	const bh, gx, gy, pad = 54, 36, 14, 10
+	bw := 150
+	for _, n := range nodes {
+		bw = max(bw, 16+int(7.4*float64(len([]rune(n.Label)))))
+	}
 	col, row, cols, rows := layout(nodes)
 	width, height := pad*2+cols*bw+(cols-1)*gx, pad*2+rows*bh+(rows-1)*gy
 	var b strings.Builder

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tdro/tdro/data"
 	"github.com/tdro/tdro/dro"
@@ -40,8 +43,8 @@ func countDomain(ctx context.Context, tok *tokenize.Tokenizer, path string) (Dom
 	var st DomainStats
 	var texts []string
 	flush := func() {
-		for _, ids := range tok.EncodeAll(texts, 0) {
-			st.Tokens += int64(len(ids))
+		for _, t := range texts {
+			st.Tokens += int64(len(tok.Tokens(t)))
 		}
 		texts = texts[:0]
 	}
@@ -50,9 +53,9 @@ func countDomain(ctx context.Context, tok *tokenize.Tokenizer, path string) (Dom
 			return err
 		}
 		st.Records++
-		texts = append(texts, r.Query)
+		texts = appendPieces(texts, r.Query)
 		for _, p := range append(r.Positives, r.Negatives...) {
-			texts = append(texts, passageText(p))
+			texts = appendPieces(texts, passageText(p))
 		}
 		if len(texts) >= 4096 {
 			flush()
@@ -61,6 +64,30 @@ func countDomain(ctx context.Context, tok *tokenize.Tokenizer, path string) (Dom
 	})
 	flush()
 	return st, err
+}
+
+// pieceBytes bounds the text handed to the tokenizer at once: its cost
+// grows faster than linearly with the length of a text (measured: 28 ms for
+// a 1,150-character PubMed abstract, 0.4 ms for a 170-character headline).
+const pieceBytes = 256
+
+// appendPieces cuts text before whitespace into pieces of at most
+// pieceBytes (at a rune boundary when a piece has no space, as in Chinese).
+// Pre-tokenizers split at whitespace, so the token count is unchanged for
+// WordPiece and byte-level BPE keeps the space with the following word.
+func appendPieces(out []string, text string) []string {
+	for len(text) > pieceBytes {
+		cut := strings.LastIndexFunc(text[:pieceBytes], unicode.IsSpace)
+		if cut <= 0 {
+			cut = pieceBytes
+			for cut > 0 && !utf8.RuneStart(text[cut]) {
+				cut--
+			}
+		}
+		out = append(out, text[:cut])
+		text = text[cut:]
+	}
+	return append(out, text)
 }
 
 func passageText(p data.Passage) string {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/tdro/tdro/data"
+	"github.com/tdro/tdro/data/importers"
 )
 
 // prepareStage writes data/: one records file per domain and mixture.json
@@ -51,20 +53,53 @@ func prepareStage(opt Options) Stage {
 	train, _ := filepath.Abs(filepath.Join(opt.Data, "train"))
 	evalSrc, _ := filepath.Abs(filepath.Join(opt.Data, "eval"))
 	st.Inputs = []string{train, evalSrc}
-	st.Run = func(ctx context.Context, s *Step) error { return fmt.Errorf("preparing the bundled data needs importers.Prepare, which is not in this build yet; set prepare.mixture to a prepared mixture") }
+	st.Run = func(ctx context.Context, s *Step) error {
+		srcs, err := sources(cfg.Prepare.Domains)
+		if err != nil {
+			return err
+		}
+		_, rep, err := importers.Prepare(ctx, importers.PrepareOptions{
+			DataDir: opt.Data, OutDir: s.Path(dataDir), Seed: cfg.Seed, Sources: srcs,
+			MaxPerDomain: orNone(cfg.Prepare.MaxRecords), Negatives: orNone(cfg.Prepare.Negatives), SkipBad: cfg.Prepare.SkipBad, Log: s.Log(),
+		})
+		if err != nil {
+			return err
+		}
+		return rep.WriteTable(s.Log())
+	}
 	return st
 }
 
-// uniform rewrites a prepared mixture with equal weights (stage 0).
-func uniform(path, dst string) error {
-	mix, err := data.LoadMixture(path)
-	if err != nil {
-		return err
+// orNone maps the config's 0 ("all" records, "no" negatives) to the
+// importers' "< 0".
+func orNone(n int) int {
+	if n == 0 {
+		return -1
 	}
-	for i := range mix.Domains {
-		mix.Domains[i].Weight, mix.Domains[i].LossScale = 1/float64(len(mix.Domains)), 0
+	return n
+}
+
+// sources are the bundled domains, all or the named ones.
+func sources(names []string) ([]importers.Source, error) {
+	all := importers.DefaultSources(importers.DefaultSTSLanguages)
+	if len(names) == 0 {
+		return all, nil
 	}
-	return mix.Save(dst)
+	byName := map[string]importers.Source{}
+	var known []string
+	for _, s := range all {
+		byName[s.Name] = s
+		known = append(known, s.Name)
+	}
+	var out []importers.Source
+	for _, n := range names {
+		s, ok := byName[n]
+		if !ok {
+			return nil, fmt.Errorf("prepare.domains: unknown bundled domain %q (have %s)", n, strings.Join(known, ", "))
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 // mixtureInputs are a user's mixture file and its records files.

@@ -9,6 +9,7 @@ import (
 	texttemplate "text/template"
 	"time"
 
+	evalreport "github.com/tdro/tdro/eval/report"
 	"github.com/tdro/tdro/internal/atomicfile"
 )
 
@@ -19,8 +20,9 @@ type Report struct {
 	Command   string
 	Config    string // preset / config file
 	Generated time.Time
-	Total     string // sum of the stages' wall times
-	Stages    []DiagramNode
+	Total     string        // sum of the stages' wall times
+	Stages    []DiagramNode // every stage, for the table
+	Diagram   []DiagramNode // the data flow, for the figure
 	Notes     []string
 
 	WeightsPlot string // uniform vs tDRO bar chart (dro's plot)
@@ -34,6 +36,7 @@ type Report struct {
 	ResultsMarkdown string        // eval's Markdown tables (datasets x runs, significance marks, legend)
 	ResultsHTML     template.HTML // the same tables in HTML
 	ResultsLegend   string        // the significance legend under the HTML tables
+	ResultsPlot     string        // nDCG@10 per dataset and run (eval's bar chart, SVG)
 }
 
 // WeightRow is one domain's learned weight.
@@ -63,6 +66,7 @@ var reportFuncs = map[string]any{
 	"num64":       func(v int64) string { return thousands(int(v)) },
 	"diagramText": DiagramText,
 	"diagramSVG":  func(n []DiagramNode) template.HTML { return template.HTML(DiagramSVG(n)) },
+	"css":         func() template.CSS { return template.CSS(evalreport.CSS) },
 	"mark": func(b bool) string {
 		if b {
 			return "✓"
@@ -90,7 +94,7 @@ Generated {{.Generated.Format "2006-01-02 15:04 UTC"}} by ` + "`{{.Command}}`" +
 ## Pipeline
 
 ` + "```" + `
-{{diagramText .Stages}}` + "```" + `
+{{diagramText .Diagram}}` + "```" + `
 
 | stage | what | wall time | this run |
 |---|---|---:|---|
@@ -120,11 +124,13 @@ Generated {{.Generated.Format "2006-01-02 15:04 UTC"}} by ` + "`{{.Command}}`" +
 
 ## Retrieval results
 
-{{.ResultsMarkdown}}`
+{{.ResultsMarkdown}}
+![nDCG@10 per dataset]({{.ResultsPlot}})
+`
 
 const reportHTML = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
-<style>
+<style>{{css}}
 body { font-family: -apple-system, "Segoe UI", Roboto, "Noto Sans", "Noto Sans CJK SC", sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1.2em; color: #222; line-height: 1.45; }
 h1 { font-size: 1.7em; margin-bottom: .2em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; padding-bottom: .2em; }
 .meta { color: #555; } code { background: #f3f3f3; padding: 0 .3em; border-radius: 3px; }
@@ -132,14 +138,14 @@ table { border-collapse: collapse; margin: .8em 0; font-size: .93em; }
 th, td { border: 1px solid #d6d6d6; padding: .3em .65em; } th { background: #f2f5fa; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; } td.c { text-align: center; }
 img { max-width: 100%; border: 1px solid #eee; } .diagram { overflow-x: auto; }
-ul.notes { color: #444; } .results table td { text-align: right; } .results table td:first-child { text-align: left; }
+ul.notes { color: #444; }
 .figs { display: flex; flex-wrap: wrap; gap: 1em; } .figs img { flex: 1 1 480px; max-width: 540px; }
 </style></head><body>
 <h1>{{.Title}}</h1>
 <p class="meta">Generated {{.Generated.Format "2006-01-02 15:04 UTC"}} by <code>{{.Command}}</code> ({{.Config}}). Total wall time of the stages: <b>{{.Total}}</b>.</p>
 
 <h2>Pipeline</h2>
-<div class="diagram">{{diagramSVG .Stages}}</div>
+<div class="diagram">{{diagramSVG .Diagram}}</div>
 <p class="meta">Blue: ran in this invocation; amber: resumed from a checkpoint; grey: up to date, skipped (time of the run that made it).</p>
 <ul class="notes">{{range .Notes}}<li>{{.}}</li>{{end}}</ul>
 
@@ -159,7 +165,8 @@ ul.notes { color: #444; } .results table td { text-align: right; } .results tabl
 
 <h2>Retrieval results</h2>
 <div class="results">{{.ResultsHTML}}</div>
-<p class="meta">{{.ResultsLegend}}</p>
+<p class="meta">{{.ResultsLegend}} Hover a cell for the difference and both p-values.</p>
+<img src="{{.ResultsPlot}}" alt="nDCG@10 per dataset">
 </body></html>
 `
 

@@ -29,7 +29,7 @@ func fakeReport(t *testing.T, dir string) *Report {
 	r := &Report{
 		Title: "tdro run: quickstart", Command: "tdro run --data ../shared/data --out runs/quickstart", Config: "preset default",
 		Generated: time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC), Total: "12m03s",
-		Stages: []DiagramNode{
+		Diagram: []DiagramNode{
 			{Name: "prepare", Label: "data prepare", Time: "41.0s", Status: Skipped},
 			{Name: "reference", Label: "reference (uniform)", After: []string{"prepare"}, Time: "2m31s", Status: Ran},
 			{Name: "dro", Label: "tDRO weights", After: []string{"prepare", "reference"}, Time: "2m02s", Status: Resumed},

@@ -3,8 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"html"
-	"html/template"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	"github.com/tdro/tdro/eval/metrics"
 	evalreport "github.com/tdro/tdro/eval/report"
 	"github.com/tdro/tdro/eval/significance"
+	"github.com/tdro/tdro/internal/atomicfile"
 )
 
 // stageLabel is what the diagram calls a stage.
@@ -87,9 +86,10 @@ func reportStage(opt Options, models, evals []string) Stage {
 				if res, ok := s.results[name]; ok {
 					st = res.Status
 				}
-				r.Stages = append(r.Stages, DiagramNode{Name: name, Label: stageLabel(name), After: diagramAfter(name, after, models), Time: FormatSeconds(m.Seconds), Status: st})
+				r.Stages = append(r.Stages, DiagramNode{Name: name, Label: stageLabel(name), Time: FormatSeconds(m.Seconds), Status: st, seconds: m.Seconds})
 			}
 			r.Total = FormatSeconds(total)
+			r.Diagram = flowDiagram(r.Stages, models)
 
 			if err := r.addWeights(s.Dir, cfg); err != nil {
 				return err
@@ -115,27 +115,43 @@ func reportStage(opt Options, models, evals []string) Stage {
 	}
 }
 
-// diagramAfter draws the pipeline's real data flow rather than every
-// dependency: evaluations hang off their model, the report is left out.
-func diagramAfter(name string, all, models []string) []string {
-	switch {
-	case name == "eval-bm25":
-		return []string{"prepare"}
-	case len(name) > 5 && name[:5] == "eval-":
-		return []string{"train-" + name[5:]}
-	case name == "transfer":
-		return []string{"dro"}
-	case name == "dro":
-		return []string{"train-" + referenceRun}
-	case name == "train-"+referenceRun:
-		if contains(all, "base") {
-			return []string{"base", "prepare"}
+// flowDiagram is the pipeline's data flow: the training chain, then one
+// box for all the evaluations (their stages are listed in the table).
+func flowDiagram(stages []DiagramNode, models []string) []DiagramNode {
+	var out []DiagramNode
+	eval := DiagramNode{Name: "eval", Label: fmt.Sprintf("evaluate %d models", len(models)), Status: Skipped}
+	var ft []string
+	for _, n := range stages {
+		switch {
+		case strings.HasPrefix(n.Name, "eval-"):
+			eval.seconds += n.seconds
+			if n.Name == "eval-bm25" {
+				eval.Label += " + BM25"
+			}
+			if n.Status != Skipped {
+				eval.Status = Ran
+			}
+			continue
+		case n.Name == "dro":
+			n.After = []string{"train-" + referenceRun}
+		case n.Name == "transfer":
+			n.After = []string{"dro"}
+		case n.Name == "train-"+referenceRun:
+			n.After = []string{"prepare"}
+			if stages[0].Name == "base" {
+				n.After = []string{"base", "prepare"}
+			}
+		case strings.HasPrefix(n.Name, "train-"):
+			n.After = []string{"transfer"}
+			ft = append(ft, n.Name)
 		}
-		return []string{"prepare"}
-	case len(name) > 6 && name[:6] == "train-":
-		return []string{"transfer"}
+		out = append(out, n)
 	}
-	return nil
+	if len(ft) == 0 {
+		ft = []string{"train-" + referenceRun}
+	}
+	eval.After, eval.Time = ft, FormatSeconds(eval.seconds)
+	return append(out, eval)
 }
 
 func runLabel(model string) string {
@@ -236,47 +252,21 @@ func (r *Report) addResults(opt Options, dir string, models []string) error {
 	if r.ResultsMarkdown, err = evalreport.Markdown(res, o); err != nil {
 		return err
 	}
-	var h strings.Builder
-	for _, m := range []metrics.Measure{{Kind: metrics.NDCG, K: 10}, {Kind: metrics.Recall, K: 100}} {
-		t, err := evalreport.NewTable(res, m, o)
-		if err != nil {
-			return err
-		}
-		h.WriteString(tableHTML(t))
+	if r.ResultsHTML, err = evalreport.HTMLTables(res, o); err != nil {
+		return err
 	}
-	r.ResultsHTML = template.HTML(h.String())
+	t, err := evalreport.NewTable(res, metrics.Measure{Kind: metrics.NDCG, K: 10}, o)
+	if err != nil {
+		return err
+	}
+	bars, err := evalreport.DatasetBars(t)
+	if err != nil {
+		return err
+	}
+	r.ResultsPlot = filepath.ToSlash(filepath.Join(plotsDir, "results_ndcg10.svg"))
+	if err := atomicfile.WriteFile(filepath.Join(dir, r.ResultsPlot), bars); err != nil {
+		return err
+	}
 	r.ResultsLegend = evalreport.Legend(o.Baseline)
 	return nil
-}
-
-// tableHTML renders one of eval's tables (values, best in bold,
-// significance marks) as HTML.
-func tableHTML(t *evalreport.Table) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "<h3>%s</h3>\n<table><tr><th>dataset</th>", html.EscapeString(t.Measure.String()))
-	for _, run := range t.Runs {
-		fmt.Fprintf(&b, "<th class=\"n\">%s</th>", html.EscapeString(run))
-	}
-	b.WriteString("</tr>\n")
-	row := func(name string, cells []evalreport.Cell, class string) {
-		fmt.Fprintf(&b, "<tr class=\"%s\"><td>%s</td>", class, name)
-		for _, c := range cells {
-			v := "–"
-			if c.OK {
-				v = fmt.Sprintf("%.4f", c.Value)
-				if c.Best {
-					v = "<b>" + v + "</b>"
-				}
-				v += "<sup>" + c.Mark() + "</sup>"
-			}
-			fmt.Fprintf(&b, "<td class=\"n\">%s</td>", v)
-		}
-		b.WriteString("</tr>\n")
-	}
-	for i, ds := range t.Datasets {
-		row(html.EscapeString(ds), t.Cells[i], "")
-	}
-	row("<i>mean</i>", t.Mean, "mean")
-	b.WriteString("</table>\n")
-	return b.String()
 }
