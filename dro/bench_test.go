@@ -1,0 +1,87 @@
+package dro
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/tdro/tdro/backend"
+	"github.com/tdro/tdro/train"
+)
+
+// repoRoot walks up from the package directory to go.mod.
+func repoRoot(t testing.TB) string {
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the package")
+		}
+		dir = parent
+	}
+}
+
+// BenchmarkStepTinyBert times one tDRO step of the embedded default (the
+// tiny-bert preset, batch 16 x (1+7) passages, query 32 / passage 64
+// tokens): reference forward, proxy forward, alpha update, proxy backward
+// and AdamW, next to a plain contrastive step (train.Trainer.Step without
+// reweighting) on the same batch.
+func BenchmarkStepTinyBert(b *testing.B) {
+	tokPath := filepath.Join(repoRoot(b), "..", "shared", "data", "tokenizers", "all-MiniLM-L6-v2")
+	if _, err := os.Stat(tokPath); err != nil {
+		b.Skip("bundled tokenizer not found")
+	}
+	cfg := DefaultConfig()
+	be := backend.MustGet()
+	proxy, err := train.BuildModel("tiny-bert", tokPath, nil, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ref, err := train.BuildModel("tiny-bert", tokPath, nil, 2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	doms := synthDomains(10, 50, 1)
+	sampler, err := train.NewSampler(doms, train.SamplerConfig{BatchSize: cfg.BatchSize, Negatives: cfg.Negatives, Mixed: true, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr, err := train.NewTrainer(be, proxy.Store, proxy, train.StepConfig{Loss: cfg.LossConfig, Optimizer: cfg.OptimizerConfig})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sc, err := train.NewScorer(be, ref.Store, ref, cfg.LossConfig)
+	if err != nil {
+		b.Fatal(err)
+	}
+	learner, _ := NewLearner(10, cfg.UpdateConfig)
+	encode := func(bt train.Batch) (*train.Inputs, error) {
+		return train.TokenizeBatch(proxy.Tokenizer, &bt, cfg.QueryMaxLen, cfg.PassageMaxLen), nil
+	}
+	loop := &Loop{Names: make([]string, 10), Learner: learner, Sampler: sampler, Proxy: tr, Ref: sc, Encode: encode, Optim: cfg.OptimizerConfig, Steps: 1000}
+	for i := range 2 { // compile
+		if _, err := loop.Step(i); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("tdro", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if _, err := loop.Step(i); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	bt := sampler.Next()
+	in, _ := encode(bt)
+	b.Run("contrastive", func(b *testing.B) {
+		tr.Step(in, 1e-4, nil, nil)
+		for b.Loop() {
+			if _, err := tr.Step(in, 1e-4, nil, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
