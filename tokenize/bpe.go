@@ -43,11 +43,6 @@ type byteLevelBPE struct {
 
 type merge struct{ rank, id int32 }
 
-type addedToken struct {
-	content string
-	id      int32
-}
-
 const maxCache = 1 << 17
 
 // newByteLevelBPE returns nil (and no error) when the tokenizer is not a
@@ -157,15 +152,7 @@ func newByteLevelBPE(tj *hftokenizer.TokenizerJSON, raw []byte) (*byteLevelBPE, 
 		}
 		b.byteID[i] = id
 	}
-	for _, at := range tj.AddedTokens {
-		b.added = append(b.added, addedToken{at.Content, int32(at.ID)})
-	}
-	// Longest first, so that "<|im_start|>" wins over a shorter prefix.
-	for i := 1; i < len(b.added); i++ {
-		for j := i; j > 0 && len(b.added[j].content) > len(b.added[j-1].content); j-- {
-			b.added[j], b.added[j-1] = b.added[j-1], b.added[j]
-		}
-	}
+	b.added = addedTokens(tj)
 	return b, nil
 }
 
@@ -233,28 +220,8 @@ func compileSplit(pattern string) (*regexp.Regexp, int, error) {
 // encode tokenizes text without special tokens.
 func (b *byteLevelBPE) encode(hf *hftokenizer.Tokenizer, text string) []int32 {
 	var out []int32
-	start := 0
-	for pos := 0; pos < len(text); {
-		if tok, ok := b.addedAt(text, pos); ok {
-			out = b.encodeSegment(hf, text[start:pos], out)
-			out = append(out, tok.id)
-			pos += len(tok.content)
-			start = pos
-			continue
-		}
-		_, size := utf8.DecodeRuneInString(text[pos:])
-		pos += size
-	}
-	return b.encodeSegment(hf, text[start:], out)
-}
-
-func (b *byteLevelBPE) addedAt(text string, pos int) (addedToken, bool) {
-	for _, at := range b.added {
-		if at.content != "" && strings.HasPrefix(text[pos:], at.content) {
-			return at, true
-		}
-	}
-	return addedToken{}, false
+	splitAdded(text, b.added, func(seg string) { out = b.encodeSegment(hf, seg, out) }, func(id int32) { out = append(out, id) })
+	return out
 }
 
 func (b *byteLevelBPE) encodeSegment(hf *hftokenizer.Tokenizer, seg string, out []int32) []int32 {

@@ -33,6 +33,7 @@ type Tokenizer struct {
 
 	hf      *hftokenizer.Tokenizer
 	bpe     *byteLevelBPE // set when the tokenizer is a byte-level BPE (see bpe.go)
+	bert    *bertPrep     // set for BERT WordPiece tokenizers (see bert.go)
 	prefix  []int32       // special tokens the post-processor puts before the text
 	suffix  []int32       // and after it
 	padID   int32
@@ -110,6 +111,7 @@ func fromFiles(files map[string][]byte) (*Tokenizer, error) {
 	if t.bpe, err = newByteLevelBPE(&tj, files["tokenizer.json"]); err != nil {
 		return nil, fmt.Errorf("tokenizer.json: %w", err)
 	}
+	t.bert = newBertPrep(&tj)
 
 	// The post-processor's template (e.g. [CLS] text [SEP]): found by
 	// encoding a probe with and without special tokens.
@@ -182,8 +184,11 @@ func (t *Tokenizer) Path() string { return t.srcPath }
 
 // Tokens encodes one text without special tokens and without truncation.
 func (t *Tokenizer) Tokens(text string) []int32 {
-	if t.bpe != nil {
+	switch {
+	case t.bpe != nil:
 		return t.bpe.encode(t.hf, text)
+	case t.bert != nil:
+		return t.bert.encode(t.hf, text)
 	}
 	return toInt32(t.hf.Encode(text))
 }
