@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/tdro/tdro/data"
+	"github.com/tdro/tdro/tokenize"
 )
 
 // Domain is one training dataset as the sampler sees it: its mixture entry
@@ -211,11 +212,11 @@ func (s *Sampler) example(d int, r *data.Record) Example {
 	if len(dom.Instructions) > 0 {
 		instr = dom.Instructions[s.rng.IntN(len(dom.Instructions))]
 	}
-	ex := Example{Domain: d, Query: FormatQuery(instr, r.Query), Passages: make([]string, 1+s.cfg.Negatives)}
+	ex := Example{Domain: d, Query: tokenize.Instruct(instr, r.Query), Passages: make([]string, 1+s.cfg.Negatives)}
 	passage := func(p data.Passage) string {
 		t := PassageText(p)
 		if dom.Symmetric {
-			t = FormatQuery(instr, t)
+			t = tokenize.Instruct(instr, t)
 		}
 		return t
 	}
@@ -241,15 +242,6 @@ func (s *Sampler) example(d int, r *data.Record) Example {
 		}
 	}
 	return ex
-}
-
-// FormatQuery prefixes text with an instruction in the LLM-DR (E5-Mistral)
-// template; an empty instruction leaves text unchanged.
-func FormatQuery(instruction, text string) string {
-	if instruction == "" {
-		return text
-	}
-	return "Instruct: " + instruction + "\nQuery: " + text
 }
 
 // PassageText joins a passage's title and text as Tevatron does.

@@ -97,9 +97,13 @@ func (s *Scorer) Losses(in *Inputs) ([]float32, error) {
 	return tensors.CopyFlatData[float32](out[0])
 }
 
-// Embed returns the embeddings of t's rows, computed chunk rows at a time
-// (all at once when chunk <= 0), flattened [Rows*D], and D.
+// Embed returns the embeddings of t's rows (inference mode), computed chunk
+// rows at a time (all at once when chunk <= 0), flattened [Rows*D], and D.
 func (s *Scorer) Embed(t *Tokens, chunk int) ([]float32, int, error) {
+	return embedChunks(s.embExe, t, chunk)
+}
+
+func embedChunks(exe *gmodel.Exec, t *Tokens, chunk int) ([]float32, int, error) {
 	if chunk <= 0 {
 		chunk = t.Rows
 	}
@@ -108,7 +112,7 @@ func (s *Scorer) Embed(t *Tokens, chunk int) ([]float32, int, error) {
 	for from := 0; from < t.Rows; from += chunk {
 		to := min(from+chunk, t.Rows)
 		ids, mask := t.rows(from, to)
-		out, err := s.embExe.Call(ids, mask)
+		out, err := exe.Call(ids, mask)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -132,8 +136,8 @@ type Trainer struct {
 	directExe *gmodel.Exec // whole step in one graph
 	// gradient cache: loss and representation gradients, then chunk-wise
 	// backward into accumulators, then the update.
-	repGradExe, accumExe, applyExe *gmodel.Exec
-	acc                            []*gmodel.Variable
+	trainEmbExe, repGradExe, accumExe, applyExe *gmodel.Exec
+	acc                                         []*gmodel.Variable
 }
 
 // StepConfig is what a Trainer needs besides the model.
@@ -151,6 +155,9 @@ type StepConfig struct {
 // accScope holds gradient-cache accumulators; checkpoints skip it (it is
 // zero between steps).
 const accScope = "/gradcache"
+
+// rngStatePath is where GoMLX keeps the store's random state (dropout).
+var rngStatePath = gmodel.JoinPath("/", gmodel.RNGStateVariableName)
 
 // NewTrainer builds a Trainer for the trainable variables of store.
 func NewTrainer(backend compute.Backend, store *gmodel.Store, emb Embedder, cfg StepConfig) (*Trainer, error) {
@@ -177,11 +184,19 @@ func NewTrainer(backend compute.Backend, store *gmodel.Store, emb Embedder, cfg 
 		}
 		return e
 	}
+	// Training graphs turn dropout on; its randomness comes from the store's
+	// RNG state, which checkpoints keep.
+	training := func(scope *gmodel.Scope, x *graph.Node) { scope.Store().SetTraining(x.Graph(), true) }
 	t.directExe = mk(func(scope *gmodel.Scope, in []*graph.Node) []*graph.Node {
+		training(scope, in[0])
 		per := InfoNCE(emb.Embed(scope, in[0], in[1]), emb.Embed(scope, in[2], in[3]), cfg.Loss)
 		loss := graph.ReduceAllSum(graph.Mul(per, in[4]))
 		grads := graph.Gradient(loss, opt.ParamNodes(loss.Graph())...)
 		return []*graph.Node{loss, per, opt.Update(grads, in[5])}
+	})
+	t.trainEmbExe = mk(func(scope *gmodel.Scope, in []*graph.Node) []*graph.Node {
+		training(scope, in[0])
+		return []*graph.Node{emb.Embed(scope, in[0], in[1])}
 	})
 	t.repGradExe = mk(func(_ *gmodel.Scope, in []*graph.Node) []*graph.Node {
 		q, p, w := in[0], in[1], in[2]
@@ -204,6 +219,7 @@ func NewTrainer(backend compute.Backend, store *gmodel.Store, emb Embedder, cfg 
 		t.acc = append(t.acc, v)
 	}
 	t.accumExe = mk(func(scope *gmodel.Scope, in []*graph.Node) []*graph.Node {
+		training(scope, in[0])
 		e := emb.Embed(scope, in[0], in[1])
 		// d(sum(e * de))/dθ is this chunk's share of dLoss/dθ.
 		surrogate := graph.ReduceAllSum(graph.Mul(e, graph.StopGradient(in[2])))
@@ -278,11 +294,24 @@ func result(loss, per, norm *tensors.Tensor) (StepResult, error) {
 // cachedStep is the gradient-cache step (Gao et al. 2021).
 func (t *Trainer) cachedStep(in *Inputs, lr *tensors.Tensor, weights []float32, reweight func([]float32) ([]float32, error)) (StepResult, error) {
 	chunk := t.cfg.GradCacheChunk
-	qEmb, dim, err := t.Embed(&in.Queries, chunk)
+	// The re-encoding in backward must see the same dropout masks as this
+	// first pass: remember the RNG state and replay it.
+	var rngState *tensors.Tensor
+	rngVar := t.store.GetVariable(rngStatePath)
+	if rngVar != nil && rngVar.HasValue() {
+		v, err := rngVar.Value()
+		if err == nil {
+			rngState, err = v.LocalClone()
+		}
+		if err != nil {
+			return StepResult{}, fmt.Errorf("snapshot RNG state: %w", err)
+		}
+	}
+	qEmb, dim, err := embedChunks(t.trainEmbExe, &in.Queries, chunk)
 	if err != nil {
 		return StepResult{}, err
 	}
-	pEmb, _, err := t.Embed(&in.Passages, chunk)
+	pEmb, _, err := embedChunks(t.trainEmbExe, &in.Passages, chunk)
 	if err != nil {
 		return StepResult{}, err
 	}
@@ -316,6 +345,11 @@ func (t *Trainer) cachedStep(in *Inputs, lr *tensors.Tensor, weights []float32, 
 	dp, err := tensors.CopyFlatData[float32](out[3])
 	if err != nil {
 		return StepResult{}, err
+	}
+	if rngState != nil {
+		if err := rngVar.SetValue(rngState); err != nil {
+			return StepResult{}, err
+		}
 	}
 	if err := t.backward(&in.Queries, dq, dim, chunk); err != nil {
 		return StepResult{}, err

@@ -1,0 +1,66 @@
+package train
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/tdro/tdro/backend"
+	"github.com/tdro/tdro/model"
+)
+
+// benchInputs are b queries and b passages of seq random tokens each, all
+// real (no padding), like scripts/train/bench_torch.py feeds PyTorch.
+func benchInputs(b, seq, vocab int) *Inputs {
+	rng := rand.New(rand.NewPCG(1, 2))
+	mk := func() Tokens {
+		t := Tokens{IDs: make([]int32, b*seq), Mask: make([]int32, b*seq), Rows: b, Len: seq}
+		for i := range t.IDs {
+			t.IDs[i] = int32(1000 + rng.IntN(vocab-1000))
+			t.Mask[i] = 1
+		}
+		return t
+	}
+	return &Inputs{Queries: mk(), Passages: mk()}
+}
+
+// BenchmarkTrainStep times one contrastive step (forward, backward, AdamW) on
+// the fixed configuration: BERT hidden 256, 4 layers, 4 heads, ffn
+// 1024, vocab 30522, seq 128, 32 queries + 32 passages (in-batch negatives),
+// no dropout. scripts/train/bench.sh runs it next to PyTorch.
+func BenchmarkTrainStep(b *testing.B) {
+	for _, bc := range []struct {
+		name           string
+		hidden, layers int
+		ffn, seq, bs   int
+	}{
+		{"h256-l4-seq128-b32", 256, 4, 1024, 128, 32},
+		{"h128-l2-seq32-b16", 128, 2, 512, 32, 16},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			cfg := &model.Config{ModelType: "bert", VocabSize: 30522, HiddenSize: bc.hidden, NumLayers: bc.layers,
+				NumHeads: 4, IntermediateSize: bc.ffn, MaxPositions: 512, Pooling: model.PoolMean, Normalize: true}
+			if err := cfg.Validate(); err != nil {
+				b.Fatal(err)
+			}
+			m, err := model.New(cfg, nil, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			tr, err := NewTrainer(backend.MustGet(), m.Store, m, StepConfig{Loss: LossConfig{Temperature: 0.05}, Optimizer: DefaultOptimizer()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			in := benchInputs(bc.bs, bc.seq, cfg.VocabSize)
+			if _, err := tr.Step(in, 1e-4, nil, nil); err != nil { // compile
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := tr.Step(in, 1e-4, nil, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(2*bc.bs*bc.seq*b.N)/b.Elapsed().Seconds(), "tokens/s")
+		})
+	}
+}
