@@ -34,20 +34,23 @@ func AppendTerms(dst []string, text string) []string {
 		text = norm.NFKC.String(text)
 	}
 	text = strings.ToLower(text)
-	var cjk []rune // current run of CJK characters, across adjacent word segments
+	// CJK terms are substrings of text: the run's characters are contiguous.
+	var cjk [][2]int // byte spans of the current run of CJK characters
 	flush := func() {
-		for i, r := range cjk {
-			dst = append(dst, string(r))
+		for i, c := range cjk {
+			dst = append(dst, text[c[0]:c[1]])
 			if i > 0 {
-				dst = append(dst, string(cjk[i-1:i+1]))
+				dst = append(dst, text[cjk[i-1][0]:c[1]])
 			}
 		}
 		cjk = cjk[:0]
 	}
-	state := -1
-	for len(text) > 0 {
+	state, pos := -1, 0
+	for rest := text; len(rest) > 0; {
 		var seg string
-		seg, text, state = uniseg.FirstWordInString(text, state)
+		seg, rest, state = uniseg.FirstWordInString(rest, state)
+		base := pos
+		pos += len(seg)
 		if !isWord(seg) {
 			flush()
 			continue
@@ -57,12 +60,15 @@ func AppendTerms(dst []string, text string) []string {
 			if !isCJK(r) {
 				continue
 			}
-			if part := seg[start:i]; isWord(part) {
+			if part := seg[start:i]; part != "" {
 				flush()
-				dst = append(dst, part)
+				if isWord(part) {
+					dst = append(dst, part)
+				}
 			}
-			cjk = append(cjk, r)
-			start = i + utf8.RuneLen(r)
+			size := utf8.RuneLen(r)
+			cjk = append(cjk, [2]int{base + i, base + i + size})
+			start = i + size
 		}
 		if part := seg[start:]; isWord(part) {
 			flush()

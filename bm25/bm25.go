@@ -19,7 +19,6 @@
 package bm25
 
 import (
-	"container/heap"
 	"math"
 	"runtime"
 	"sync"
@@ -171,23 +170,54 @@ func (ix *Index) Search(query string, k int) []Hit {
 	if k <= 0 || k > len(s.touched) {
 		k = len(s.touched)
 	}
-	h := make(hitHeap, 0, k)
+	// Keep the k best in a min-heap under better (root = worst kept).
+	h := make([]Hit, 0, k)
 	for _, d := range s.touched {
 		hit := Hit{Doc: int(d), Score: s.scores[d]}
 		s.scores[d] = 0
-		if len(h) < k {
-			heap.Push(&h, hit)
-		} else if k > 0 && better(hit, h[0]) {
+		switch {
+		case len(h) < k:
+			h = append(h, hit)
+			for i := len(h) - 1; i > 0; {
+				parent := (i - 1) / 2
+				if !better(h[parent], h[i]) {
+					break
+				}
+				h[parent], h[i] = h[i], h[parent]
+				i = parent
+			}
+		case k > 0 && better(hit, h[0]):
 			h[0] = hit
-			heap.Fix(&h, 0)
+			siftDown(h, 0)
 		}
 	}
 	s.touched = s.touched[:0]
 	out := make([]Hit, len(h))
 	for i := len(h) - 1; i >= 0; i-- {
-		out[i] = heap.Pop(&h).(Hit)
+		out[i] = h[0]
+		h[0] = h[len(h)-1]
+		h = h[:len(h)-1]
+		siftDown(h, 0)
 	}
 	return out
+}
+
+// siftDown restores the heap property below i.
+func siftDown(h []Hit, i int) {
+	for {
+		worst, l, r := i, 2*i+1, 2*i+2
+		if l < len(h) && better(h[worst], h[l]) {
+			worst = l
+		}
+		if r < len(h) && better(h[worst], h[r]) {
+			worst = r
+		}
+		if worst == i {
+			return
+		}
+		h[i], h[worst] = h[worst], h[i]
+		i = worst
+	}
 }
 
 // better orders hits: higher score first, then lower document number.
@@ -196,18 +226,4 @@ func better(a, b Hit) bool {
 		return a.Score > b.Score
 	}
 	return a.Doc < b.Doc
-}
-
-// hitHeap is a min-heap under better: the root is the worst kept hit.
-type hitHeap []Hit
-
-func (h hitHeap) Len() int           { return len(h) }
-func (h hitHeap) Less(i, j int) bool { return better(h[j], h[i]) }
-func (h hitHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *hitHeap) Push(x any)        { *h = append(*h, x.(Hit)) }
-func (h *hitHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
 }

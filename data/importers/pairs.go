@@ -90,15 +90,17 @@ func parseAGNews(name string, src []byte, opt Options, out *Result) error {
 		if len(r.rec) != 3 {
 			return r.fail("", fmt.Errorf("want 3 columns (class, title, description), got %d", len(r.rec)))
 		}
-		title, err := r.text("title")
-		if err != nil {
-			return err
+		var text [2]string
+		for i, col := range []string{"title", "description"} {
+			v, err := r.get(col)
+			if err != nil {
+				return err
+			}
+			if text[i] = clean(agnewsText.Replace(v)); text[i] == "" {
+				return r.fail(col, errEmpty)
+			}
 		}
-		desc, err := r.text("description")
-		if err != nil {
-			return err
-		}
-		pair(out, name, r.line, clean(agnewsText.Replace(title)), clean(agnewsText.Replace(desc)))
+		pair(out, name, r.line, text[0], text[1])
 		return nil
 	})
 }

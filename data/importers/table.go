@@ -100,8 +100,8 @@ func (t *table) each(opt Options, res *Result, fn func(r row) error) error {
 		if err == io.EOF {
 			return nil
 		}
-		line, _ := t.r.FieldPos(0)
 		if err != nil {
+			line := -2
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				line = pe.StartLine
@@ -116,6 +116,7 @@ func (t *table) each(opt Options, res *Result, fn func(r row) error) error {
 			}
 			continue
 		}
+		line, _ := t.r.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}

@@ -1,0 +1,301 @@
+package importers
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tdro/tdro/collection"
+	"github.com/tdro/tdro/data"
+	"github.com/tdro/tdro/dedup"
+)
+
+// Source is one training domain of the default mixture: where its raw
+// files are under the data directory and how to read and prompt them.
+type Source struct {
+	Name         string
+	Language     string
+	Format       string   // a key of Formats
+	Files        []string // glob patterns relative to the data directory, matched in sorted order
+	Instructions []string // e5-style query instructions
+	Symmetric    bool     // both sides are the same kind of text (duplicates, NLI, STS)
+}
+
+// DefaultSTSLanguages are the stsb_mt languages in the default mixture: the
+// XQuAD-R evaluation languages that no other training domain covers.
+var DefaultSTSLanguages = []string{"de", "es", "ru"}
+
+const qaInstruction = "Given a question, retrieve Wikipedia passages that answer the question"
+
+// DefaultSources lists the bundled training domains (../shared/data/train),
+// with one stsb_mt domain per language in stsLanguages.
+func DefaultSources(stsLanguages []string) []Source {
+	srcs := []Source{
+		{Name: "cmrc2018", Language: "zh", Format: "squad", Files: []string{"train/cmrc2018/*.json"}, Instructions: []string{qaInstruction}},
+		{Name: "drcd", Language: "zh-Hant", Format: "squad", Files: []string{"train/drcd/*.json"}, Instructions: []string{qaInstruction}},
+		{Name: "korquad", Language: "ko", Format: "squad", Files: []string{"train/korquad/*.json"}, Instructions: []string{qaInstruction}},
+		{Name: "ko_chatbot", Language: "ko", Format: "ko_chatbot", Files: []string{"train/ko_chatbot/*.csv"},
+			Instructions: []string{"Given a chit-chat message, retrieve a suitable reply"}},
+		{Name: "ko_qpair", Language: "ko", Format: "ko_qpair", Files: []string{"train/ko_qpair/*.csv"}, Symmetric: true,
+			Instructions: []string{"Retrieve questions that are semantically equivalent to the given question"}},
+		{Name: "pubmedqa", Language: "en", Format: "pubmedqa", Files: []string{"train/pubmedqa/*.json"},
+			Instructions: []string{"Given a biomedical question, retrieve PubMed abstracts that answer the question"}},
+		{Name: "conala", Language: "en", Format: "conala", Files: []string{"train/conala/*.json"},
+			Instructions: []string{"Given a programming task described in natural language, retrieve Python code that does it"}},
+		{Name: "agnews", Language: "en", Format: "agnews", Files: []string{"train/agnews/*.csv"},
+			Instructions: []string{"Given a news headline, retrieve the news article it introduces"}},
+		{Name: "sick", Language: "en", Format: "sick", Files: []string{"train/sick/SICK.txt"}, Symmetric: true,
+			Instructions: []string{"Given a premise, retrieve a hypothesis that is entailed by the premise"}},
+	}
+	for _, lang := range stsLanguages {
+		srcs = append(srcs, Source{Name: "stsb_mt-" + lang, Language: lang, Format: "stsb",
+			Files: []string{"train/stsb_mt/stsb-" + lang + "-*.csv"}, Symmetric: true,
+			Instructions: []string{"Retrieve semantically similar text"}})
+	}
+	return srcs
+}
+
+// Defaults of PrepareOptions.
+const (
+	DefaultMaxPerDomain = 3000
+	DefaultNegatives    = 7
+	DefaultSeed         = 42
+)
+
+// PrepareOptions configure Prepare.
+type PrepareOptions struct {
+	DataDir      string   // data root in the ../shared/data layout (train/, eval/)
+	OutDir       string   // where mixture.json and one <domain>.jsonl per domain go
+	Seed         uint64   // sampling seed (0: DefaultSeed)
+	MaxPerDomain int      // records kept per domain, a seeded sample (0: DefaultMaxPerDomain; < 0: all)
+	Negatives    int      // hard negatives per record (0: DefaultNegatives; < 0: none)
+	SkipBad      bool     // skip and count malformed source items instead of failing
+	Sources      []Source // nil: DefaultSources(DefaultSTSLanguages)
+	// Evaluation are the sets training queries are deduplicated against
+	// (nil: collection.Bundled(DataDir)); pass them when already loaded.
+	Evaluation []*collection.Collection
+	Log        io.Writer // per-domain progress lines (nil: silent)
+}
+
+// DomainReport describes one prepared domain.
+type DomainReport struct {
+	Name, Language string
+	Imported       int            // well-formed records read from the source
+	Skipped        int            // malformed source items skipped (SkipBad)
+	Duplicates     int            // training queries within SimHash distance 2 of an evaluation query, removed
+	DuplicatesBy   map[string]int // removed duplicates per evaluation collection
+	Records        int            // records written
+	MeanQueryLen   float64        // characters
+	MeanPassageLen float64        // characters, over positive passages
+	WithNegatives  float64        // fraction of written records with at least one hard negative
+	MeanNegatives  float64
+	Elapsed        time.Duration
+}
+
+// Report is what Prepare did.
+type Report struct {
+	Domains     []DomainReport
+	EvalQueries int // evaluation queries fingerprinted for dedup
+	Mixture     string
+	Elapsed     time.Duration
+}
+
+// Prepare builds the training mixture from the raw sources: import each
+// domain, drop queries that (nearly) repeat any bundled evaluation query,
+// keep a seeded sample of at most MaxPerDomain records, mine BM25 hard
+// negatives over the domain's whole passage pool, and write one JSONL file
+// per domain plus mixture.json (uniform weights) under OutDir. The same
+// options give byte-identical files.
+func Prepare(ctx context.Context, opt PrepareOptions) (*data.Mixture, *Report, error) {
+	start := time.Now()
+	if opt.Seed == 0 {
+		opt.Seed = DefaultSeed
+	}
+	if opt.MaxPerDomain == 0 {
+		opt.MaxPerDomain = DefaultMaxPerDomain
+	}
+	if opt.Negatives == 0 {
+		opt.Negatives = DefaultNegatives
+	}
+	if opt.Sources == nil {
+		opt.Sources = DefaultSources(DefaultSTSLanguages)
+	}
+	if opt.Log == nil {
+		opt.Log = io.Discard
+	}
+	evals := opt.Evaluation
+	if evals == nil {
+		var err error
+		if evals, err = collection.Bundled(opt.DataDir); err != nil {
+			return nil, nil, fmt.Errorf("load evaluation sets for dedup: %w", err)
+		}
+	}
+	set := EvalQuerySet(evals)
+	rep := &Report{EvalQueries: set.Len(), Mixture: filepath.Join(opt.OutDir, "mixture.json")}
+	mix := &data.Mixture{}
+	for _, src := range opt.Sources {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		d, dr, err := prepareDomain(ctx, src, set, opt)
+		if err != nil {
+			return nil, nil, fmt.Errorf("domain %s: %w", src.Name, err)
+		}
+		fmt.Fprintf(opt.Log, "prepared %-14s %6d records in %v\n", src.Name, dr.Records, dr.Elapsed.Round(time.Millisecond))
+		mix.Domains = append(mix.Domains, d)
+		rep.Domains = append(rep.Domains, dr)
+	}
+	for i := range mix.Domains {
+		mix.Domains[i].Weight = 1 / float64(len(mix.Domains))
+	}
+	if err := mix.Save(rep.Mixture); err != nil {
+		return nil, nil, err
+	}
+	rep.Elapsed = time.Since(start)
+	return mix, rep, nil
+}
+
+func prepareDomain(ctx context.Context, src Source, set *dedup.Set, opt PrepareOptions) (data.Domain, DomainReport, error) {
+	start := time.Now()
+	dr := DomainReport{Name: src.Name, Language: src.Language}
+	var paths []string
+	for _, g := range src.Files {
+		m, err := filepath.Glob(filepath.Join(opt.DataDir, g))
+		if err != nil {
+			return data.Domain{}, dr, err
+		}
+		sort.Strings(m)
+		paths = append(paths, m...)
+	}
+	if len(paths) == 0 {
+		return data.Domain{}, dr, fmt.Errorf("no files match %s under %s", strings.Join(src.Files, ", "), opt.DataDir)
+	}
+	res, err := Import(src.Format, paths, Options{SkipBad: opt.SkipBad})
+	if err != nil {
+		return data.Domain{}, dr, err
+	}
+	dr.Imported, dr.Skipped = len(res.Records), res.Skipped
+	kept, by := RemoveEvalDuplicates(res.Records, set)
+	dr.Duplicates, dr.DuplicatesBy = len(res.Records)-len(kept), by
+	recs := Sample(kept, opt.MaxPerDomain, opt.Seed)
+	if opt.Negatives > 0 {
+		err := MineNegatives(ctx, recs, res.Records, MineOptions{Negatives: opt.Negatives, Seed: opt.Seed, Label: src.Name})
+		if err != nil {
+			return data.Domain{}, dr, err
+		}
+	}
+	path := filepath.Join(opt.OutDir, src.Name+".jsonl")
+	if err := data.WriteRecords(path, recs); err != nil {
+		return data.Domain{}, dr, err
+	}
+	dr.Records = len(recs)
+	var ql, pl, np, withNeg, negs int
+	for _, r := range recs {
+		ql += utf8.RuneCountInString(r.Query)
+		for _, p := range r.Positives {
+			pl += utf8.RuneCountInString(p.Text)
+			np++
+		}
+		if len(r.Negatives) > 0 {
+			withNeg++
+		}
+		negs += len(r.Negatives)
+	}
+	if n := len(recs); n > 0 {
+		dr.MeanQueryLen = float64(ql) / float64(n)
+		dr.MeanPassageLen = float64(pl) / float64(max(np, 1))
+		dr.WithNegatives = float64(withNeg) / float64(n)
+		dr.MeanNegatives = float64(negs) / float64(n)
+	}
+	dr.Elapsed = time.Since(start)
+	d := data.Domain{
+		Name: src.Name, Path: path, Language: src.Language, Instructions: src.Instructions,
+		Symmetric: src.Symmetric, Records: len(recs),
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		d.Path = abs
+	}
+	return d, dr, nil
+}
+
+// EvalQuerySet fingerprints every query of the given evaluation
+// collections (dedup.PaperDistance), remembering each one's collection.
+func EvalQuerySet(cs []*collection.Collection) *dedup.Set {
+	set := dedup.NewSet(dedup.PaperDistance)
+	for _, c := range cs {
+		for _, q := range c.Queries {
+			set.Add(q.Text, c.Name)
+		}
+	}
+	return set
+}
+
+// RemoveEvalDuplicates drops records whose query is within the set's
+// distance of an evaluation query, and counts the drops per evaluation
+// collection.
+func RemoveEvalDuplicates(recs []data.Record, set *dedup.Set) (kept []data.Record, removedBy map[string]int) {
+	removedBy = map[string]int{}
+	for _, r := range recs {
+		if src, dup := set.Match(r.Query); dup {
+			removedBy[src]++
+			continue
+		}
+		kept = append(kept, r)
+	}
+	return kept, removedBy
+}
+
+// Sample keeps a seeded uniform sample of at most n records (n < 0: all),
+// in their original order.
+func Sample(recs []data.Record, n int, seed uint64) []data.Record {
+	if n < 0 || len(recs) <= n {
+		return recs
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x5a4d706c65)) // "sample"
+	idx := rng.Perm(len(recs))[:n]
+	sort.Ints(idx)
+	out := make([]data.Record, n)
+	for i, j := range idx {
+		out[i] = recs[j]
+	}
+	return out
+}
+
+// WriteTable prints the report as an aligned table.
+func (r *Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "domain\tlanguage\trecords\tquery len\tpassage len\t% hard neg\tneg/rec\tdup removed\tskipped\ttime\t")
+	total := DomainReport{}
+	for _, d := range r.Domains {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%d\t%.2fs\t\n", d.Name, d.Language, d.Records,
+			d.MeanQueryLen, d.MeanPassageLen, 100*d.WithNegatives, d.MeanNegatives, d.Duplicates, d.Skipped, d.Elapsed.Seconds())
+		total.Records += d.Records
+		total.Duplicates += d.Duplicates
+		total.Skipped += d.Skipped
+	}
+	fmt.Fprintf(tw, "total (%d domains)\t\t%d\t\t\t\t\t%d\t%d\t%.2fs\t\n", len(r.Domains), total.Records, total.Duplicates, total.Skipped, r.Elapsed.Seconds())
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "lengths in characters; dedup against %d evaluation queries (SimHash, Hamming <= %d); mixture: %s\n", r.EvalQueries, dedup.PaperDistance, r.Mixture)
+	return err
+}
+
+// DefaultDataDir is where the bundled data lives relative to the repository
+// root; it is returned when that directory exists.
+func DefaultDataDir() string {
+	for _, d := range []string{"../shared/data", "shared/data"} {
+		if _, err := os.Stat(filepath.Join(d, "train")); err == nil {
+			return d
+		}
+	}
+	return "../shared/data"
+}

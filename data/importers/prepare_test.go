@@ -1,0 +1,201 @@
+package importers
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/tdro/tdro/collection"
+	"github.com/tdro/tdro/data"
+)
+
+func TestPrepareBundledIsCompleteAndDeterministic(t *testing.T) {
+	dir := dataDir(t)
+	evals, err := collection.Bundled(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(out string) (*data.Mixture, *Report) {
+		mix, rep, err := Prepare(context.Background(), PrepareOptions{DataDir: dir, OutDir: out, MaxPerDomain: 150, Negatives: 3, SkipBad: true, Evaluation: evals})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mix, rep
+	}
+	a, b := t.TempDir(), t.TempDir()
+	mix, rep := run(a)
+	run(b)
+	// Byte-identical output for the same seed.
+	files, _ := filepath.Glob(filepath.Join(a, "*"))
+	if len(files) != len(mix.Domains)+1 {
+		t.Errorf("%d files for %d domains", len(files), len(mix.Domains))
+	}
+	for _, f := range files {
+		x, _ := os.ReadFile(f)
+		y, err := os.ReadFile(filepath.Join(b, filepath.Base(f)))
+		if err != nil || !bytes.Equal(x, y) {
+			t.Errorf("%s differs between runs", filepath.Base(f))
+		}
+	}
+	// The mixture loads back and meets the issue's bar.
+	loaded, err := data.LoadMixture(filepath.Join(a, "mixture.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonEnglish := 0
+	for i, d := range loaded.Domains {
+		if d.Language != "en" {
+			nonEnglish++
+		}
+		if d.Weight != 1/float64(len(loaded.Domains)) || len(d.Instructions) == 0 {
+			t.Errorf("%s: weight %v, instructions %q", d.Name, d.Weight, d.Instructions)
+		}
+		wantSym := d.Name == "ko_qpair" || d.Name == "sick" || strings.HasPrefix(d.Name, "stsb_mt")
+		if d.Symmetric != wantSym {
+			t.Errorf("%s: symmetric %v", d.Name, d.Symmetric)
+		}
+		recs, err := data.ReadRecords(d.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) == 0 || len(recs) != d.Records || len(recs) > 150 {
+			t.Errorf("%s: %d records, mixture says %d", d.Name, len(recs), d.Records)
+		}
+		withNeg := 0
+		for _, r := range recs {
+			if len(r.Negatives) > 0 {
+				withNeg++
+			}
+			if len(r.Negatives) > 3 {
+				t.Errorf("%s: %d negatives", d.Name, len(r.Negatives))
+			}
+			for _, n := range r.Negatives {
+				if n.Text == r.Positives[0].Text {
+					t.Errorf("%s: positive used as negative in %s", d.Name, r.QueryID)
+				}
+			}
+		}
+		if withNeg < len(recs)*9/10 {
+			t.Errorf("%s: only %d of %d records have hard negatives", d.Name, withNeg, len(recs))
+		}
+		if rep.Domains[i].Name != d.Name || rep.Domains[i].Records != len(recs) {
+			t.Errorf("report row %d: %+v", i, rep.Domains[i])
+		}
+	}
+	if len(loaded.Domains) < 8 || nonEnglish < 3 {
+		t.Errorf("%d domains, %d non-English", len(loaded.Domains), nonEnglish)
+	}
+	// Records the bundled sources are known to hold.
+	imported := map[string]int{}
+	for _, d := range rep.Domains {
+		imported[d.Name] = d.Imported
+	}
+	want := map[string]int{"drcd": 3524 + 3493, "korquad": 5774, "cmrc2018": 3219 + 1002 - 2, "ko_chatbot": 11823, "pubmedqa": 1000, "conala": 2378 + 500, "agnews": 7600}
+	for name, n := range want {
+		if imported[name] != n {
+			t.Errorf("%s: imported %d, want %d (MANIFEST.md)", name, imported[name], n)
+		}
+	}
+	if rep.Domains[0].Skipped != 2 { // cmrc2018_trial.json has two empty questions
+		t.Errorf("cmrc2018 skipped %d, want 2", rep.Domains[0].Skipped)
+	}
+	var table bytes.Buffer
+	rep.WriteTable(&table)
+	if !strings.Contains(table.String(), "korquad") || !strings.Contains(table.String(), "% hard neg") {
+		t.Errorf("table:\n%s", table.String())
+	}
+	// Strict mode names the bad item.
+	_, _, err = Prepare(context.Background(), PrepareOptions{DataDir: dir, OutDir: t.TempDir(), MaxPerDomain: 10, Sources: DefaultSources(nil)[:1], Evaluation: evals})
+	if err == nil || !strings.Contains(err.Error(), `cmrc2018_trial.json line 9690: field "data[188].paragraphs[0].qas[4].question": empty`) {
+		t.Errorf("strict prepare: %v", err)
+	}
+}
+
+func TestRemoveEvalDuplicates(t *testing.T) {
+	evals := []*collection.Collection{
+		{Name: "cisi", Queries: []collection.Query{{ID: "1", Text: "What problems and concerns are there in making up descriptive titles?"}}},
+		{Name: "xquadr-zh", Queries: []collection.Query{{ID: "2", Text: "黑豹队的防守丢失了多少分？"}}},
+	}
+	set := EvalQuerySet(evals)
+	recs := []data.Record{
+		{Query: "what problems and concerns are there in making up descriptive titles"},
+		{Query: "黑豹队的防守丢失了多少分"},
+		{Query: "An unrelated training question about sourdough bread"},
+	}
+	kept, by := RemoveEvalDuplicates(recs, set)
+	if len(kept) != 1 || kept[0].Query != recs[2].Query || !reflect.DeepEqual(by, map[string]int{"cisi": 1, "xquadr-zh": 1}) {
+		t.Errorf("kept %v, removed %v", kept, by)
+	}
+}
+
+func TestMineNegativesDeterministicAcrossCPUs(t *testing.T) {
+	var recs []data.Record
+	for i := range 300 {
+		recs = append(recs, data.Record{
+			QueryID:   fmt.Sprint(i),
+			Query:     fmt.Sprintf("topic%d shared words", i%10),
+			Positives: []data.Passage{{DocID: fmt.Sprint(i), Text: fmt.Sprintf("topic%d passage %d shared", i%10, i)}},
+		})
+	}
+	recs[0].Negatives = []data.Passage{{Text: "given negative"}, {Text: recs[0].Positives[0].Text}}
+	mine := func(procs int) []data.Record {
+		old := runtime.GOMAXPROCS(procs)
+		defer runtime.GOMAXPROCS(old)
+		cp := make([]data.Record, len(recs))
+		copy(cp, recs)
+		if err := MineNegatives(context.Background(), cp, nil, MineOptions{Negatives: 4, Seed: 7}); err != nil {
+			t.Fatal(err)
+		}
+		return cp
+	}
+	one, two := mine(1), mine(2)
+	if !reflect.DeepEqual(one, two) {
+		t.Fatal("mining depends on the number of CPUs")
+	}
+	if one[0].Negatives[0].Text != "given negative" || len(one[0].Negatives) != 4 {
+		t.Errorf("existing negatives should come first, positives never: %+v", one[0].Negatives)
+	}
+	for _, r := range one {
+		seen := map[string]bool{}
+		for _, n := range r.Negatives {
+			if n.Text == r.Positives[0].Text || seen[n.Text] {
+				t.Fatalf("%s: bad negative %q", r.QueryID, n.Text)
+			}
+			seen[n.Text] = true
+		}
+	}
+	other := make([]data.Record, len(recs))
+	copy(other, recs)
+	MineNegatives(context.Background(), other, nil, MineOptions{Negatives: 4, Seed: 8})
+	if reflect.DeepEqual(one, other) {
+		t.Error("seed has no effect")
+	}
+}
+
+func TestSample(t *testing.T) {
+	recs := make([]data.Record, 50)
+	for i := range recs {
+		recs[i].QueryID = fmt.Sprint(i)
+	}
+	a, b := Sample(recs, 10, 1), Sample(recs, 10, 1)
+	if len(a) != 10 || !reflect.DeepEqual(a, b) || reflect.DeepEqual(a, Sample(recs, 10, 2)) {
+		t.Error("seeded sample")
+	}
+	for i := 1; i < len(a); i++ {
+		var x, y int
+		fmt.Sscan(a[i-1].QueryID, &x)
+		fmt.Sscan(a[i].QueryID, &y)
+		if x >= y {
+			t.Error("sample not in original order")
+		}
+	}
+	if len(Sample(recs, -1, 1)) != 50 || len(Sample(recs, 100, 1)) != 50 {
+		t.Error("no cap")
+	}
+}
