@@ -52,7 +52,7 @@ func Trajectories(base, title string, names []string, steps []int, alpha [][]flo
 	p.X.Label.Text = "step"
 	p.Y.Label.Text = "domain weight"
 	p.Add(plotter.NewGrid())
-	maxW := 1 / float64(k)
+	minW, maxW := 1/float64(k), 1/float64(k)
 	for g := range k {
 		pts := make(plotter.XYs, len(steps))
 		for t := range steps {
@@ -60,7 +60,7 @@ func Trajectories(base, title string, names []string, steps []int, alpha [][]flo
 				return fmt.Errorf("plot: row %d has %d weights for %d domains", t, len(alpha[t]), k)
 			}
 			pts[t] = plotter.XY{X: float64(steps[t]), Y: alpha[t][g]}
-			maxW = math.Max(maxW, alpha[t][g])
+			minW, maxW = math.Min(minW, alpha[t][g]), math.Max(maxW, alpha[t][g])
 		}
 		line, err := plotter.NewLine(pts)
 		if err != nil {
@@ -77,7 +77,10 @@ func Trajectories(base, title string, names []string, steps []int, alpha [][]flo
 	}
 	p.Add(uniform)
 	p.Legend.Add(fmt.Sprintf("uniform (1/%d)", k), uniform)
-	p.Y.Min, p.Y.Max = 0, math.Min(1, maxW*1.1)
+	// Zoom on the weights' range (uniform included): early in a run they
+	// move by fractions of a percent, invisible on [0,1].
+	pad := math.Max((maxW-minW)*0.08, 0.005)
+	p.Y.Min, p.Y.Max = math.Max(0, minW-pad), math.Min(1, maxW+pad)
 	return save(base, p, vg.Points(640), vg.Points(360))
 }
 
@@ -176,7 +179,7 @@ func save(base string, p *gplot.Plot, w, h vg.Length) error {
 		legend := p.Legend
 		p.Legend = gplot.NewLegend() // drawn by hand, outside the axes
 		legend.Top, legend.Left = true, true
-		lw := legend.Rectangle(dc).Max.X - legend.Rectangle(dc).Min.X + vg.Points(16)
+		lw := legend.Rectangle(dc).Max.X - legend.Rectangle(dc).Min.X + vg.Points(24)
 		p.Draw(draw.Crop(dc, 0, -lw, 0, 0))
 		legend.Draw(draw.Crop(dc, w-lw+vg.Points(8), 0, 0, -vg.Points(28)))
 		p.Legend = legend
