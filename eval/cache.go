@@ -313,33 +313,37 @@ func (e *Embeddings) Close() error {
 	return nil
 }
 
-// DirKey fingerprints a model checkpoint directory: the names, sizes and
-// contents of its config, weight and tokenizer files. It is the cache key
-// for models loaded from disk.
+// DirKey fingerprints a model checkpoint directory: the paths and contents
+// of its config, weight and tokenizer files, subfolders included (the
+// sentence-transformers pooling and normalize modules change embeddings
+// too). It is the cache key for models loaded from disk.
 func DirKey(dir string) (string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return "", err
-	}
 	h := sha256.New()
 	n := 0
-	for _, e := range entries {
-		name := e.Name()
-		ext := filepath.Ext(name)
-		if e.IsDir() || !(ext == ".json" || ext == ".safetensors" || ext == ".bin" || ext == ".model" || ext == ".txt") {
-			continue
+	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
 		}
-		f, err := os.Open(filepath.Join(dir, name))
-		if err != nil {
-			return "", err
+		switch filepath.Ext(path) {
+		case ".json", ".safetensors", ".bin", ".model", ".txt":
+		default:
+			return nil
 		}
-		fmt.Fprintf(h, "%s\x00", name)
-		_, err = io.Copy(h, f)
-		f.Close()
+		rel, _ := filepath.Rel(dir, path)
+		f, err := os.Open(path)
 		if err != nil {
-			return "", fmt.Errorf("model key %s: %w", name, err)
+			return err
+		}
+		defer f.Close()
+		fmt.Fprintf(h, "%s\x00", filepath.ToSlash(rel))
+		if _, err := io.Copy(h, f); err != nil {
+			return fmt.Errorf("model key %s: %w", path, err)
 		}
 		n++
+		return nil
+	})
+	if err != nil {
+		return "", err
 	}
 	if n == 0 {
 		return "", fmt.Errorf("model key: no config, weight or tokenizer files in %s", dir)

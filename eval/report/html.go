@@ -124,6 +124,9 @@ sup.sig{color:#b3261e;font-weight:bold;margin-left:1px}
 .legend{font-size:.9rem;color:#444}
 figure{margin:1rem 0}figure svg{max-width:100%;height:auto}
 .warn{color:#8a5300}
+table.tdro-details td.l{white-space:nowrap}
+table.tdro-details thead th:nth-child(-n+2){text-align:left}
+table.tdro-details td.warn{white-space:normal}
 `
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
@@ -140,7 +143,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 {{range .Diffs}}<figure>{{.Plot}}</figure>{{end}}{{end}}
 <h2>Details</h2>
 <table class="tdro-details"><thead><tr><th>run</th><th>dataset</th><th>docs</th><th>queries</th><th>evaluated</th><th>empty q.</th><th>unknown judged</th><th>encode s</th><th>search s</th><th>tokens/s</th><th>cached</th></tr></thead><tbody>
-{{range .Details}}<tr><td class="l">{{.Run}}</td><td class="l">{{.Dataset}}</td><td>{{.Stats.Docs}}</td><td>{{.Stats.Queries}}</td><td>{{.Stats.Evaluated}}</td><td>{{.Stats.EmptyQueries}}</td><td>{{.Stats.UnknownJudged}}</td><td>{{printf "%.1f" .Timing.EncodeCorpus}}</td><td>{{printf "%.2f" .Timing.Search}}</td><td>{{if .Timing.TokensPerSecond}}{{printf "%.0f" .Timing.TokensPerSecond}}{{else}}–{{end}}</td><td>{{if .Timing.Cached}}yes{{else}}no{{end}}</td></tr>
+{{range .Details}}<tr><td class="l">{{.Run}}</td><td class="l">{{.Dataset}}</td><td>{{.Stats.Docs}}</td><td>{{.Stats.Queries}}</td><td>{{.Stats.Evaluated}}</td><td>{{.Stats.EmptyQueries}}</td><td>{{.Stats.UnknownJudged}}</td><td>{{if .Timing.EncodeCorpus}}{{printf "%.1f" .Timing.EncodeCorpus}}{{else}}–{{end}}</td><td>{{printf "%.2f" .Timing.Search}}</td><td>{{if .Timing.TokensPerSecond}}{{printf "%.0f" .Timing.TokensPerSecond}}{{else}}–{{end}}</td><td>{{if .Timing.Cached}}yes{{else}}no{{end}}</td></tr>
 {{range .Warnings}}<tr><td></td><td class="l warn" colspan="10">⚠ {{.}}</td></tr>{{end}}{{end}}
 </tbody></table>
 </body></html>

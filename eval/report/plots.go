@@ -137,7 +137,7 @@ func DiffHistogram(r *eval.Results, run, baseline string, m metrics.Measure) ([]
 	p.Legend.Top = true
 	p.Legend.Left = true
 	p.Legend.XOffs = vg.Points(4)
-	return svg(p, vg.Points(640), vg.Points(300), false)
+	return svg(p, vg.Points(640), vg.Points(300), true)
 }
 
 // svg renders p, with its legend to the right of the axes when
