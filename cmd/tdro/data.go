@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tdro/tdro/collection"
+	"github.com/tdro/tdro/data"
+	"github.com/tdro/tdro/data/importers"
+)
+
+func init() {
+	dataCmd := &cobra.Command{
+		Use:   "data",
+		Short: "Import training data, mine hard negatives, prepare the training mixture",
+	}
+	dataCmd.AddCommand(dataPrepareCmd(), dataImportCmd(), dataCheckCmd(), dataSetsCmd())
+	rootCmd.AddCommand(dataCmd)
+}
+
+// unlessZero maps a flag's 0 ("none"/"all") to the importers' "< 0".
+func unlessZero(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+func commaList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
+}
+
+func dataPrepareCmd() *cobra.Command {
+	var (
+		opt          importers.PrepareOptions
+		sts, domains string
+	)
+	cmd := &cobra.Command{
+		Use:   "prepare --out DIR [--data PATH] [--seed N] [--max-per-domain N] [--negatives N]",
+		Short: "Build the default training mixture from the bundled raw datasets",
+		Long: `prepare imports every bundled training dataset (one domain each), removes training
+queries within SimHash Hamming distance 2 of any bundled evaluation query, keeps a
+seeded sample of at most --max-per-domain records per domain, mines --negatives BM25
+hard negatives per record (ranks [2, 100), positives excluded; datasets' own negatives
+such as same-article paragraphs or contradictions come first), and writes
+DIR/<domain>.jsonl plus DIR/mixture.json with uniform weights, languages, query
+instructions and symmetric flags. The same flags give byte-identical files.
+
+Malformed source items are skipped and counted (the "skipped" column) unless
+--skip-bad=false, which stops at the first one with its file, line and field.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opt.OutDir == "" {
+				return fmt.Errorf("--out is required")
+			}
+			opt.MaxPerDomain = unlessZero(opt.MaxPerDomain)
+			opt.Negatives = unlessZero(opt.Negatives)
+			srcs := importers.DefaultSources(commaList(sts))
+			if domains != "" {
+				var err error
+				if srcs, err = pickSources(srcs, commaList(domains)); err != nil {
+					return err
+				}
+			}
+			opt.Sources = srcs
+			opt.Log = cmd.ErrOrStderr()
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			_, rep, err := importers.Prepare(ctx, opt)
+			if err != nil {
+				return err
+			}
+			return rep.WriteTable(cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opt.OutDir, "out", "", "output directory (mixture.json and one JSONL file per domain)")
+	f.StringVar(&opt.DataDir, "data", importers.DefaultDataDir(), "bundled data directory (train/ and eval/ as in ../shared/data)")
+	f.Uint64Var(&opt.Seed, "seed", importers.DefaultSeed, "seed for record sampling and negative mining")
+	f.IntVar(&opt.MaxPerDomain, "max-per-domain", importers.DefaultMaxPerDomain, "records kept per domain, a seeded sample (0: all)")
+	f.IntVar(&opt.Negatives, "negatives", importers.DefaultNegatives, "hard negatives per record (0: none)")
+	f.BoolVar(&opt.SkipBad, "skip-bad", true, "skip and count malformed source items instead of failing")
+	f.StringVar(&sts, "sts-languages", strings.Join(importers.DefaultSTSLanguages, ","), "stsb_mt languages to include, one domain each")
+	f.StringVar(&domains, "domains", "", "comma-separated subset of domains (default: all)")
+	return cmd
+}
+
+func pickSources(all []importers.Source, names []string) ([]importers.Source, error) {
+	var out []importers.Source
+	for _, n := range names {
+		found := false
+		for _, s := range all {
+			if s.Name == n {
+				out, found = append(out, s), true
+			}
+		}
+		if !found {
+			var known []string
+			for _, s := range all {
+				known = append(known, s.Name)
+			}
+			return nil, fmt.Errorf("unknown domain %q (have %s)", n, strings.Join(known, ", "))
+		}
+	}
+	return out, nil
+}
+
+func dataImportCmd() *cobra.Command {
+	var (
+		format, out string
+		negatives   int
+		seed        uint64
+		opt         importers.Options
+	)
+	cmd := &cobra.Command{
+		Use:   "import --format FORMAT --out FILE.jsonl [--negatives N] FILE...",
+		Short: "Convert raw dataset files into one tdro training-records file",
+		Long: `import reads FILE... in --format and writes tdro/Tevatron JSONL records to --out.
+With --negatives N > 0 it also mines N BM25 hard negatives per record over the
+passages of the input (ranks [2, 100), positives excluded, seeded).
+
+Formats:
+` + formatHelp(),
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			if format == "" || out == "" {
+				return fmt.Errorf("--format and --out are required")
+			}
+			res, err := importers.Import(format, files, opt)
+			if err != nil {
+				return err
+			}
+			if negatives > 0 {
+				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				if err := importers.MineNegatives(ctx, res.Records, nil, importers.MineOptions{Negatives: negatives, Seed: seed, Label: format}); err != nil {
+					return err
+				}
+			}
+			if len(res.Records) == 0 {
+				return fmt.Errorf("no records in %s", strings.Join(files, ", "))
+			}
+			if err := data.WriteRecords(out, res.Records); err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "wrote %d records to %s (%d items filtered by the format's rules, %d malformed skipped)\n", len(res.Records), out, res.Filtered, res.Skipped)
+			printProblems(cmd.ErrOrStderr(), res.Skipped, res.Problems)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&format, "format", "", "input format: "+strings.Join(importers.FormatNames(), ", "))
+	f.StringVar(&out, "out", "", "output JSONL file")
+	f.IntVar(&negatives, "negatives", 0, "BM25 hard negatives per record (0: keep the input's own)")
+	f.Uint64Var(&seed, "seed", importers.DefaultSeed, "seed for negative sampling")
+	f.BoolVar(&opt.SkipBad, "skip-bad", false, "skip and count malformed items instead of failing")
+	f.Float64Var(&opt.MinScore, "min-score", 4, "stsb: lowest similarity score kept")
+	return cmd
+}
+
+func formatHelp() string {
+	var b strings.Builder
+	for _, n := range importers.FormatNames() {
+		fmt.Fprintf(&b, "  %-11s %s\n", n, importers.Formats[n].Description)
+	}
+	return b.String()
+}
+
+func printProblems(w io.Writer, skipped int, problems []error) {
+	for _, p := range problems {
+		fmt.Fprintln(w, "skipped:", p)
+	}
+	if skipped > len(problems) {
+		fmt.Fprintf(w, "... and %d more\n", skipped-len(problems))
+	}
+}
+
+func dataCheckCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "check FILE...",
+		Short: "Validate mixture files (.json) and records files (.jsonl), and count their records",
+		Long: `check validates each mixture file (and every domain file it lists) or records file
+(tdro/Tevatron or FlagEmbedding JSONL), stopping at the first malformed line with its
+file, line and field.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(w, "file\trecords\tpositives\tnegatives\t")
+			for _, f := range files {
+				paths := []string{f}
+				if strings.HasSuffix(f, ".json") {
+					mix, err := data.LoadMixture(f)
+					if err != nil {
+						return err
+					}
+					paths = paths[:0]
+					for _, d := range mix.Domains {
+						paths = append(paths, d.Path)
+					}
+				}
+				for _, p := range paths {
+					var n, pos, neg int
+					err := data.ScanRecords(p, func(_ int, r data.Record) error {
+						n, pos, neg = n+1, pos+len(r.Positives), neg+len(r.Negatives)
+						return nil
+					})
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(w, "%s\t%d\t%d\t%d\t\n", p, n, pos, neg)
+				}
+			}
+			return w.Flush()
+		},
+	}
+}
+
+func dataSetsCmd() *cobra.Command {
+	var dataDir string
+	cmd := &cobra.Command{
+		Use:   "sets [--data PATH]",
+		Short: "List the bundled evaluation sets with their sizes",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cs, err := collection.Bundled(dataDir)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(w, "set\tlanguage\tdocs\tqueries\tjudgments\trelevant\t")
+			for _, c := range cs {
+				s := c.Stats()
+				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t\n", c.Name, c.Language, s.Docs, s.Queries, s.Judgments, s.Relevant)
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data", importers.DefaultDataDir(), "bundled data directory")
+	return cmd
+}
