@@ -26,11 +26,11 @@ const (
 // (learning_rate, warmup_steps, ...) and the weight-update fields (measure,
 // absent, eta, smoothing, ema) sit at the top level of the JSON.
 type Config struct {
-	Mixture   string `json:"mixture"`   // domains to weight (their mixture weights are ignored: tDRO samples uniformly)
-	Base      string `json:"base"`      // checkpoint dir the proxy starts from, or a model preset (random init, seeded)
+	Mixture   string `json:"mixture"`             // domains to weight (their mixture weights are ignored: tDRO samples uniformly)
+	Base      string `json:"base"`                // checkpoint dir the proxy starts from, or a model preset (random init, seeded)
 	Tokenizer string `json:"tokenizer,omitempty"` // for a preset base; default: the reference's tokenizer
-	Reference string `json:"reference"` // checkpoint dir of the frozen reference model (stage-0 output)
-	Out       string `json:"out"`       // output directory
+	Reference string `json:"reference"`           // checkpoint dir of the frozen reference model (stage-0 output)
+	Out       string `json:"out"`                 // output directory
 
 	Steps         int    `json:"steps"`
 	BatchSize     int    `json:"batch_size"` // examples per step, domains mixed
@@ -43,7 +43,7 @@ type Config struct {
 	// and hard negatives (hard_negatives_only is forced on: in mixed batches
 	// other examples may be false negatives). Official: cos, temperature 0.002.
 	train.LossConfig
-	train.OptimizerConfig // the proxy's AdamW and schedule
+	train.OptimizerConfig     // the proxy's AdamW and schedule
 	GradCacheChunk        int `json:"grad_cache_chunk,omitempty"` // rows per encoder call; 0 = whole batch
 
 	UpdateConfig

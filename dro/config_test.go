@@ -30,7 +30,7 @@ func TestLoadConfig(t *testing.T) {
 		t.Errorf("validate: %v, hard negatives only %v", err, cfg.HardNegativesOnly)
 	}
 	for doc, want := range map[string]string{
-		`{"stpes": 3}`:           `unknown field "stpes"`,
+		`{"stpes": 3}`:            `unknown field "stpes"`,
 		"{\n\"steps\": \"many\"}": `line 2: field "steps"`,
 		"{\n\n\"steps\": 3,,}":    "line 3",
 	} {

@@ -20,8 +20,10 @@ import (
 // Directories of a run's output next to train.Loop's checkpoint.bin and
 // log.jsonl.
 const (
-	WeightsDir = "weights" // curr.json, mean.json, ema.json, top20.json ... top90.json
-	PlotsDir   = "plots"   // alpha_steps.{png,svg}, alpha_final.{png,svg}
+	WeightsDir = "weights"     // curr.json, mean.json, ema.json, top20.json ... top90.json
+	PlotsDir   = "plots"       // PlotSteps and PlotFinal, each .png and .svg
+	PlotSteps  = "alpha_steps" // alpha per domain over the steps
+	PlotFinal  = "alpha_final" // final alpha per domain next to uniform (the paper's Figure 3)
 )
 
 // TopPercents are the selections written next to the weights (official).
@@ -230,8 +232,8 @@ func writePlots(res *Result, history []*StepLog) error {
 		steps, alpha = append(steps, s.Step), append(alpha, row)
 	}
 	dir := filepath.Join(res.Out, PlotsDir)
-	if err := plot.Trajectories(filepath.Join(dir, "alpha_steps"), "tDRO domain weights", res.Names, steps, alpha); err != nil {
+	if err := plot.Trajectories(filepath.Join(dir, PlotSteps), "tDRO domain weights", res.Names, steps, alpha); err != nil {
 		return err
 	}
-	return plot.Bars(filepath.Join(dir, "alpha_final"), fmt.Sprintf("tDRO domain weights after %d steps", res.Steps), res.Names, res.Curr)
+	return plot.Bars(filepath.Join(dir, PlotFinal), fmt.Sprintf("tDRO domain weights after %d steps", res.Steps), res.Names, res.Curr)
 }
