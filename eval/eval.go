@@ -201,6 +201,9 @@ func check(c *collection.Collection) (Stats, []string, error) {
 	if err := c.Validate(); err != nil {
 		return Stats{}, nil, err
 	}
+	if len(c.Docs) == 0 || len(c.Queries) == 0 {
+		return Stats{}, nil, fmt.Errorf("collection %s has %d documents and %d judged queries: nothing to evaluate", c.Name, len(c.Docs), len(c.Queries))
+	}
 	s := Stats{Docs: len(c.Docs), Queries: len(c.Queries)}
 	var warn []string
 	ids := c.DocIndex()
