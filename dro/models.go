@@ -25,6 +25,9 @@ func Run(ctx context.Context, cfg Config, resume bool) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkDomains(domains); err != nil { // before the models load
+		return nil, err
+	}
 	ref, err := model.Load(cfg.Reference)
 	if err != nil {
 		return nil, fmt.Errorf("reference: %w", err)

@@ -70,15 +70,12 @@ func run(ctx context.Context, cfg Config, domains []train.Domain, m models, resu
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if len(domains) == 0 {
-		return nil, errors.New("dro: no domains")
+	if err := checkDomains(domains); err != nil {
+		return nil, err
 	}
 	names := make([]string, len(domains))
 	for i, d := range domains {
 		names[i] = d.Name
-		if len(d.Records) == 0 {
-			return nil, fmt.Errorf("dro: domain %q (%s) has no records", d.Name, d.Path)
-		}
 	}
 	b, err := backend.Get()
 	if err != nil {
@@ -137,6 +134,20 @@ func run(ctx context.Context, cfg Config, domains []train.Domain, m models, resu
 		return nil, err
 	}
 	return res, nil
+}
+
+// checkDomains rejects a run with no domains or a domain with no records
+// (tDRO samples every domain).
+func checkDomains(domains []train.Domain) error {
+	if len(domains) == 0 {
+		return errors.New("dro: no domains")
+	}
+	for _, d := range domains {
+		if len(d.Records) == 0 {
+			return fmt.Errorf("dro: domain %q (%s) has no records", d.Name, d.Path)
+		}
+	}
+	return nil
 }
 
 // restoreLearner puts the checkpointed weights into learner after checking

@@ -292,3 +292,24 @@ func TestRunBadInput(t *testing.T) {
 		}
 	}
 }
+
+// Run rejects bad mixtures before it loads any model (the reference path
+// here does not exist).
+func TestRunRejectsEmptyDomainFile(t *testing.T) {
+	dir := t.TempDir()
+	mix := testMixture("full", "empty")
+	mix.Domains[0].Path = filepath.Join(dir, "full.jsonl")
+	mix.Domains[1].Path = filepath.Join(dir, "empty.jsonl")
+	os.WriteFile(mix.Domains[0].Path, []byte(`{"query_id":"1","query":"q","positive_passages":[{"docid":"d","title":"","text":"p"}],"negative_passages":[]}`+"\n"), 0o644)
+	os.WriteFile(mix.Domains[1].Path, nil, 0o644)
+	if err := mix.Save(filepath.Join(dir, "mix.json")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(filepath.Join(dir, "out"))
+	cfg.Mixture, cfg.Reference = filepath.Join(dir, "mix.json"), filepath.Join(dir, "no-such-model")
+	_, err := Run(context.Background(), cfg, false)
+	if err == nil || !strings.Contains(err.Error(), `"empty"`) || !strings.Contains(err.Error(), "empty.jsonl") ||
+		!strings.Contains(err.Error(), "no records") {
+		t.Errorf("err = %v", err)
+	}
+}
