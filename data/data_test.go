@@ -2,6 +2,7 @@ package data
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"io"
 	"os"
@@ -212,5 +213,22 @@ func TestLoadMixtureErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
 			t.Errorf("%s: got %v, want error containing %q and the file name", tc.doc, err, tc.want)
 		}
+	}
+}
+
+func TestReadGzip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "d.jsonl.gz")
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write([]byte("{\"query\":\"q\",\"pos\":[\"p\"]}\n{\"query\":\"r\",\"pos\":[\"s\"]}\n"))
+	zw.Close()
+	os.WriteFile(path, buf.Bytes(), 0o644)
+	recs, err := ReadRecords(path)
+	if err != nil || len(recs) != 2 || recs[1].Query != "r" {
+		t.Errorf("gzip: %v %+v", err, recs)
+	}
+	os.WriteFile(path, []byte("not gzip"), 0o644)
+	if _, err := ReadRecords(path); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("bad gzip: %v", err)
 	}
 }

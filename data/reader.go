@@ -124,7 +124,7 @@ func ParseRecord(line []byte, defaultID string) (Record, *FieldError) {
 	if flag {
 		rec.Positives = textPassages(raw.Pos)
 		rec.Negatives = textPassages(raw.Neg)
-		if err := rec.Validate(); err != nil {
+		if err := rec.check(); err != nil {
 			// Name the FlagEmbedding field the user actually wrote.
 			err.Field = strings.NewReplacer("positive_passages", "pos", "negative_passages", "neg", ".text", "").Replace(err.Field)
 			return Record{}, err
@@ -133,7 +133,7 @@ func ParseRecord(line []byte, defaultID string) (Record, *FieldError) {
 	}
 	rec.Positives = passages(raw.Positives)
 	rec.Negatives = passages(raw.Negatives)
-	if err := rec.Validate(); err != nil {
+	if err := rec.check(); err != nil {
 		return Record{}, err
 	}
 	return rec, nil

@@ -34,8 +34,15 @@ type Record struct {
 }
 
 // Validate reports the first problem that makes r unusable for training, as
-// an error whose Field names the offending JSON field.
-func (r *Record) Validate() *FieldError {
+// a *FieldError naming the offending JSON field.
+func (r *Record) Validate() error {
+	if err := r.check(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (r *Record) check() *FieldError {
 	if r.Query == "" {
 		return &FieldError{Field: "query", Err: errEmpty}
 	}

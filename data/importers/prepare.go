@@ -192,6 +192,9 @@ func prepareDomain(ctx context.Context, src Source, set *dedup.Set, opt PrepareO
 			return data.Domain{}, dr, err
 		}
 	}
+	if len(recs) == 0 {
+		return data.Domain{}, dr, fmt.Errorf("no records left (%d imported, %d duplicates of evaluation queries removed)", dr.Imported, dr.Duplicates)
+	}
 	path := filepath.Join(opt.OutDir, src.Name+".jsonl")
 	if err := data.WriteRecords(path, recs); err != nil {
 		return data.Domain{}, dr, err

@@ -117,6 +117,31 @@ func TestPrepareBundledIsCompleteAndDeterministic(t *testing.T) {
 	}
 }
 
+// An evaluation set smuggled into the training sources must be removed:
+// XQuAD-R's English file is SQuAD-style, so it imports as a training domain.
+func TestPrepareRemovesEvaluationQueries(t *testing.T) {
+	dir := dataDir(t)
+	evals, err := collection.Bundled(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leak := Source{Name: "leak", Language: "en", Format: "squad", Files: []string{"eval/xquadr/en.json", "train/korquad/*.json"}}
+	_, rep, err := Prepare(context.Background(), PrepareOptions{DataDir: dir, OutDir: t.TempDir(), MaxPerDomain: 50, Negatives: 2,
+		Sources: []Source{leak}, Evaluation: evals})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := rep.Domains[0]
+	if d.Imported != 1190+5774 || d.Duplicates != 1190 || d.DuplicatesBy["xquadr-en"] < 1180 {
+		t.Errorf("imported %d, removed %d (%v); want all 1,190 XQuAD-R questions removed", d.Imported, d.Duplicates, d.DuplicatesBy)
+	}
+	leak.Files = leak.Files[:1]
+	_, _, err = Prepare(context.Background(), PrepareOptions{DataDir: dir, OutDir: t.TempDir(), Sources: []Source{leak}, Evaluation: evals})
+	if err == nil || !strings.Contains(err.Error(), "domain leak: no records left (1190 imported, 1190 duplicates") {
+		t.Errorf("all-duplicate domain: %v", err)
+	}
+}
+
 func TestRemoveEvalDuplicates(t *testing.T) {
 	evals := []*collection.Collection{
 		{Name: "cisi", Queries: []collection.Query{{ID: "1", Text: "What problems and concerns are there in making up descriptive titles?"}}},
