@@ -275,14 +275,20 @@ func (b *builder) attention(q, k, v, bias *Node, heads, kvHeads, hd int, dropout
 	// with horizontal sums) for these per-head sizes.
 	k = graph.TransposeAllAxes(graph.Reshape(k, batch, seq, kvHeads, hd), 0, 2, 3, 1) // [b, kv, hd, l]
 	v = graph.TransposeAllAxes(graph.Reshape(v, batch, seq, kvHeads, hd), 0, 2, 1, 3) // [b, kv, l, hd]
-	q = graph.Reshape(q, batch, kvHeads, group*seq, hd)
-	scores := graph.DotGeneral(q, []int{3}, []int{0, 1}, k, []int{2}, []int{0, 1}) // [b, kv, g·l, l]
+	mm := func(x, y *Node) *Node { return graph.DotGeneral(x, []int{2}, []int{0}, y, []int{1}, []int{0}) }
+	if b.scope.IsTraining(b.g) {
+		mm = batchMatMul
+	}
+	q = graph.Reshape(q, batch*kvHeads, group*seq, hd)
+	k = graph.Reshape(k, batch*kvHeads, hd, seq)
+	v = graph.Reshape(v, batch*kvHeads, seq, hd)
+	scores := mm(q, k) // [b·kv, g·l, l]
 	scores = graph.Reshape(scores, batch, kvHeads, group, seq, seq)
 	scores = graph.Add(graph.MulScalar(scores, 1/math.Sqrt(float64(hd))), bias)
 	probs := graph.Softmax(scores, -1)
 	probs = b.dropout(probs, dropout)
-	probs = graph.Reshape(probs, batch, kvHeads, group*seq, seq)
-	ctx := graph.DotGeneral(probs, []int{3}, []int{0, 1}, v, []int{2}, []int{0, 1}) // [b, kv, g·l, hd]
+	probs = graph.Reshape(probs, batch*kvHeads, group*seq, seq)
+	ctx := mm(probs, v) // [b·kv, g·l, hd]
 	ctx = graph.Reshape(ctx, batch, kvHeads, group, seq, hd)
 	ctx = graph.TransposeAllAxes(ctx, 0, 3, 1, 2, 4) // [b, l, kv, g, hd]
 	return graph.Reshape(ctx, batch, seq, heads*hd)
@@ -318,4 +324,38 @@ func applyRope(x, cos, sin *Node, heads, hd int) *Node {
 	sin = graph.Reshape(sin, 1, seq, 1, hd)
 	out := graph.Add(graph.Mul(x, cos), graph.Mul(rot, sin))
 	return graph.Reshape(out, batch, seq, heads*hd)
+}
+
+// batchMatMul is x [n, m, k] · y [n, k, n'] -> [n, m, n'] with a hand-made
+// gradient. The Go backend multiplies small per-head matrices fast only in
+// its "non-transposed" layout (rhs [batch, contracting, cross]); the
+// gradients autodiff derives for a DotGeneral land in the transposed layout,
+// whose small-matrix kernel (a horizontal sum per output) made attention's
+// backward half of a training step. Here both gradients are computed as
+// non-transposed products of explicitly transposed operands:
+// dx = dOut · yᵀ and dy = xᵀ · dOut.
+//
+// GoMLX attaches custom gradients only to identity nodes, so x, y and the
+// (gradient-free) product are packed into one vector that passes through
+// IdentityWithCustomGradient; its gradient function unpacks them.
+func batchMatMul(x, y *Node) *Node {
+	mm := func(a, b *Node) *Node { return graph.DotGeneral(a, []int{2}, []int{0}, b, []int{1}, []int{0}) }
+	tr := func(a *Node) *Node { return graph.TransposeAllAxes(a, 0, 2, 1) }
+	xs, ys := x.Shape().Dimensions, y.Shape().Dimensions
+	nx, ny := x.Shape().Size(), y.Shape().Size()
+	out := mm(graph.StopGradient(x), graph.StopGradient(y))
+	outDims := out.Shape().Dimensions
+	no := out.Shape().Size()
+	packed := graph.Concatenate([]*Node{graph.Reshape(x, nx), graph.Reshape(y, ny), graph.Reshape(out, no)}, 0)
+	part := func(v *Node, from, n int, dims []int) *Node {
+		return graph.Reshape(graph.Slice(v, graph.AxisRange(from, from+n)), dims...)
+	}
+	packed = graph.IdentityWithCustomGradient(packed, func(p, v *Node) *Node {
+		dOut := part(v, nx+ny, no, outDims)
+		px, py := part(p, 0, nx, xs), part(p, nx, ny, ys)
+		dx := mm(dOut, tr(py))
+		dy := mm(tr(px), dOut)
+		return graph.Concatenate([]*Node{graph.Reshape(dx, nx), graph.Reshape(dy, ny), graph.ZerosLike(graph.Reshape(dOut, no))}, 0)
+	})
+	return part(packed, nx+ny, no, outDims)
 }

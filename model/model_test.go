@@ -6,6 +6,12 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	gmodel "github.com/gomlx/gomlx/ml/model"
+	"github.com/tdro/tdro/backend"
 	"github.com/tdro/tdro/tokenize"
 )
 
@@ -94,5 +100,30 @@ func TestEncodeIsPaddingInvariant(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBatchMatMulGradient: the hand-made gradient equals autodiff's.
+func TestBatchMatMulGradient(t *testing.T) {
+	outs, err := gmodel.ExecOnceN(backend.MustGet(), gmodel.NewStore(), func(scope *gmodel.Scope, g *graph.Graph) []*graph.Node {
+		x := graph.Sin(graph.MulScalar(graph.IotaFull(g, shapes.Make(dtypes.Float32, 3, 5, 4)), 0.7))
+		y := graph.Cos(graph.MulScalar(graph.IotaFull(g, shapes.Make(dtypes.Float32, 3, 4, 6)), 0.3))
+		w := graph.Sin(graph.IotaFull(g, shapes.Make(dtypes.Float32, 3, 5, 6)))
+		plain := graph.DotGeneral(x, []int{2}, []int{0}, y, []int{1}, []int{0})
+		fast := batchMatMul(x, y)
+		gp := graph.Gradient(graph.ReduceAllSum(graph.Mul(plain, w)), x, y)
+		gf := graph.Gradient(graph.ReduceAllSum(graph.Mul(fast, w)), x, y)
+		return []*graph.Node{plain, fast, gp[0], gf[0], gp[1], gf[1]}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(outs); i += 2 {
+		a, b := tensors.MustCopyFlatData[float32](outs[i]), tensors.MustCopyFlatData[float32](outs[i+1])
+		for j := range a {
+			if math.Abs(float64(a[j]-b[j])) > 1e-5 {
+				t.Fatalf("output %d[%d]: autodiff %g, hand-made %g", i/2, j, a[j], b[j])
+			}
+		}
 	}
 }
