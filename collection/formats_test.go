@@ -133,6 +133,7 @@ func TestLoadSMART(t *testing.T) {
 	}{
 		{"cisi style, ids by value", "1 1 0 0.000000\n4 2 0 0.0\n", nil},
 		{"cranfield scale, ids by position", "1 1 1\n1 3 -1\n2 2 4\n", map[string]map[string]int{"1": {"1": 4, "3": 0}, "2": {"2": 1}}},
+		{"cranfield in TREC layout", "1 0 1 1\n1 Q0 3 -1\n2 0 2 4\n", map[string]map[string]int{"1": {"1": 4, "3": 0}, "2": {"2": 1}}},
 	}
 	for _, tc := range cases {
 		dir := writeFiles(t, map[string]string{"X.ALL": all, "X.QRY": qry, "X.REL": tc.rel})

@@ -146,7 +146,8 @@ func smartFiles(dir string) (all, qry, rel string, err error) {
 // MEDLINE, ADI). Documents get the .T title and .W text; queries the .W text
 // (.T when there is no .W).
 //
-// Judgments: "qid docid [rel [score]]" per line. CISI and ADI write 0 in the
+// Judgments: "qid docid [rel [score]]" per line (TREC's "qid 0 docid rel"
+// is recognised too). CISI and ADI write 0 in the
 // third column and MED writes 1: every listed pair is relevant (grade 1).
 // Cranfield's scale (1 = complete answer ... 4 = minimal interest, -1 = of
 // no interest) is recognised by its -1 grades and mapped to graded relevance
@@ -190,6 +191,17 @@ func LoadSMART(dir string) (*Collection, error) {
 	return c, c.Validate()
 }
 
+// trecLayout recognises a TREC qrels row "qid 0|Q0 docid rel": SMART rows
+// put the document second (never 0) and, with four columns, a real-valued
+// score last.
+func trecLayout(cols []string) bool {
+	if len(cols) != 4 || (cols[1] != "0" && cols[1] != "Q0") {
+		return false
+	}
+	_, err := strconv.Atoi(cols[3])
+	return err == nil
+}
+
 func readSMARTQrels(path string, c *Collection, docIDs map[string]bool) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -211,6 +223,9 @@ func readSMARTQrels(path string, c *Collection, docIDs map[string]bool) error {
 		}
 		if len(cols) < 2 || len(cols) > 4 {
 			return fmt.Errorf("%s line %d: want 2 to 4 columns (query, document, [relevance, [score]]), got %d", path, line, len(cols))
+		}
+		if trecLayout(cols) { // "qid 0 docid rel", as TREC-format copies of cranqrel
+			cols = []string{cols[0], cols[2], cols[3]}
 		}
 		j := judgment{line: line, qid: normalizeID(cols[0]), did: normalizeID(cols[1]), grade: 1}
 		if len(cols) >= 3 {
