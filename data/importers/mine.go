@@ -100,11 +100,14 @@ func mineOne(r *data.Record, ix *bm25.Index, corpus []data.Passage, opt MineOpti
 	for _, p := range r.Positives {
 		positive[p.Text] = true
 	}
-	// Existing negatives first: a seeded sample, in their original order.
+	// Existing negatives first (without repeats): a seeded sample, in their
+	// original order.
 	var negs []data.Passage
+	taken := map[string]bool{}
 	for _, p := range r.Negatives {
-		if !positive[p.Text] {
+		if !positive[p.Text] && !taken[p.Text] {
 			negs = append(negs, p)
+			taken[p.Text] = true
 		}
 	}
 	if len(negs) > opt.Negatives {
@@ -117,7 +120,7 @@ func mineOne(r *data.Record, ix *bm25.Index, corpus []data.Passage, opt MineOpti
 		negs = picked
 	}
 	if need := opt.Negatives - len(negs); need > 0 {
-		taken := map[string]bool{}
+		taken = map[string]bool{}
 		for _, p := range negs {
 			taken[p.Text] = true
 		}

@@ -272,19 +272,23 @@ func Sample(recs []data.Record, n int, seed uint64) []data.Record {
 	return out
 }
 
-// WriteTable prints the report as an aligned table.
+// WriteTable prints the report as a table: text columns left-aligned,
+// numbers right-aligned.
 func (r *Report) WriteTable(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "domain\tlanguage\trecords\tquery len\tpassage len\t% hard neg\tneg/rec\tdup removed\tskipped\ttime\t")
-	total := DomainReport{}
+	nameW, langW := len("total (NN domains)"), len("language")
 	for _, d := range r.Domains {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%d\t%.2fs\t\n", d.Name, d.Language, d.Records,
-			d.MeanQueryLen, d.MeanPassageLen, 100*d.WithNegatives, d.MeanNegatives, d.Duplicates, d.Skipped, d.Elapsed.Seconds())
-		total.Records += d.Records
-		total.Duplicates += d.Duplicates
-		total.Skipped += d.Skipped
+		nameW, langW = max(nameW, len(d.Name)), max(langW, len(d.Language))
 	}
-	fmt.Fprintf(tw, "total (%d domains)\t\t%d\t\t\t\t\t%d\t%d\t%.2fs\t\n", len(r.Domains), total.Records, total.Duplicates, total.Skipped, r.Elapsed.Seconds())
+	left := func(s string, n int) string { return s + strings.Repeat(" ", n-len(s)) }
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "%s\t%s\trecords\tquery len\tpassage len\t%% hard neg\tneg/rec\tdup removed\tskipped\ttime\t\n", left("domain", nameW), left("language", langW))
+	var records, dups, skipped int
+	for _, d := range r.Domains {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%d\t%.2fs\t\n", left(d.Name, nameW), left(d.Language, langW), d.Records,
+			d.MeanQueryLen, d.MeanPassageLen, 100*d.WithNegatives, d.MeanNegatives, d.Duplicates, d.Skipped, d.Elapsed.Seconds())
+		records, dups, skipped = records+d.Records, dups+d.Duplicates, skipped+d.Skipped
+	}
+	fmt.Fprintf(tw, "%s\t%s\t%d\t\t\t\t\t%d\t%d\t%.2fs\t\n", left(fmt.Sprintf("total (%d domains)", len(r.Domains)), nameW), left("", langW), records, dups, skipped, r.Elapsed.Seconds())
 	if err := tw.Flush(); err != nil {
 		return err
 	}
