@@ -36,7 +36,7 @@ type Config struct {
 	OptimizerConfig
 	GradCacheChunk int `json:"grad_cache_chunk,omitempty"` // 0: no gradient cache
 
-	LoRA *model.LoRA `json:"lora,omitempty"` // presets only: adapters on the target projections; only they train
+	LoRA *model.LoRA `json:"lora,omitempty"` // adapters on the target projections; only they train
 
 	Seed            int64  `json:"seed"`
 	Out             string `json:"out"`              // run directory: checkpoint, log, final model
@@ -132,9 +132,6 @@ func (c *Config) Validate() error {
 	}
 	if err := c.OptimizerConfig.Validate(); err != nil {
 		errs = append(errs, err)
-	}
-	if c.LoRA != nil && !isPreset(c.Model) {
-		bad("lora", "adapters are attached to presets only for now (model %s is a checkpoint directory)", c.Model)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid training config: %w", errors.Join(errs...))

@@ -37,21 +37,34 @@ type Result struct {
 }
 
 // BuildModel returns a model: a preset with random weights (seeded), or a
-// Hugging Face checkpoint directory. tokenizer is required for presets.
+// Hugging Face checkpoint directory; tokenizer is required for presets. With
+// lora, adapters are attached and only they train.
 func BuildModel(name, tokenizer string, lora *model.LoRA, seed int64) (*model.Model, error) {
-	if !isPreset(name) {
-		return model.Load(name)
+	var m *model.Model
+	if isPreset(name) {
+		tok, err := tokenize.Load(tokenizer)
+		if err != nil {
+			return nil, fmt.Errorf("tokenizer: %w", err)
+		}
+		mc, err := model.Preset(name, tok.VocabSize())
+		if err != nil {
+			return nil, err
+		}
+		if m, err = model.New(mc, tok, seed); err != nil {
+			return nil, err
+		}
+	} else {
+		var err error
+		if m, err = model.Load(name); err != nil {
+			return nil, err
+		}
 	}
-	tok, err := tokenize.Load(tokenizer)
-	if err != nil {
-		return nil, fmt.Errorf("tokenizer: %w", err)
+	if lora != nil {
+		if err := m.EnableLoRA(*lora, seed); err != nil {
+			return nil, err
+		}
 	}
-	mc, err := model.Preset(name, tok.VocabSize())
-	if err != nil {
-		return nil, err
-	}
-	mc.LoRA = lora
-	return model.New(mc, tok, seed)
+	return m, nil
 }
 
 // Run trains a model with the contrastive recipe and writes, under cfg.Out,

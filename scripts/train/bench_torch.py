@@ -1,0 +1,77 @@
+#!/usr/bin/python3
+"""PyTorch CPU peer of `go test ./train -bench TrainStep`: one contrastive
+training step (forward, backward, AdamW) of the same BERT-style encoder on the
+same shapes, reported as seconds per step and tokens per second.
+
+Architecture: word + position + type embeddings, LayerNorm, post-LN
+TransformerEncoderLayers (exact GELU, no dropout), mean pooling, L2
+normalisation; InfoNCE (temperature 0.05) of B queries against B passages
+(in-batch negatives); AdamW (lr 1e-4, weight decay 0.01 on matrices only),
+global-norm clipping at 1. Inputs are random token ids, all real (no padding).
+
+Usage: bench_torch.py HIDDEN LAYERS FFN SEQ BATCH STEPS THREADS
+Prints one line: torch <threads> <seconds/step> <tokens/s>
+"""
+import sys
+import time
+
+import torch
+
+
+def main():
+    hidden, layers, ffn, seq, batch, steps, threads = (int(a) for a in sys.argv[1:8])
+    torch.set_num_threads(threads)
+    torch.manual_seed(1)
+    vocab, heads = 30522, 4
+
+    class Encoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.word = torch.nn.Embedding(vocab, hidden)
+            self.pos = torch.nn.Embedding(512, hidden)
+            self.typ = torch.nn.Embedding(2, hidden)
+            self.ln = torch.nn.LayerNorm(hidden, eps=1e-12)
+            self.layers = torch.nn.ModuleList([
+                torch.nn.TransformerEncoderLayer(hidden, heads, ffn, dropout=0.0, activation="gelu",
+                                                 layer_norm_eps=1e-12, batch_first=True, norm_first=False)
+                for _ in range(layers)])
+
+        def forward(self, ids, mask):
+            pos = torch.arange(ids.shape[1]).unsqueeze(0)
+            x = self.ln(self.word(ids) + self.pos(pos) + self.typ(torch.zeros_like(ids)))
+            pad = mask == 0
+            for layer in self.layers:
+                x = layer(x, src_key_padding_mask=pad)
+            m = mask.unsqueeze(-1).to(x.dtype)
+            pooled = (x * m).sum(1) / m.sum(1).clamp(min=1)
+            return torch.nn.functional.normalize(pooled, dim=-1)
+
+    model = Encoder()
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=1e-4, eps=1e-8)
+    g = torch.Generator().manual_seed(2)
+    q = torch.randint(1000, vocab, (batch, seq), generator=g)
+    p = torch.randint(1000, vocab, (batch, seq), generator=g)
+    mask = torch.ones(batch, seq, dtype=torch.long)
+    target = torch.arange(batch)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        scores = model(q, mask) @ model(p, mask).T / 0.05
+        loss = torch.nn.functional.cross_entropy(scores, target)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+    step()  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sec = (time.perf_counter() - t0) / steps
+    print(f"torch {threads} {sec:.4f} {2 * batch * seq / sec:.1f}")
+
+
+if __name__ == "__main__":
+    main()
