@@ -123,7 +123,8 @@ func dataImportCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "import --format FORMAT --out FILE.jsonl [--negatives N] FILE...",
 		Short: "Convert raw dataset files into one tdro training-records file",
-		Long: `import reads FILE... in --format and writes tdro/Tevatron JSONL records to --out.
+		Long: `import reads FILE... in --format and writes tdro/Tevatron JSONL records to --out
+(--format jsonl without --negatives streams, so records files of any size work).
 With --negatives N > 0 it also mines N BM25 hard negatives per record over the
 passages of the input (ranks [2, 100), positives excluded, seeded).
 
@@ -133,6 +134,16 @@ Formats:
 		RunE: func(cmd *cobra.Command, files []string) error {
 			if format == "" || out == "" {
 				return fmt.Errorf("--format and --out are required")
+			}
+			if format == "jsonl" && negatives <= 0 {
+				// Records files may be large: stream them.
+				res, n, err := importers.CopyRecords(files, out, opt)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "wrote %d records to %s (%d malformed skipped)\n", n, out, res.Skipped)
+				printProblems(cmd.ErrOrStderr(), res.Skipped, res.Problems)
+				return nil
 			}
 			res, err := importers.Import(format, files, opt)
 			if err != nil {

@@ -2,6 +2,8 @@ package importers
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -149,5 +151,26 @@ func TestImportUnknownFormat(t *testing.T) {
 	_, err := Import("stsb", []string{"/nonexistent/file.csv"}, Options{})
 	if err == nil || errors.As(err, &ie) {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestCopyRecords(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	os.WriteFile(in, []byte("{\"query\":\"a\",\"pos\":[\"p\"]}\n{\"query\":\"\"}\n{\"query_id\":\"x\",\"query\":\"b\",\"positive_passages\":[{\"text\":\"q\"}]}\n"), 0o644)
+	out := filepath.Join(dir, "out.jsonl")
+	if _, _, err := CopyRecords([]string{in}, out, Options{}); err == nil || !strings.Contains(err.Error(), "in.jsonl line 2") {
+		t.Errorf("strict copy: %v", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Error("failed copy left a file")
+	}
+	res, n, err := CopyRecords([]string{in, in}, out, Options{SkipBad: true})
+	if err != nil || n != 4 || res.Skipped != 2 {
+		t.Fatalf("n=%d skipped=%v err=%v", n, res, err)
+	}
+	recs, err := data.ReadRecords(out)
+	if err != nil || len(recs) != 4 || recs[1].QueryID != "x" || recs[0].QueryID != "1" {
+		t.Errorf("%v %+v", err, recs)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tdro/tdro/data"
 	"github.com/tdro/tdro/data/squad"
+	"github.com/tdro/tdro/internal/atomicfile"
 )
 
 func init() {
@@ -196,5 +197,54 @@ func parseJSONL(name string, src []byte, opt Options, out *Result) error {
 			continue
 		}
 		out.Records = append(out.Records, rec)
+	}
+}
+
+// CopyRecords streams records files (tdro/Tevatron or FlagEmbedding JSONL,
+// .gz allowed) into one normalised records file without holding them in
+// memory. The result counts skipped lines; its Records stay empty.
+func CopyRecords(paths []string, out string, opt Options) (*Result, int, error) {
+	f, err := atomicfile.Create(out)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Abort()
+	w := data.NewWriter(f)
+	res := &Result{}
+	for _, p := range paths {
+		rd, c, err := data.Open(p)
+		if err != nil {
+			return nil, 0, err
+		}
+		err = copyAll(rd, w, opt, res)
+		c.Close()
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	if err := f.Commit(); err != nil {
+		return nil, 0, err
+	}
+	return res, w.Count(), nil
+}
+
+func copyAll(rd *data.Reader, w *data.Writer, opt Options, res *Result) error {
+	for {
+		rec, err := rd.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			if !data.IsLineError(err) {
+				return err
+			}
+			if err := res.bad(opt, err); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := w.Write(rec); err != nil {
+			return err
+		}
 	}
 }
