@@ -95,3 +95,23 @@ func texts(p *parityFixture) []string {
 func around(ids []int32, j int) []int32 {
 	return ids[max(0, j-3):min(len(ids), j+5)]
 }
+
+// BenchmarkEncodeParityStrings encodes the 2,407 parity strings (all cores);
+// scripts/tokenizer-parity/bench.sh runs the Rust library on the same ones.
+func BenchmarkEncodeParityStrings(b *testing.B) {
+	p := readParity(b)
+	in := texts(p)
+	for _, name := range []string{"all-MiniLM-L6-v2", "qwen3"} {
+		b.Run(name, func(b *testing.B) {
+			tok := load(b, name)
+			tok.EncodeAll(in, 0) // fill the BPE word cache like a warm run
+			n := 0
+			for b.Loop() {
+				for _, r := range tok.EncodeAll(in, 0) {
+					n += len(r)
+				}
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "tokens/s")
+		})
+	}
+}
