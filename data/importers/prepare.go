@@ -2,6 +2,9 @@ package importers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -16,6 +19,7 @@ import (
 	"github.com/tdro/tdro/collection"
 	"github.com/tdro/tdro/data"
 	"github.com/tdro/tdro/dedup"
+	"github.com/tdro/tdro/internal/atomicfile"
 )
 
 // Source is one training domain of the default mixture: where its raw
@@ -98,6 +102,7 @@ type DomainReport struct {
 	WithNegatives  float64        // fraction of written records with at least one hard negative
 	MeanNegatives  float64
 	Elapsed        time.Duration
+	Reused         bool // taken from a previous run (same sources, options and inputs)
 }
 
 // Report is what Prepare did.
@@ -113,7 +118,9 @@ type Report struct {
 // keep a seeded sample of at most MaxPerDomain records, mine BM25 hard
 // negatives over the domain's whole passage pool, and write one JSONL file
 // per domain plus mixture.json (uniform weights) under OutDir. The same
-// options give byte-identical files.
+// options give byte-identical files. Each finished domain leaves a stamp in
+// OutDir/.prepare, so an interrupted run resumes where it stopped and an
+// unchanged domain is not recomputed.
 func Prepare(ctx context.Context, opt PrepareOptions) (*data.Mixture, *Report, error) {
 	start := time.Now()
 	if opt.Seed == 0 {
@@ -139,17 +146,22 @@ func Prepare(ctx context.Context, opt PrepareOptions) (*data.Mixture, *Report, e
 		}
 	}
 	set := EvalQuerySet(evals)
+	evalSum := evalFingerprint(evals)
 	rep := &Report{EvalQueries: set.Len(), Mixture: filepath.Join(opt.OutDir, "mixture.json")}
 	mix := &data.Mixture{}
 	for _, src := range opt.Sources {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		d, dr, err := prepareDomain(ctx, src, set, opt)
+		d, dr, err := prepareDomain(ctx, src, set, evalSum, opt)
 		if err != nil {
 			return nil, nil, fmt.Errorf("domain %s: %w", src.Name, err)
 		}
-		fmt.Fprintf(opt.Log, "prepared %-14s %6d records in %v\n", src.Name, dr.Records, dr.Elapsed.Round(time.Millisecond))
+		verb := "prepared"
+		if dr.Reused {
+			verb = "reused  "
+		}
+		fmt.Fprintf(opt.Log, "%s %-14s %6d records in %v\n", verb, src.Name, dr.Records, dr.Elapsed.Round(time.Millisecond))
 		mix.Domains = append(mix.Domains, d)
 		rep.Domains = append(rep.Domains, dr)
 	}
@@ -163,7 +175,7 @@ func Prepare(ctx context.Context, opt PrepareOptions) (*data.Mixture, *Report, e
 	return mix, rep, nil
 }
 
-func prepareDomain(ctx context.Context, src Source, set *dedup.Set, opt PrepareOptions) (data.Domain, DomainReport, error) {
+func prepareDomain(ctx context.Context, src Source, set *dedup.Set, evalSum string, opt PrepareOptions) (data.Domain, DomainReport, error) {
 	start := time.Now()
 	dr := DomainReport{Name: src.Name, Language: src.Language}
 	var paths []string
@@ -177,6 +189,22 @@ func prepareDomain(ctx context.Context, src Source, set *dedup.Set, opt PrepareO
 	}
 	if len(paths) == 0 {
 		return data.Domain{}, dr, fmt.Errorf("no files match %s under %s", strings.Join(src.Files, ", "), opt.DataDir)
+	}
+	path := filepath.Join(opt.OutDir, src.Name+".jsonl")
+	d := data.Domain{Name: src.Name, Path: path, Language: src.Language, Instructions: src.Instructions, Symmetric: src.Symmetric}
+	if abs, err := filepath.Abs(path); err == nil {
+		d.Path = abs
+	}
+	key, err := domainKey(src, paths, evalSum, opt)
+	if err != nil {
+		return data.Domain{}, dr, err
+	}
+	stampPath := filepath.Join(opt.OutDir, ".prepare", src.Name+".json")
+	if st, ok := readStamp(stampPath, key, path); ok {
+		dr = st.Report
+		dr.Reused, dr.Elapsed = true, time.Since(start)
+		d.Records = dr.Records
+		return d, dr, nil
 	}
 	res, err := Import(src.Format, paths, Options{SkipBad: opt.SkipBad})
 	if err != nil {
@@ -195,7 +223,6 @@ func prepareDomain(ctx context.Context, src Source, set *dedup.Set, opt PrepareO
 	if len(recs) == 0 {
 		return data.Domain{}, dr, fmt.Errorf("no records left (%d imported, %d duplicates of evaluation queries removed)", dr.Imported, dr.Duplicates)
 	}
-	path := filepath.Join(opt.OutDir, src.Name+".jsonl")
 	if err := data.WriteRecords(path, recs); err != nil {
 		return data.Domain{}, dr, err
 	}
@@ -212,21 +239,96 @@ func prepareDomain(ctx context.Context, src Source, set *dedup.Set, opt PrepareO
 		}
 		negs += len(r.Negatives)
 	}
-	if n := len(recs); n > 0 {
-		dr.MeanQueryLen = float64(ql) / float64(n)
-		dr.MeanPassageLen = float64(pl) / float64(max(np, 1))
-		dr.WithNegatives = float64(withNeg) / float64(n)
-		dr.MeanNegatives = float64(negs) / float64(n)
+	dr.MeanQueryLen = float64(ql) / float64(len(recs))
+	dr.MeanPassageLen = float64(pl) / float64(max(np, 1))
+	dr.WithNegatives = float64(withNeg) / float64(len(recs))
+	dr.MeanNegatives = float64(negs) / float64(len(recs))
+	if err := writeStamp(stampPath, key, path, dr); err != nil {
+		return data.Domain{}, dr, err
 	}
 	dr.Elapsed = time.Since(start)
-	d := data.Domain{
-		Name: src.Name, Path: path, Language: src.Language, Instructions: src.Instructions,
-		Symmetric: src.Symmetric, Records: len(recs),
-	}
-	if abs, err := filepath.Abs(path); err == nil {
-		d.Path = abs
-	}
+	d.Records = len(recs)
 	return d, dr, nil
+}
+
+// A stamp (OutDir/.prepare/<domain>.json) records what produced a domain
+// file — a hash of the source definition, the options, the input files and
+// the evaluation queries — so that an interrupted or repeated prepare
+// reuses the domains already done. It holds no times, so reruns stay
+// byte-identical.
+type stamp struct {
+	Key    string       `json:"key"`
+	Output string       `json:"output_sha256"`
+	Report DomainReport `json:"report"`
+}
+
+func domainKey(src Source, paths []string, evalSum string, opt PrepareOptions) (string, error) {
+	h := sha256.New()
+	settings, _ := json.Marshal(struct {
+		Version                 int
+		Source                  Source
+		Seed                    uint64
+		MaxPerDomain, Negatives int
+		SkipBad                 bool
+		Evaluation              string
+	}{1, src, opt.Seed, opt.MaxPerDomain, opt.Negatives, opt.SkipBad, evalSum})
+	h.Write(settings)
+	for _, p := range paths {
+		sum, err := fileSHA256(p)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "\n%s %s", filepath.Base(p), sum)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// readStamp returns the stamp at path when it matches key and the output
+// file still has the recorded content.
+func readStamp(path, key, output string) (stamp, bool) {
+	var st stamp
+	b, err := os.ReadFile(path)
+	if err != nil || json.Unmarshal(b, &st) != nil || st.Key != key {
+		return stamp{}, false
+	}
+	if sum, err := fileSHA256(output); err != nil || sum != st.Output {
+		return stamp{}, false
+	}
+	return st, true
+}
+
+func writeStamp(path, key, output string, dr DomainReport) error {
+	sum, err := fileSHA256(output)
+	if err != nil {
+		return err
+	}
+	dr.Elapsed = 0
+	return atomicfile.WriteJSON(path, stamp{Key: key, Output: sum, Report: dr})
+}
+
+// evalFingerprint hashes the evaluation queries dedup compares against.
+func evalFingerprint(cs []*collection.Collection) string {
+	h := sha256.New()
+	for _, c := range cs {
+		fmt.Fprintf(h, "%s\x00", c.Name)
+		for _, q := range c.Queries {
+			fmt.Fprintf(h, "%s\x00", q.Text)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // EvalQuerySet fingerprints every query of the given evaluation
@@ -284,8 +386,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "%s\t%s\trecords\tquery len\tpassage len\t%% hard neg\tneg/rec\tdup removed\tskipped\ttime\t\n", left("domain", nameW), left("language", langW))
 	var records, dups, skipped int
 	for _, d := range r.Domains {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%d\t%.2fs\t\n", left(d.Name, nameW), left(d.Language, langW), d.Records,
-			d.MeanQueryLen, d.MeanPassageLen, 100*d.WithNegatives, d.MeanNegatives, d.Duplicates, d.Skipped, d.Elapsed.Seconds())
+		elapsed := fmt.Sprintf("%.2fs", d.Elapsed.Seconds())
+		if d.Reused {
+			elapsed = "reused"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%d\t%s\t\n", left(d.Name, nameW), left(d.Language, langW), d.Records,
+			d.MeanQueryLen, d.MeanPassageLen, 100*d.WithNegatives, d.MeanNegatives, d.Duplicates, d.Skipped, elapsed)
 		records, dups, skipped = records+d.Records, dups+d.Duplicates, skipped+d.Skipped
 	}
 	fmt.Fprintf(tw, "%s\t%s\t%d\t\t\t\t\t%d\t%d\t%.2fs\t\n", left(fmt.Sprintf("total (%d domains)", len(r.Domains)), nameW), left("", langW), records, dups, skipped, r.Elapsed.Seconds())

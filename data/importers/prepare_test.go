@@ -33,12 +33,18 @@ func TestPrepareBundledIsCompleteAndDeterministic(t *testing.T) {
 	run(b)
 	// Byte-identical output for the same seed.
 	files, _ := filepath.Glob(filepath.Join(a, "*"))
-	if len(files) != len(mix.Domains)+1 {
-		t.Errorf("%d files for %d domains", len(files), len(mix.Domains))
+	stamps, _ := filepath.Glob(filepath.Join(a, ".prepare", "*"))
+	if len(files) != len(mix.Domains)+2 || len(stamps) != len(mix.Domains) {
+		t.Errorf("%d files and %d stamps for %d domains", len(files), len(stamps), len(mix.Domains))
 	}
+	files = append(files, stamps...)
 	for _, f := range files {
+		if filepath.Base(f) == ".prepare" {
+			continue
+		}
+		rel, _ := filepath.Rel(a, f)
 		x, _ := os.ReadFile(f)
-		y, err := os.ReadFile(filepath.Join(b, filepath.Base(f)))
+		y, err := os.ReadFile(filepath.Join(b, rel))
 		if err != nil || !bytes.Equal(x, y) {
 			t.Errorf("%s differs between runs", filepath.Base(f))
 		}
@@ -222,5 +228,66 @@ func TestSample(t *testing.T) {
 	}
 	if len(Sample(recs, -1, 1)) != 50 || len(Sample(recs, 100, 1)) != 50 {
 		t.Error("no cap")
+	}
+}
+
+func TestPrepareResumes(t *testing.T) {
+	dir := dataDir(t)
+	evals := []*collection.Collection{{Name: "e", Queries: []collection.Query{{ID: "1", Text: "an evaluation query"}}}}
+	srcs := DefaultSources([]string{"de", "es"})
+	var small []Source
+	for _, s := range srcs {
+		if s.Name == "sick" || strings.HasPrefix(s.Name, "stsb_mt") {
+			small = append(small, s)
+		}
+	}
+	out := t.TempDir()
+	opt := PrepareOptions{DataDir: dir, OutDir: out, MaxPerDomain: 40, Negatives: 2, Evaluation: evals}
+	run := func(o PrepareOptions) *Report {
+		t.Helper()
+		_, rep, err := Prepare(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	reused := func(rep *Report) (names []string) {
+		for _, d := range rep.Domains {
+			if d.Reused {
+				names = append(names, d.Name)
+			}
+		}
+		return names
+	}
+	// An "interrupted" run that finished only the first domain.
+	opt.Sources = small[:1]
+	first := run(opt)
+	before, _ := os.ReadFile(filepath.Join(out, "sick.jsonl"))
+	opt.Sources = small
+	rep := run(opt)
+	if got := reused(rep); !reflect.DeepEqual(got, []string{"sick"}) {
+		t.Errorf("resumed run reused %v, want [sick]", got)
+	}
+	if !reflect.DeepEqual(rep.Domains[0].DuplicatesBy, first.Domains[0].DuplicatesBy) || rep.Domains[0].Records != first.Domains[0].Records || rep.Domains[0].MeanQueryLen != first.Domains[0].MeanQueryLen {
+		t.Errorf("reused report %+v differs from %+v", rep.Domains[0], first.Domains[0])
+	}
+	if got := reused(run(opt)); len(got) != 3 {
+		t.Errorf("unchanged rerun reused %v", got)
+	}
+	// A damaged output, or other options, means recomputing.
+	os.WriteFile(filepath.Join(out, "sick.jsonl"), []byte("{}\n"), 0o644)
+	opt.Seed = 9
+	rep = run(opt)
+	if got := reused(rep); len(got) != 0 {
+		t.Errorf("new seed reused %v", got)
+	}
+	opt.Seed = 0
+	rep = run(opt)
+	after, _ := os.ReadFile(filepath.Join(out, "sick.jsonl"))
+	if got := reused(rep); len(got) != 0 || !bytes.Equal(before, after) {
+		t.Errorf("after seed change and back: reused %v, sick.jsonl restored=%v", got, bytes.Equal(before, after))
+	}
+	if got := reused(run(opt)); len(got) != 3 {
+		t.Errorf("rerun reused %v", got)
 	}
 }
