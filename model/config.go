@@ -40,26 +40,28 @@ type Config struct {
 	ModelType     string   `json:"model_type"` // bert, roberta, xlm-roberta, llama, mistral, qwen2, qwen3
 	Architectures []string `json:"architectures,omitempty"`
 
-	VocabSize        int     `json:"vocab_size"`
-	HiddenSize       int     `json:"hidden_size"`
-	NumLayers        int     `json:"num_hidden_layers"`
-	NumHeads         int     `json:"num_attention_heads"`
-	NumKVHeads       int     `json:"num_key_value_heads,omitempty"` // decoders; 0 means NumHeads
-	HeadDim          int     `json:"head_dim,omitempty"`            // decoders; 0 means HiddenSize/NumHeads
-	IntermediateSize int     `json:"intermediate_size"`
-	MaxPositions     int     `json:"max_position_embeddings"`
-	HiddenAct        string  `json:"hidden_act"`
-	TypeVocabSize    int     `json:"type_vocab_size,omitempty"` // encoders
-	LayerNormEps     float64 `json:"layer_norm_eps,omitempty"`  // encoders
-	RMSNormEps       float64 `json:"rms_norm_eps,omitempty"`    // decoders
-	RopeTheta        float64 `json:"rope_theta,omitempty"`      // decoders
-	AttentionBias    bool    `json:"attention_bias,omitempty"`  // llama/mistral q/k/v/o bias (qwen2 always has q/k/v bias)
-	TieEmbeddings    bool    `json:"tie_word_embeddings"`
-	InitializerRange float64 `json:"initializer_range,omitempty"`
-	PadTokenID       *int    `json:"pad_token_id,omitempty"`
-	BosTokenID       *int    `json:"bos_token_id,omitempty"`
-	EosTokenID       *int    `json:"eos_token_id,omitempty"`
-	TorchDType       string  `json:"torch_dtype,omitempty"`
+	VocabSize        int          `json:"vocab_size"`
+	HiddenSize       int          `json:"hidden_size"`
+	NumLayers        int          `json:"num_hidden_layers"`
+	NumHeads         int          `json:"num_attention_heads"`
+	NumKVHeads       int          `json:"num_key_value_heads,omitempty"` // decoders; 0 means NumHeads
+	HeadDim          int          `json:"head_dim,omitempty"`            // decoders; 0 means HiddenSize/NumHeads
+	IntermediateSize int          `json:"intermediate_size"`
+	MaxPositions     int          `json:"max_position_embeddings"`
+	HiddenAct        string       `json:"hidden_act"`
+	TypeVocabSize    int          `json:"type_vocab_size,omitempty"` // encoders
+	LayerNormEps     float64      `json:"layer_norm_eps,omitempty"`  // encoders
+	RMSNormEps       float64      `json:"rms_norm_eps,omitempty"`    // decoders
+	RopeTheta        float64      `json:"rope_theta,omitempty"`      // decoders
+	RopeScaling      *RopeScaling `json:"rope_scaling,omitempty"`    // decoders: nil, "linear" or "llama3"
+	SlidingWindow    *int         `json:"sliding_window,omitempty"`  // Mistral: longer inputs are rejected (attention here is full)
+	AttentionBias    bool         `json:"attention_bias,omitempty"`  // llama/mistral q/k/v/o bias (qwen2 always has q/k/v bias)
+	TieEmbeddings    bool         `json:"tie_word_embeddings"`
+	InitializerRange float64      `json:"initializer_range,omitempty"`
+	PadTokenID       *int         `json:"pad_token_id,omitempty"`
+	BosTokenID       *int         `json:"bos_token_id,omitempty"`
+	EosTokenID       *int         `json:"eos_token_id,omitempty"`
+	TorchDType       string       `json:"torch_dtype,omitempty"`
 
 	// Dropout (training only). Encoders read Hugging Face's names.
 	HiddenDropout    float64 `json:"hidden_dropout_prob,omitempty"`
@@ -69,6 +71,18 @@ type Config struct {
 	Pooling   Pooling `json:"-"`
 	Normalize bool    `json:"-"`
 	LoRA      *LoRA   `json:"-"`
+}
+
+// RopeScaling is Hugging Face's rope_scaling: "linear" divides every
+// frequency by Factor; "llama3" (Llama 3.1+) divides the low frequencies and
+// interpolates the middle band.
+type RopeScaling struct {
+	Type                 string  `json:"rope_type"`
+	Factor               float64 `json:"factor"`
+	LowFreqFactor        float64 `json:"low_freq_factor,omitempty"`
+	HighFreqFactor       float64 `json:"high_freq_factor,omitempty"`
+	OriginalMaxPositions int     `json:"original_max_position_embeddings,omitempty"`
+	LegacyType           string  `json:"type,omitempty"` // older configs name the type here
 }
 
 // Family reports which graph the config builds.
@@ -156,6 +170,19 @@ func (c *Config) Validate() error {
 			c.Pooling = PoolCLS
 		}
 	case Decoder:
+		if r := c.RopeScaling; r != nil {
+			if r.Type == "" {
+				r.Type = r.LegacyType
+			}
+			switch {
+			case r.Type == "default":
+				c.RopeScaling = nil
+			case r.Type == "linear" && r.Factor > 0:
+			case r.Type == "llama3" && r.Factor > 0 && r.HighFreqFactor > r.LowFreqFactor && r.LowFreqFactor > 0 && r.OriginalMaxPositions > 0:
+			default:
+				return fmt.Errorf("config: rope_scaling %+v is not supported (want linear or llama3 with their fields)", *r)
+			}
+		}
 		if c.RMSNormEps == 0 {
 			c.RMSNormEps = 1e-6
 		}

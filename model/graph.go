@@ -201,7 +201,10 @@ func (b *builder) decoder(ids, mask *Node) *Node {
 	x := embedLookup(b.w("embed_tokens.weight"), ids)
 	seq := ids.Shape().Dimensions[1]
 	bias := paddingBias(mask, true)
-	cos, sin := ropeTables(b.g, seq, c.HeadSize(), c.RopeTheta)
+	if c.SlidingWindow != nil && *c.SlidingWindow > 0 && seq > *c.SlidingWindow {
+		panic(fmt.Sprintf("model: sequence length %d exceeds sliding_window %d (sliding-window attention is not implemented)", seq, *c.SlidingWindow))
+	}
+	cos, sin := ropeTables(b.g, seq, c.HeadSize(), c.RopeTheta, c.RopeScaling)
 	hd := c.HeadSize()
 	for i := range c.NumLayers {
 		p := fmt.Sprintf("layers.%d.", i)
@@ -294,21 +297,47 @@ func (b *builder) attention(q, k, v, bias *Node, heads, kvHeads, hd int, dropout
 	return graph.Reshape(ctx, batch, seq, heads*hd)
 }
 
-// ropeTables are Hugging Face's cos/sin tables [seq, hd]: angle pos·θ^(-2i/hd)
-// for i < hd/2, repeated for both halves (rotate_half layout).
-func ropeTables(g *graph.Graph, seq, hd int, theta float64) (cos, sin *Node) {
+// ropeTables are Hugging Face's cos/sin tables [seq, hd]: angle pos·f_i with
+// f_i = θ^(-2i/hd) for i < hd/2 (rescaled by rope_scaling), repeated for
+// both halves (rotate_half layout).
+func ropeTables(g *graph.Graph, seq, hd int, theta float64, scaling *RopeScaling) (cos, sin *Node) {
 	c := make([]float32, seq*hd)
 	s := make([]float32, seq*hd)
 	half := hd / 2
+	freq := make([]float32, half)
+	for i := range freq {
+		freq[i] = float32(scaleFrequency(1/math.Pow(theta, float64(2*i)/float64(hd)), scaling))
+	}
 	for p := range seq {
-		for i := range half {
-			invFreq := float32(1 / math.Pow(theta, float64(2*i)/float64(hd)))
-			a := float64(float32(p) * invFreq)
+		for i, f := range freq {
+			a := float64(float32(p) * f)
 			c[p*hd+i], c[p*hd+i+half] = float32(math.Cos(a)), float32(math.Cos(a))
 			s[p*hd+i], s[p*hd+i+half] = float32(math.Sin(a)), float32(math.Sin(a))
 		}
 	}
 	return graph.Reshape(graph.Const(g, c), seq, hd), graph.Reshape(graph.Const(g, s), seq, hd)
+}
+
+// scaleFrequency applies rope_scaling to one inverse frequency, as
+// transformers' _compute_linear_scaling / _compute_llama3_parameters do.
+func scaleFrequency(f float64, r *RopeScaling) float64 {
+	if r == nil {
+		return f
+	}
+	if r.Type == "linear" {
+		return f / r.Factor
+	}
+	old := float64(r.OriginalMaxPositions)
+	lowWave, highWave := old/r.LowFreqFactor, old/r.HighFreqFactor
+	wave := 2 * math.Pi / f
+	switch {
+	case wave < highWave:
+		return f
+	case wave > lowWave:
+		return f / r.Factor
+	}
+	smooth := (old/wave - r.LowFreqFactor) / (r.HighFreqFactor - r.LowFreqFactor)
+	return (1-smooth)*f/r.Factor + smooth*f
 }
 
 // applyRope rotates x [b, l, heads·hd]: x·cos + rotate_half(x)·sin, with
