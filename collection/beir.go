@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/tdro/tdro/data"
 )
 
 // LoadBEIR reads a BEIR folder: corpus.jsonl ({"_id","title","text"}),
@@ -22,9 +24,9 @@ func LoadBEIR(dir, split string) (*Collection, error) {
 	corpus := filepath.Join(dir, "corpus.jsonl")
 	err := scanJSONL(corpus, func(line int, b []byte) error {
 		var d struct {
-			ID    *idString `json:"_id"`
-			Title string    `json:"title"`
-			Text  string    `json:"text"`
+			ID    *data.ID `json:"_id"`
+			Title string   `json:"title"`
+			Text  string   `json:"text"`
 		}
 		if err := decodeLine(b, &d); err != nil {
 			return err
@@ -40,8 +42,8 @@ func LoadBEIR(dir, split string) (*Collection, error) {
 	}
 	err = scanJSONL(filepath.Join(dir, "queries.jsonl"), func(line int, b []byte) error {
 		var q struct {
-			ID   *idString `json:"_id"`
-			Text *string   `json:"text"`
+			ID   *data.ID `json:"_id"`
+			Text *string  `json:"text"`
 		}
 		if err := decodeLine(b, &q); err != nil {
 			return err
@@ -116,24 +118,6 @@ func addQrel(qrels map[string]map[string]int, qid, did string, grade int) {
 		qrels[qid] = m
 	}
 	m[did] = grade
-}
-
-// idString accepts a JSON string or number as an id.
-type idString string
-
-func (s *idString) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var v string
-		err := json.Unmarshal(b, &v)
-		*s = idString(v)
-		return err
-	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return errors.New("want a string or a number")
-	}
-	*s = idString(n)
-	return nil
 }
 
 type lineFieldError struct {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/tdro/tdro/data/internal/jsonpos"
 	"github.com/tdro/tdro/internal/atomicfile"
 )
 
@@ -134,19 +135,11 @@ func (m *Mixture) Weights() []float64 {
 func describeJSONError(doc []byte, err error) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return fmt.Errorf("line %d: invalid JSON: %v", lineOf(doc, se.Offset), se)
+		return fmt.Errorf("line %d: invalid JSON: %v", jsonpos.LineOf(doc, se.Offset), se)
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fmt.Errorf("line %d: field %q: want %s, got %s", lineOf(doc, te.Offset), te.Field, jsonKind(te.Type.String()), te.Value)
+		return fmt.Errorf("line %d: field %q: want %s, got %s", jsonpos.LineOf(doc, te.Offset), te.Field, jsonKind(te.Type.String()), te.Value)
 	}
 	return err
-}
-
-// LineOf returns the 1-based line holding byte offset off of doc.
-func lineOf(doc []byte, off int64) int {
-	if off > int64(len(doc)) {
-		off = int64(len(doc))
-	}
-	return 1 + bytes.Count(doc[:off], []byte{'\n'})
 }

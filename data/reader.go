@@ -61,39 +61,14 @@ func (rd *Reader) Next() (Record, error) {
 	return Record{}, io.EOF
 }
 
-// flexString accepts a JSON string or number (some exports write numeric
-// ids) and keeps its text.
-type flexString string
-
-func (s *flexString) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var v string
-		if err := json.Unmarshal(b, &v); err != nil {
-			return err
-		}
-		*s = flexString(v)
-		return nil
-	}
-	if string(b) == "null" {
-		*s = ""
-		return nil
-	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return errors.New("want a string or a number")
-	}
-	*s = flexString(n)
-	return nil
-}
-
 type rawPassage struct {
-	DocID flexString `json:"docid"`
-	Title string     `json:"title"`
-	Text  string     `json:"text"`
+	DocID ID     `json:"docid"`
+	Title string `json:"title"`
+	Text  string `json:"text"`
 }
 
 type rawRecord struct {
-	QueryID   flexString   `json:"query_id"`
+	QueryID   ID           `json:"query_id"`
 	Query     *string      `json:"query"`
 	Positives []rawPassage `json:"positive_passages"`
 	Negatives []rawPassage `json:"negative_passages"`
@@ -174,7 +149,7 @@ func jsonFieldError(err error) *FieldError {
 
 func jsonKind(goType string) string {
 	switch {
-	case goType == "string" || goType == "*string" || strings.HasSuffix(goType, "flexString"):
+	case goType == "string" || goType == "*string" || goType == "data.ID":
 		return "a string"
 	case strings.HasPrefix(goType, "[]"):
 		return "an array"

@@ -13,9 +13,34 @@
 package data
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 )
+
+// ID is an identifier that JSON sources write as a string or a number (or
+// null, read as ""); it keeps the text ("7", "1e3", "q1").
+type ID string
+
+// UnmarshalJSON accepts a JSON string, number or null.
+func (s *ID) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var v string
+		err := json.Unmarshal(b, &v)
+		*s = ID(v)
+		return err
+	}
+	if string(b) == "null" {
+		*s = ""
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return errors.New("want a string or a number")
+	}
+	*s = ID(n)
+	return nil
+}
 
 // Passage is one positive or negative passage of a record.
 type Passage struct {

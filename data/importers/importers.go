@@ -131,13 +131,3 @@ func clean(s string) string {
 
 // trimBOM drops a UTF-8 byte-order mark.
 func trimBOM(b []byte) []byte { return bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")) }
-
-func lineOf(doc []byte, off int64) int {
-	if off > int64(len(doc)) {
-		off = int64(len(doc))
-	}
-	if off < 0 {
-		off = 0
-	}
-	return 1 + bytes.Count(doc[:off], []byte{'\n'})
-}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/tdro/tdro/data"
+	"github.com/tdro/tdro/data/internal/jsonpos"
 	"github.com/tdro/tdro/data/squad"
 	"github.com/tdro/tdro/internal/atomicfile"
 )
@@ -65,7 +66,7 @@ func parseSQuAD(name string, src []byte, opt Options, out *Result) error {
 func eachItem(name string, src []byte, open json.Delim, opt Options, out *Result, fn func(key string, line int, raw json.RawMessage) error) error {
 	dec := json.NewDecoder(bytes.NewReader(src))
 	fail := func(field string, err error) error {
-		return &ItemError{File: name, Line: lineOf(src, dec.InputOffset()), Field: field, Err: err}
+		return &ItemError{File: name, Line: jsonpos.LineOf(src, dec.InputOffset()), Field: field, Err: err}
 	}
 	kind := map[json.Delim]string{'[': "array", '{': "object"}[open]
 	tok, err := dec.Token()
@@ -81,12 +82,12 @@ func eachItem(name string, src []byte, open json.Delim, opt Options, out *Result
 			}
 			key, _ = tok.(string)
 		}
-		start := skipSeparators(src, dec.InputOffset())
+		start := jsonpos.ValueStart(src, dec.InputOffset())
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			return fail(key, fmt.Errorf("invalid JSON: %v", err))
 		}
-		if err := fn(key, lineOf(src, start), raw); err != nil {
+		if err := fn(key, jsonpos.LineOf(src, start), raw); err != nil {
 			if err := out.bad(opt, err); err != nil {
 				return err
 			}
@@ -99,13 +100,6 @@ func eachItem(name string, src []byte, open json.Delim, opt Options, out *Result
 		return fail("", errors.New("trailing data after the JSON value"))
 	}
 	return nil
-}
-
-func skipSeparators(doc []byte, off int64) int64 {
-	for off < int64(len(doc)) && strings.IndexByte(" \t\r\n,:", doc[off]) >= 0 {
-		off++
-	}
-	return off
 }
 
 // decodeItem unmarshals one element, naming the field on type errors.

@@ -146,7 +146,7 @@ func Prepare(ctx context.Context, opt PrepareOptions) (*data.Mixture, *Report, e
 		}
 	}
 	set := EvalQuerySet(evals)
-	evalSum := evalFingerprint(evals)
+	evalSum := evalFingerprint(evals) + " " + codeFingerprint()
 	rep := &Report{EvalQueries: set.Len(), Mixture: filepath.Join(opt.OutDir, "mixture.json")}
 	mix := &data.Mixture{}
 	for _, src := range opt.Sources {
@@ -252,8 +252,8 @@ func prepareDomain(ctx context.Context, src Source, set *dedup.Set, evalSum stri
 }
 
 // A stamp (OutDir/.prepare/<domain>.json) records what produced a domain
-// file — a hash of the source definition, the options, the input files and
-// the evaluation queries — so that an interrupted or repeated prepare
+// file — a hash of the source definition, the options, the input files, the
+// evaluation queries and the tdro executable — so that an interrupted or repeated prepare
 // reuses the domains already done. It holds no times, so reruns stay
 // byte-identical.
 type stamp struct {
@@ -317,6 +317,19 @@ func writeStamp(path, key, output string, dr DomainReport) error {
 	}
 	dr.Elapsed = 0
 	return atomicfile.WriteJSON(path, stamp{Key: key, Output: sum, Report: dr})
+}
+
+// codeFingerprint hashes the running executable, so that stamps written by
+// another build of tdro (whose importers may differ) are never reused.
+func codeFingerprint() string {
+	exe, err := os.Executable()
+	if err == nil {
+		var sum string
+		if sum, err = fileSHA256(exe); err == nil {
+			return sum
+		}
+	}
+	return fmt.Sprintf("unknown-%d-%d", os.Getpid(), time.Now().UnixNano()) // never matches: no reuse
 }
 
 // evalFingerprint hashes the evaluation queries dedup compares against.

@@ -12,6 +12,9 @@ import (
 	"io"
 	"os"
 	"strconv"
+
+	"github.com/tdro/tdro/data"
+	"github.com/tdro/tdro/data/internal/jsonpos"
 )
 
 // File is a whole SQuAD-style document.
@@ -37,7 +40,7 @@ type Paragraph struct {
 
 // QA is one question and its answer spans.
 type QA struct {
-	ID       ID       `json:"id"`
+	ID       data.ID  `json:"id"`
 	Question string   `json:"question"`
 	Answers  []Answer `json:"answers"`
 }
@@ -46,24 +49,6 @@ type QA struct {
 type Answer struct {
 	Text        string `json:"text"`
 	AnswerStart int    `json:"answer_start"` // character (rune) offset into the context; -1: unknown
-}
-
-// ID accepts a JSON string or number.
-type ID string
-
-func (s *ID) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var v string
-		err := json.Unmarshal(b, &v)
-		*s = ID(v)
-		return err
-	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return errors.New("want a string or a number")
-	}
-	*s = ID(n)
-	return nil
 }
 
 // Error is a problem in a SQuAD file, located by line and JSON path.
@@ -109,7 +94,7 @@ func Parse(doc []byte, name string, onBad func(error) error) (*File, error) {
 	f := &File{}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	fail := func(off int64, field string, err error) error {
-		return &Error{File: name, Line: lineOf(doc, off), Field: field, Err: err}
+		return &Error{File: name, Line: jsonpos.LineOf(doc, off), Field: field, Err: err}
 	}
 	tok, err := dec.Token()
 	if err != nil {
@@ -138,7 +123,7 @@ func Parse(doc []byte, name string, onBad func(error) error) (*File, error) {
 				return nil, fail(dec.InputOffset(), "data", errors.New("want an array"))
 			}
 			for i := 0; dec.More(); i++ {
-				start := skipSeparators(doc, dec.InputOffset())
+				start := jsonpos.ValueStart(doc, dec.InputOffset())
 				var a Article
 				if err := dec.Decode(&a); err != nil {
 					var te *json.UnmarshalTypeError
@@ -150,7 +135,7 @@ func Parse(doc []byte, name string, onBad func(error) error) (*File, error) {
 					}
 					continue
 				}
-				a.Line = lineOf(doc, start)
+				a.Line = jsonpos.LineOf(doc, start)
 				if err := a.validate(i, func(e *Error) error {
 					e.File, e.Line = name, a.Line
 					return onBad(e)
@@ -262,27 +247,4 @@ func (p *Paragraph) AnswerSentences(qa *QA) []int {
 		}
 	}
 	return out
-}
-
-func lineOf(doc []byte, off int64) int {
-	if off > int64(len(doc)) {
-		off = int64(len(doc))
-	}
-	if off < 0 {
-		off = 0
-	}
-	return 1 + bytes.Count(doc[:off], []byte{'\n'})
-}
-
-// skipSeparators moves off past blanks and commas to where the next value starts.
-func skipSeparators(doc []byte, off int64) int64 {
-	for off < int64(len(doc)) {
-		switch doc[off] {
-		case ' ', '\t', '\r', '\n', ',':
-			off++
-		default:
-			return off
-		}
-	}
-	return off
 }
