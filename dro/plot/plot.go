@@ -9,6 +9,7 @@ import (
 	"image/color"
 	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	gplot "gonum.org/v1/plot"
@@ -81,6 +82,7 @@ func Trajectories(base, title string, names []string, steps []int, alpha [][]flo
 	// move by fractions of a percent, invisible on [0,1].
 	pad := math.Max((maxW-minW)*0.08, 0.005)
 	p.Y.Min, p.Y.Max = math.Max(0, minW-pad), math.Min(1, maxW+pad)
+	p.Y.Tick.Marker = labelledTicks{}
 	return save(base, p, vg.Points(640), vg.Points(360))
 }
 
@@ -162,8 +164,43 @@ func Bars(base, title string, names []string, weights []float64) error {
 	p.Add(values)
 	p.NominalY(labels...)
 	p.X.Min, p.X.Max = 0, maxW*1.15
+	p.X.Tick.Marker = labelledTicks{}
 	p.Y.Min, p.Y.Max = -0.7, float64(k)-0.3
 	return save(base, p, vg.Points(560), vg.Points(math.Max(220, float64(60+24*k))))
+}
+
+// labelledTicks labels five to ten evenly spaced round values (1, 2 or 5
+// times a power of ten); gonum's default labels only two or three.
+type labelledTicks struct{}
+
+func (labelledTicks) Ticks(lo, hi float64) []gplot.Tick {
+	if !(hi > lo) {
+		return gplot.DefaultTicks{}.Ticks(lo, hi)
+	}
+	// The largest of 1, .5, .2, .1, .05 times the range's power of ten that
+	// still cuts the range into at least four steps.
+	base := math.Pow(10, math.Floor(math.Log10(hi-lo)))
+	step := base / 20
+	for _, m := range []float64{1, 0.5, 0.2, 0.1} {
+		if (hi-lo)/(m*base) >= 4-1e-9 {
+			step = m * base
+			break
+		}
+	}
+	var ticks []gplot.Tick
+	for i := math.Ceil(lo/step - 1e-9); i*step <= hi+1e-12; i++ {
+		v := i * step
+		if v == 0 {
+			v = 0 // not -0
+		}
+		ticks = append(ticks, gplot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', decimals(step), 64)})
+	}
+	return ticks
+}
+
+// decimals is how many decimals show a multiple of step exactly.
+func decimals(step float64) int {
+	return max(0, int(math.Ceil(-math.Log10(step)-1e-9)))
 }
 
 // save draws p with its legend to the right of the plot area and writes

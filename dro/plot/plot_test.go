@@ -81,3 +81,22 @@ func TestPlotBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestLabelledTicks(t *testing.T) {
+	for _, tc := range []struct {
+		lo, hi float64
+		want   []string
+	}{
+		{0.075, 0.1, []string{"0.075", "0.080", "0.085", "0.090", "0.095", "0.100"}},
+		{0, 1, []string{"0.0", "0.2", "0.4", "0.6", "0.8", "1.0"}},
+		{0, 40, []string{"0", "10", "20", "30", "40"}},
+	} {
+		var got []string
+		for _, tk := range (labelledTicks{}).Ticks(tc.lo, tc.hi) {
+			got = append(got, tk.Label)
+		}
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("[%v,%v]: %v, want %v", tc.lo, tc.hi, got, tc.want)
+		}
+	}
+}
