@@ -97,3 +97,15 @@ func TestSMARTRawCounts(t *testing.T) {
 		}
 	}
 }
+
+// MANIFEST.md: each BEIR subset has 50 queries (before dropping unjudged ones).
+func TestBEIRRawQueryCounts(t *testing.T) {
+	d := dataDir(t)
+	for _, name := range []string{"msmarco-trec-dl19-5k", "dbpedia-entity-5k"} {
+		n := 0
+		err := scanJSONL(filepath.Join(d, "eval", "beir", name, "queries.jsonl"), func(int, []byte) error { n++; return nil })
+		if err != nil || n != 50 {
+			t.Errorf("%s: %d queries (%v), want 50", name, n, err)
+		}
+	}
+}
