@@ -3,6 +3,7 @@ package dro
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/tdro/tdro/train"
 )
@@ -47,10 +48,12 @@ type StepLog struct {
 	ProxyLoss map[string]float64 `json:"proxy_loss"`
 	RefLoss   map[string]float64 `json:"ref_loss"`
 	Examples  map[string]int     `json:"examples"`
+	Seconds   float64            `json:"step_s"` // wall time of the step
 }
 
 // Step runs step i (0-based).
 func (l *Loop) Step(i int) (*StepLog, error) {
+	t0 := time.Now()
 	batch := l.Sampler.Next()
 	in, err := l.Encode(batch)
 	if err != nil {
@@ -106,6 +109,7 @@ func (l *Loop) Step(i int) (*StepLog, error) {
 		log.ProxyLoss[name] /= float64(n)
 		log.RefLoss[name] /= float64(n)
 	}
+	log.Seconds = time.Since(t0).Seconds()
 	return log, nil
 }
 
