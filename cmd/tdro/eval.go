@@ -23,6 +23,7 @@ import (
 func init() {
 	var (
 		models, sets, runs     []string
+		compare                []string
 		dataDir, out, baseline string
 		cacheDir, measureList  string
 		tableList              string
@@ -40,6 +41,8 @@ by exact inner-product search, and scores the runs with trec_eval's semantics.
 or paths: a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv), a SMART folder
 (.ALL/.QRY/.REL), an XQuAD-R JSON file, or QUESTIONS.json:SENTENCES.json for
 cross-lingual XQuAD-R. --run NAME=FILE scores an external TREC run file (one --data set).
+--compare DIR adds the runs of an earlier eval --out directory (read from its JSON files,
+per-query values included) to the tables and significance tests without re-running them.
 
 Corpus and query embeddings are cached under --cache, keyed by the checkpoint's files
 and the texts, so evaluating the same model again is instant.
@@ -52,8 +55,8 @@ against --baseline, bar plots, per-query difference histograms).`,
 			if out == "" {
 				return fmt.Errorf("--out is required")
 			}
-			if len(models) == 0 && len(runs) == 0 {
-				return fmt.Errorf("give at least one --model (a checkpoint directory or bm25) or --run")
+			if len(models) == 0 && len(runs) == 0 && len(compare) == 0 {
+				return fmt.Errorf("give at least one --model (a checkpoint directory or bm25), --run or --compare")
 			}
 			ms, err := metrics.ParseMeasures(splitList(measureList)...)
 			if err != nil {
@@ -108,6 +111,21 @@ against --baseline, bar plots, per-query difference histograms).`,
 					return err
 				}
 			}
+			for _, dir := range compare {
+				if _, err := os.Stat(filepath.Join(dir, "results")); err == nil {
+					dir = filepath.Join(dir, "results")
+				}
+				r, err := report.ReadJSON(dir)
+				if err != nil {
+					return err
+				}
+				if len(models)+len(runs) > 0 { // keep the sets evaluated now
+					keepSets(r, cols)
+				}
+				if err := add(r); err != nil {
+					return fmt.Errorf("--compare %s: %w (evaluate under another name)", dir, err)
+				}
+			}
 			if baseline == "" && all.Run("bm25") != nil && len(all.Runs) > 1 {
 				baseline = "bm25"
 			}
@@ -137,6 +155,7 @@ against --baseline, bar plots, per-query difference histograms).`,
 	f := cmd.Flags()
 	f.StringArrayVar(&models, "model", nil, `model to evaluate: checkpoint directory or "bm25" (repeatable)`)
 	f.StringArrayVar(&runs, "run", nil, "external TREC run to score, NAME=FILE (repeatable; needs exactly one --data set)")
+	f.StringArrayVar(&compare, "compare", nil, "earlier eval --out directory whose runs join the tables (repeatable; no re-evaluation)")
 	f.StringSliceVar(&sets, "data", []string{"bundled"}, "evaluation sets: bundled names, \"bundled\", or paths (repeatable, comma-separated)")
 	f.StringVar(&dataDir, "data-dir", "../shared/data", "bundled data directory")
 	f.StringVar(&baseline, "baseline", "", "run to test the others against (default bm25 when evaluated)")
@@ -291,6 +310,23 @@ func loadPath(s string) (*collection.Collection, error) {
 		return collection.LoadBEIR(s, "test")
 	}
 	return collection.LoadSMART(s)
+}
+
+// keepSets drops the datasets of r that are not among cols.
+func keepSets(r *eval.Results, cols []*collection.Collection) {
+	names := map[string]bool{}
+	for _, c := range cols {
+		names[c.Name] = true
+	}
+	for _, run := range r.Runs {
+		kept := run.Datasets[:0]
+		for _, d := range run.Datasets {
+			if names[d.Dataset] {
+				kept = append(kept, d)
+			}
+		}
+		run.Datasets = kept
+	}
 }
 
 func langOf(path string) string { return strings.TrimSuffix(filepath.Base(path), ".json") }

@@ -35,7 +35,7 @@ func (t *Table) HTMLTable() template.HTML {
 	for i, ds := range t.Datasets {
 		row(ds, t.Cells[i], "")
 	}
-	row("mean", t.Mean, ` class="mean"`)
+	row(t.MeanLabel(), t.Mean, ` class="mean"`)
 	b.WriteString("</tbody></table>")
 	return template.HTML(b.String())
 }

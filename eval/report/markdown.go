@@ -56,7 +56,7 @@ func (t *Table) Markdown() string {
 	for i, ds := range t.Datasets {
 		row(mdEscape(ds), t.Cells[i])
 	}
-	row("*mean*", t.Mean)
+	row("*"+t.MeanLabel()+"*", t.Mean)
 	return b.String()
 }
 

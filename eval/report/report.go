@@ -56,8 +56,34 @@ type Table struct {
 	Runs     []string
 	Datasets []string
 	Cells    [][]Cell // [dataset][run]
-	Mean     []Cell   // mean over the datasets each run has
+	Mean     []Cell   // mean over the MeanOver datasets that every run has
+	MeanOver int
 	Baseline string
+}
+
+// MeanLabel names the mean row: "mean", or "mean (k of n sets)" when some
+// runs lack some datasets.
+func (t *Table) MeanLabel() string {
+	if t.MeanOver == len(t.Datasets) {
+		return "mean"
+	}
+	return fmt.Sprintf("mean (%d of %d sets)", t.MeanOver, len(t.Datasets))
+}
+
+// markBest bolds the highest value of a row when there are two runs or more.
+func markBest(row []Cell) {
+	if len(row) < 2 {
+		return
+	}
+	best := math.Inf(-1)
+	for _, c := range row {
+		if c.OK {
+			best = math.Max(best, c.Value)
+		}
+	}
+	for j := range row {
+		row[j].Best = row[j].OK && row[j].Value == best
+	}
 }
 
 // NewTable computes a table: values, best per row, and the paired tests of
@@ -74,11 +100,8 @@ func NewTable(r *eval.Results, m metrics.Measure, o Options) (*Table, error) {
 		t.Runs = append(t.Runs, run.Name)
 	}
 	t.Cells = make([][]Cell, len(t.Datasets))
-	sums := make([]float64, len(r.Runs))
-	counts := make([]int, len(r.Runs))
 	for i, ds := range t.Datasets {
 		row := make([]Cell, len(r.Runs))
-		best := math.Inf(-1)
 		for j, run := range r.Runs {
 			d := run.Dataset(ds)
 			if d == nil {
@@ -89,9 +112,6 @@ func NewTable(r *eval.Results, m metrics.Measure, o Options) (*Table, error) {
 				return nil, fmt.Errorf("report: run %s has no %v on %s", run.Name, m, ds)
 			}
 			row[j] = Cell{Value: v, OK: true}
-			best = math.Max(best, v)
-			sums[j] += v
-			counts[j]++
 			if base != nil && run != base {
 				if bd := base.Dataset(ds); bd != nil {
 					res, err := Compare(d, bd, m, o.Randomization)
@@ -102,22 +122,32 @@ func NewTable(r *eval.Results, m metrics.Measure, o Options) (*Table, error) {
 				}
 			}
 		}
-		for j := range row {
-			row[j].Best = len(r.Runs) > 1 && row[j].OK && row[j].Value == best
-		}
+		markBest(row)
 		t.Cells[i] = row
 	}
+	// The mean is over the datasets every run has, so that runs are
+	// compared on the same sets.
 	t.Mean = make([]Cell, len(r.Runs))
-	best := math.Inf(-1)
-	for j := range r.Runs {
-		if counts[j] > 0 {
-			t.Mean[j] = Cell{Value: sums[j] / float64(counts[j]), OK: true}
-			best = math.Max(best, t.Mean[j].Value)
+	for i := range t.Datasets {
+		complete := true
+		for _, c := range t.Cells[i] {
+			complete = complete && c.OK
+		}
+		if !complete {
+			continue
+		}
+		t.MeanOver++
+		for j, c := range t.Cells[i] {
+			t.Mean[j].Value += c.Value
 		}
 	}
 	for j := range t.Mean {
-		t.Mean[j].Best = len(r.Runs) > 1 && t.Mean[j].OK && t.Mean[j].Value == best
+		if t.MeanOver > 0 {
+			t.Mean[j].Value /= float64(t.MeanOver)
+			t.Mean[j].OK = true
+		}
 	}
+	markBest(t.Mean)
 	return t, nil
 }
 

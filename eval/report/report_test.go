@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -125,5 +126,56 @@ func TestHTMLAndJSON(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("JSON lacks %s:\n%s", want, b[:min(len(b), 400)])
 		}
+	}
+}
+
+func TestReadJSONRoundTrip(t *testing.T) {
+	r := results(t)
+	dir := t.TempDir()
+	if _, err := WriteJSON(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadJSON(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Baseline: "base"}
+	want, _ := Markdown(r, o)
+	got, err := Markdown(back, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Runs come back sorted by name: compare the cells run by run.
+	for _, run := range r.Runs {
+		for _, d := range run.Datasets {
+			b := back.Run(run.Name).Dataset(d.Dataset)
+			for i, m := range d.Scores.Measures {
+				v, ok := b.Mean(m)
+				if !ok || math.Abs(v-d.Scores.Mean[i]) > 1e-12 {
+					t.Errorf("%s/%s %v: read %v, wrote %v", run.Name, d.Dataset, m, v, d.Scores.Mean[i])
+				}
+			}
+		}
+	}
+	if strings.Count(got, "‡") != strings.Count(want, "‡") {
+		t.Errorf("marks differ after the round trip:\n%s\nvs\n%s", got, want)
+	}
+	if _, err := ReadJSON(t.TempDir()); err == nil {
+		t.Error("empty directory accepted")
+	}
+}
+
+func TestMeanOverCommonDatasets(t *testing.T) {
+	r := results(t)
+	r.Runs[1].Datasets = r.Runs[1].Datasets[:1] // "better" only has alpha
+	tb, err := NewTable(r, metrics.Measure{Kind: metrics.MRR, K: 10}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tb.MeanLabel() != "mean (1 of 2 sets)" || tb.Mean[0].Value != tb.Cells[0][0].Value {
+		t.Errorf("label %q, base mean %v, want alpha's %v", tb.MeanLabel(), tb.Mean[0].Value, tb.Cells[0][0].Value)
+	}
+	if tb.Cells[1][1].OK {
+		t.Error("missing dataset shown as a value")
 	}
 }

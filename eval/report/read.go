@@ -1,0 +1,107 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/tdro/tdro/eval"
+	"github.com/tdro/tdro/eval/metrics"
+)
+
+// ReadJSON reads back the result files WriteJSON wrote under dir
+// (dir/<run>/<dataset>.json), per-query values included, so that an
+// earlier evaluation can be tabulated and tested against a new one without
+// re-running it. Runs are sorted by name, datasets by file name.
+func ReadJSON(dir string) (*eval.Results, error) {
+	runs, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read results: %w", err)
+	}
+	out := &eval.Results{}
+	for _, re := range runs {
+		if !re.IsDir() {
+			continue
+		}
+		files, err := filepath.Glob(filepath.Join(dir, re.Name(), "*.json"))
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(files)
+		var run *eval.RunResult
+		for _, f := range files {
+			d, err := readDataset(f)
+			if err != nil {
+				return nil, err
+			}
+			if run == nil {
+				run = &eval.RunResult{Name: d.Run}
+			}
+			run.Datasets = append(run.Datasets, d)
+		}
+		if run != nil {
+			out.Runs = append(out.Runs, run)
+		}
+	}
+	if len(out.Runs) == 0 {
+		return nil, fmt.Errorf("read results: no result files under %s (want RUN/DATASET.json)", dir)
+	}
+	return out, nil
+}
+
+func readDataset(path string) (*eval.DatasetResult, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m MTEB
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if m.Tdro.Run == "" || m.TaskName == "" || len(m.Tdro.PerQuery) == 0 {
+		return nil, fmt.Errorf("read %s: not a tdro result file (task_name, tdro.run and tdro.per_query needed)", path)
+	}
+	// Measures: the per-query keys, in the canonical order of the first query.
+	var measures []metrics.Measure
+	names := map[string]int{}
+	for _, row := range m.Tdro.PerQuery {
+		for name := range row {
+			if _, ok := names[name]; !ok {
+				ms, err := metrics.ParseMeasure(name)
+				if err != nil {
+					return nil, fmt.Errorf("read %s: %w", path, err)
+				}
+				names[name] = len(measures)
+				measures = append(measures, ms)
+			}
+		}
+	}
+	sort.Slice(measures, func(i, j int) bool {
+		if measures[i].Kind != measures[j].Kind {
+			return measures[i].Kind < measures[j].Kind
+		}
+		return measures[i].K < measures[j].K
+	})
+	s := &metrics.Scores{Measures: measures, PerQuery: map[string][]float64{}, Missing: m.Tdro.Missing, Mean: make([]float64, len(measures))}
+	for q, row := range m.Tdro.PerQuery {
+		vals := make([]float64, len(measures))
+		for i, ms := range measures {
+			v, ok := row[ms.String()]
+			if !ok {
+				return nil, fmt.Errorf("read %s: query %s lacks %s", path, q, ms)
+			}
+			vals[i] = v
+			s.Mean[i] += v
+		}
+		s.PerQuery[q] = vals
+		s.Queries = append(s.Queries, q)
+	}
+	sort.Strings(s.Queries)
+	for i := range s.Mean {
+		s.Mean[i] /= float64(len(s.Queries))
+	}
+	return &eval.DatasetResult{Dataset: m.TaskName, Language: m.Tdro.Language, Run: m.Tdro.Run, Stats: m.Tdro.Stats,
+		Timing: m.Tdro.Timing, Scores: s, Warnings: m.Tdro.Warnings}, nil
+}
