@@ -93,6 +93,7 @@ type PrepareOptions struct {
 type DomainReport struct {
 	Name, Language string
 	Imported       int            // well-formed records read from the source
+	Filtered       int            // well-formed items the format leaves out on purpose (label-1 pairs, neutral NLI, STS < 4)
 	Skipped        int            // malformed source items skipped (SkipBad)
 	Duplicates     int            // training queries within SimHash distance 2 of an evaluation query, removed
 	DuplicatesBy   map[string]int // removed duplicates per evaluation collection
@@ -210,7 +211,7 @@ func prepareDomain(ctx context.Context, src Source, set *dedup.Set, evalSum stri
 	if err != nil {
 		return data.Domain{}, dr, err
 	}
-	dr.Imported, dr.Skipped = len(res.Records), res.Skipped
+	dr.Imported, dr.Skipped, dr.Filtered = len(res.Records), res.Skipped, res.Filtered
 	kept, by := RemoveEvalDuplicates(res.Records, set)
 	dr.Duplicates, dr.DuplicatesBy = len(res.Records)-len(kept), by
 	recs := Sample(kept, opt.MaxPerDomain, opt.Seed)
@@ -396,22 +397,26 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	left := func(s string, n int) string { return s + strings.Repeat(" ", n-len(s)) }
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%s\t%s\trecords\tquery len\tpassage len\t%% hard neg\tneg/rec\tdup removed\tskipped\ttime\t\n", left("domain", nameW), left("language", langW))
-	var records, dups, skipped int
+	fmt.Fprintf(tw, "%s\t%s\timported\tfiltered\tskipped\tdup removed\trecords\tquery len\tpassage len\t%% hard neg\tneg/rec\ttime\t\n", left("domain", nameW), left("language", langW))
+	var imported, filtered, records, dups, skipped int
 	for _, d := range r.Domains {
 		elapsed := fmt.Sprintf("%.2fs", d.Elapsed.Seconds())
 		if d.Reused {
 			elapsed = "reused"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%d\t%s\t\n", left(d.Name, nameW), left(d.Language, langW), d.Records,
-			d.MeanQueryLen, d.MeanPassageLen, 100*d.WithNegatives, d.MeanNegatives, d.Duplicates, d.Skipped, elapsed)
-		records, dups, skipped = records+d.Records, dups+d.Duplicates, skipped+d.Skipped
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t\n", left(d.Name, nameW), left(d.Language, langW),
+			d.Imported, d.Filtered, d.Skipped, d.Duplicates, d.Records, d.MeanQueryLen, d.MeanPassageLen, 100*d.WithNegatives, d.MeanNegatives, elapsed)
+		imported, filtered, skipped = imported+d.Imported, filtered+d.Filtered, skipped+d.Skipped
+		records, dups = records+d.Records, dups+d.Duplicates
 	}
-	fmt.Fprintf(tw, "%s\t%s\t%d\t\t\t\t\t%d\t%d\t%.2fs\t\n", left(fmt.Sprintf("total (%d domains)", len(r.Domains)), nameW), left("", langW), records, dups, skipped, r.Elapsed.Seconds())
+	fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t\t\t\t\t%.2fs\t\n", left(fmt.Sprintf("total (%d domains)", len(r.Domains)), nameW), left("", langW),
+		imported, filtered, skipped, dups, records, r.Elapsed.Seconds())
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "lengths in characters; dedup against %d evaluation queries (SimHash, Hamming <= %d); mixture: %s\n", r.EvalQueries, dedup.PaperDistance, r.Mixture)
+	_, err := fmt.Fprintf(w, "imported: well-formed records from the source; filtered: items the format leaves out by rule (label-1 pairs, neutral/contradiction NLI\n"+
+		"pairs, STS < 4); skipped: malformed items; dup removed: queries within SimHash distance %d of one of %d evaluation queries;\n"+
+		"records: written, a seeded sample of at most --max-per-domain; lengths in characters; mixture: %s\n", dedup.PaperDistance, r.EvalQueries, r.Mixture)
 	return err
 }
 
