@@ -58,7 +58,7 @@ func DefaultConfig() Config {
 	opt := train.DefaultOptimizer()
 	opt.LearningRate = 1e-4
 	return Config{
-		Steps: 30, BatchSize: 16, Negatives: 7, QueryMaxLen: 32, PassageMaxLen: 64, Seed: 42,
+		Steps: 20, BatchSize: 16, Negatives: 7, QueryMaxLen: 32, PassageMaxLen: 64, Seed: 42,
 		LossConfig:      train.LossConfig{Temperature: 0.002, Similarity: train.Cosine, HardNegativesOnly: true},
 		OptimizerConfig: opt,
 		UpdateConfig:    UpdateConfig{}.WithDefaults(),
