@@ -186,8 +186,14 @@ func (r *Results) Datasets() []string {
 func Evaluate(ctx context.Context, enc Encoder, cols []*collection.Collection, opts Options) (*Results, error) {
 	opts.fill()
 	run := &RunResult{Name: opts.Name}
+	memo := map[string]*Embeddings{} // texts shared between sets (XQuAD-R corpora and questions) encode once
+	defer func() {
+		for _, e := range memo {
+			e.Close()
+		}
+	}()
 	for _, c := range cols {
-		d, err := evaluateDense(ctx, enc, c, opts)
+		d, err := evaluateDense(ctx, enc, c, opts, memo)
 		if err != nil {
 			return nil, fmt.Errorf("evaluate %s on %s: %w", opts.Name, c.Name, err)
 		}
@@ -237,7 +243,20 @@ func DocText(d collection.Doc) string {
 	return d.Title + " " + d.Text
 }
 
-func evaluateDense(ctx context.Context, enc Encoder, c *collection.Collection, opts Options) (*DatasetResult, error) {
+// encodeOnce is Encode remembered by texts and max length for one Evaluate call.
+func encodeOnce(ctx context.Context, enc Encoder, texts []string, eo EncodeOptions, memo map[string]*Embeddings) (e *Embeddings, fresh bool, err error) {
+	key := fmt.Sprintf("%d/%s", eo.MaxLen, TextKey(texts))
+	if e, ok := memo[key]; ok {
+		return e, false, nil
+	}
+	e, err = Encode(ctx, enc, texts, eo)
+	if err == nil {
+		memo[key] = e
+	}
+	return e, true, err
+}
+
+func evaluateDense(ctx context.Context, enc Encoder, c *collection.Collection, opts Options, memo map[string]*Embeddings) (*DatasetResult, error) {
 	stats, warn, err := check(c)
 	if err != nil {
 		return nil, err
@@ -257,21 +276,30 @@ func evaluateDense(ctx context.Context, enc Encoder, c *collection.Collection, o
 	}
 	eo := EncodeOptions{MaxLen: opts.MaxLen, BatchSize: opts.BatchSize, CacheDir: opts.CacheDir, ModelKey: opts.ModelKey,
 		Label: c.Name + " corpus", CountTokens: opts.CountTokens}
-	corpus, err := Encode(ctx, enc, docs, eo)
+	corpus, freshC, err := encodeOnce(ctx, enc, docs, eo, memo)
 	if err != nil {
 		return nil, err
 	}
-	defer corpus.Close()
 	eo.MaxLen, eo.Label = opts.QueryMaxLen, c.Name+" queries"
-	qemb, err := Encode(ctx, enc, queries, eo)
+	qemb, freshQ, err := encodeOnce(ctx, enc, queries, eo, memo)
 	if err != nil {
 		return nil, err
 	}
-	defer qemb.Close()
-	res.Timing = Timing{EncodeCorpus: corpus.Elapsed.Seconds(), EncodeQueries: qemb.Elapsed.Seconds(),
-		Tokens: corpus.Tokens + qemb.Tokens, Cached: corpus.Cached && qemb.Cached}
-	if t := corpus.Elapsed + qemb.Elapsed; t > 0 && res.Timing.Tokens > 0 {
-		res.Timing.TokensPerSecond = float64(res.Timing.Tokens) / t.Seconds()
+	res.Timing.Cached = true
+	for _, x := range []struct {
+		e     *Embeddings
+		fresh bool
+		secs  *float64
+	}{{corpus, freshC, &res.Timing.EncodeCorpus}, {qemb, freshQ, &res.Timing.EncodeQueries}} {
+		if !x.fresh { // encoded for an earlier set of this call
+			continue
+		}
+		*x.secs = x.e.Elapsed.Seconds()
+		res.Timing.Tokens += x.e.Tokens
+		res.Timing.Cached = res.Timing.Cached && x.e.Cached
+	}
+	if t := res.Timing.EncodeCorpus + res.Timing.EncodeQueries; t > 0 && res.Timing.Tokens > 0 {
+		res.Timing.TokensPerSecond = float64(res.Timing.Tokens) / t
 	}
 	if qemb.Vectors.Len() > 0 && qemb.Vectors.Dim() != corpus.Vectors.Dim() {
 		return nil, fmt.Errorf("queries encode to %d dimensions, documents to %d", qemb.Vectors.Dim(), corpus.Vectors.Dim())

@@ -238,3 +238,19 @@ func TestBM25Baseline(t *testing.T) {
 		t.Errorf("BM25 on tiny: MRR %v", mrr)
 	}
 }
+
+// TestSharedTextsEncodeOnce: two sets with the same corpus (as XQuAD-R's
+// cross-lingual sets share the English sentences) encode it once per call.
+func TestSharedTextsEncodeOnce(t *testing.T) {
+	enc := &hashEncoder{dim: 32}
+	a, b := tinyCollection(), tinyCollection()
+	b.Name = "tiny-again"
+	b.Queries = b.Queries[:2]
+	if _, err := Evaluate(context.Background(), enc, []*collection.Collection{a, b}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	// 4 docs + 3 queries, then only b's 2 (different) queries.
+	if got := enc.texts.Load(); got != 9 {
+		t.Errorf("encoded %d texts, want 9", got)
+	}
+}
