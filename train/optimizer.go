@@ -199,10 +199,13 @@ func (o *AdamW) Update(grads []*graph.Node, lr *graph.Node) *graph.Node {
 	b1, b2 := o.cfg.Beta1, o.cfg.Beta2
 	bias1 := graph.OneMinus(graph.Pow(scalar(b1), step))
 	bias2 := graph.OneMinus(graph.Pow(scalar(b2), step))
-	c1 := graph.MulScalar(clip, 1-b1)                   // m <- b1 m + (1-b1) clip g
-	c2 := graph.MulScalar(graph.Square(clip), 1-b2)     // v <- b2 v + (1-b2) clip^2 g^2
-	invSqrtBias2 := graph.Reciprocal(graph.Sqrt(bias2)) // denominator sqrt(v / bias2) + eps
-	stepSize := graph.Div(lr, bias1)
+	c1 := graph.MulScalar(clip, 1-b1)               // m <- b1 m + (1-b1) clip g
+	c2 := graph.MulScalar(graph.Square(clip), 1-b2) // v <- b2 v + (1-b2) clip^2 g^2
+	// update = (m/bias1) / (sqrt(v/bias2) + eps) = m / (sqrt(v) + eps·sqrt(bias2)) · lr·sqrt(bias2)/bias1:
+	// one pass fewer per parameter than dividing v.
+	sqrtBias2 := graph.Sqrt(bias2)
+	epsHat := graph.MulScalar(sqrtBias2, o.cfg.Epsilon)
+	stepSize := graph.Div(graph.Mul(lr, sqrtBias2), bias1)
 	decay := graph.OneMinus(graph.MulScalar(lr, o.cfg.WeightDecay)) // decoupled: p <- p (1 - lr wd)
 	for i, p := range o.params {
 		// Scalars always on the right: the Go backend has a fast path for a
@@ -211,7 +214,7 @@ func (o *AdamW) Update(grads []*graph.Node, lr *graph.Node) *graph.Node {
 		v := graph.Add(graph.MulScalar(o.v[i].NodeValue(g), b2), graph.Mul(squares[i], c2))
 		o.m[i].SetNodeValue(m)
 		o.v[i].SetNodeValue(v)
-		denom := graph.AddScalar(graph.Mul(graph.Sqrt(v), invSqrtBias2), o.cfg.Epsilon)
+		denom := graph.Add(graph.Sqrt(v), epsHat)
 		update := graph.Mul(graph.Div(m, denom), stepSize)
 		value := p.NodeValue(g)
 		if o.cfg.WeightDecay > 0 && p.Shape().Rank() >= 2 {

@@ -10,7 +10,7 @@ normalisation; InfoNCE (temperature 0.05) of B queries against B passages
 global-norm clipping at 1. Inputs are random token ids, all real (no padding).
 
 Usage: bench_torch.py HIDDEN LAYERS FFN SEQ BATCH STEPS THREADS
-Prints one line: torch <threads> <seconds/step> <tokens/s>
+Prints one line: torch <threads> <seconds/step> <tokens/s> <CPU seconds/step>
 """
 import sys
 import time
@@ -66,11 +66,12 @@ def main():
         opt.step()
 
     step()  # warm-up
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(steps):
         step()
     sec = (time.perf_counter() - t0) / steps
-    print(f"torch {threads} {sec:.4f} {2 * batch * seq / sec:.1f}")
+    cpu = (time.process_time() - c0) / steps
+    print(f"torch {threads} {sec:.4f} {2 * batch * seq / sec:.1f} {cpu:.4f}")
 
 
 if __name__ == "__main__":
