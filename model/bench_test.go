@@ -51,35 +51,39 @@ func BenchmarkEncoderForward(b *testing.B) {
 	}
 }
 
-// BenchmarkTinyBERTTrainStep times forward + backward of the default preset
-// (what one training step costs, optimizer excluded): 64 passages x 128 tokens.
-func BenchmarkTinyBERTTrainStep(b *testing.B) {
-	cfg, err := Preset("tiny-bert", 30522)
-	if err != nil {
-		b.Fatal(err)
+// BenchmarkTrainStep times forward + backward of the from-scratch BERT
+// presets (what one training step costs, optimizer excluded) on one step's
+// passages of the default run: 64 x 128 tokens.
+func BenchmarkTrainStep(b *testing.B) {
+	for _, preset := range []string{"mini-bert", "tiny-bert"} {
+		b.Run(preset, func(b *testing.B) {
+			cfg, err := Preset(preset, 30522)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m, err := New(cfg, nil, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			exec := gmodel.MustNewExec(backend.MustGet(), m.Store, func(scope *gmodel.Scope, ids, mask *graph.Node) *graph.Node {
+				g := ids.Graph()
+				scope.Store().SetTraining(g, true)
+				e := m.Embed(scope, ids, mask)
+				loss := graph.ReduceAllSum(graph.Mul(e, e))
+				sum := loss
+				for _, gr := range scope.BuildTrainableVariablesGradientsGraph(loss) {
+					sum = graph.Add(sum, graph.ReduceAllSum(gr))
+				}
+				return sum
+			})
+			const batch, seq = 64, 128
+			ids, mask := benchInputs(batch, seq, cfg.VocabSize)
+			exec.MustExec1(ids, mask).FinalizeAll()
+			b.ResetTimer()
+			for b.Loop() {
+				exec.MustExec1(ids, mask).FinalizeAll()
+			}
+			b.ReportMetric(float64(b.N*batch*seq)/b.Elapsed().Seconds(), "tokens/s")
+		})
 	}
-	m, err := New(cfg, nil, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
-	exec := gmodel.MustNewExec(backend.MustGet(), m.Store, func(scope *gmodel.Scope, ids, mask *graph.Node) *graph.Node {
-		g := ids.Graph()
-		scope.Store().SetTraining(g, true)
-		e := m.Embed(scope, ids, mask)
-		loss := graph.ReduceAllSum(graph.Mul(e, e))
-		grads := scope.BuildTrainableVariablesGradientsGraph(loss)
-		sum := loss
-		for _, gr := range grads {
-			sum = graph.Add(sum, graph.ReduceAllSum(gr))
-		}
-		return sum
-	})
-	const batch, seq = 64, 128 // the default run's passages per step
-	ids, mask := benchInputs(batch, seq, cfg.VocabSize)
-	exec.MustExec1(ids, mask).FinalizeAll()
-	b.ResetTimer()
-	for b.Loop() {
-		exec.MustExec1(ids, mask).FinalizeAll()
-	}
-	b.ReportMetric(float64(b.N*batch*seq)/b.Elapsed().Seconds(), "tokens/s")
 }

@@ -9,7 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	gmodel "github.com/gomlx/gomlx/ml/model"
+	"github.com/tdro/tdro/backend"
 )
 
 // smallConfig is a tiny config of each family over the MiniLM vocabulary.
@@ -347,5 +350,48 @@ func TestLoRAMergeEqualsBasePlusBA(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLoRATrainsOnlyAdapters: the gradient graph the trainer builds
+// (BuildTrainableVariablesGradientsGraph) covers exactly the adapters, and
+// lora_B, zero at the start, gets a non-zero gradient.
+func TestLoRATrainsOnlyAdapters(t *testing.T) {
+	m := newSmall(t, "qwen2", 2)
+	if err := m.EnableLoRA(LoRA{Rank: 2, Alpha: 4, Dropout: 0.1, Targets: []string{"q_proj", "v_proj"}}, 1); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	outs, err := gmodel.ExecOnceN(backend.MustGet(), m.Store, func(scope *gmodel.Scope, ids, mask *graph.Node) []*graph.Node {
+		scope.Store().SetTraining(ids.Graph(), true)
+		e := m.Embed(scope, ids, mask)
+		loss := graph.ReduceAllSum(graph.Mul(e, graph.Sin(graph.IotaFull(ids.Graph(), e.Shape()))))
+		grads := scope.BuildTrainableVariablesGradientsGraph(loss)
+		for v := range scope.IterVariables() {
+			if v.Trainable && v.InUseByGraph(ids.Graph()) {
+				names = append(names, v.Path())
+			}
+		}
+		return grads
+	}, tensors.FromValue([][]int32{{5, 6, 7, 8}, {9, 10, 0, 0}}), tensors.FromValue([][]int32{{1, 1, 1, 1}, {1, 1, 0, 0}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 8 { // 2 layers x 2 targets x (A, B)
+		t.Fatalf("trainable variables in the graph: %v", names)
+	}
+	for i, n := range names {
+		if !strings.Contains(n, "/lora_") {
+			t.Fatalf("%s is trainable", n)
+		}
+		if strings.HasSuffix(n, "lora_B/weight") {
+			nonzero := false
+			for _, v := range tensors.MustCopyFlatData[float32](outs[i]) {
+				nonzero = nonzero || v != 0
+			}
+			if !nonzero {
+				t.Fatalf("%s has a zero gradient", n)
+			}
+		}
 	}
 }

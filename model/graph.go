@@ -243,7 +243,8 @@ func (b *builder) rmsNorm(x *Node, name string, eps float64) *Node {
 	}
 	dims[len(dims)-1] = w.Shape().Dimensions[0]
 	w = graph.Reshape(w, dims...)
-	return graph.Mul(graph.Mul(x, graph.Rsqrt(graph.AddScalar(ms, eps))), w)
+	// Div by Sqrt rather than Rsqrt: GoMLX v0.28 has no gradient for Rsqrt.
+	return graph.Mul(graph.Div(x, graph.Sqrt(graph.AddScalar(ms, eps))), w)
 }
 
 // paddingBias is the additive attention bias [batch, 1, 1, q, k]: maskValue

@@ -127,3 +127,46 @@ func TestBatchMatMulGradient(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryWeightGetsAGradient: full training (dropout on) differentiates
+// through every op of both families and reaches every weight.
+func TestEveryWeightGetsAGradient(t *testing.T) {
+	for _, typ := range []string{"bert", "llama", "qwen2"} {
+		t.Run(typ, func(t *testing.T) {
+			m := newSmall(t, typ, 4)
+			m.Config.HiddenDropout, m.Config.AttentionDropout = 0.1, 0.1
+			var names []string
+			outs, err := gmodel.ExecOnceN(backend.MustGet(), m.Store, func(scope *gmodel.Scope, ids, mask *graph.Node) []*graph.Node {
+				g := ids.Graph()
+				scope.Store().SetTraining(g, true)
+				e := m.Embed(scope, ids, mask)
+				loss := graph.ReduceAllSum(graph.Mul(e, graph.Sin(graph.IotaFull(g, e.Shape()))))
+				grads := scope.BuildTrainableVariablesGradientsGraph(loss)
+				for v := range scope.IterVariables() {
+					if v.Trainable && v.InUseByGraph(g) {
+						names = append(names, v.Path())
+					}
+				}
+				return grads
+			}, tensors.FromValue([][]int32{{101, 7, 8, 9, 102}, {101, 10, 102, 0, 0}}), tensors.FromValue([][]int32{{1, 1, 1, 1, 1}, {1, 1, 1, 0, 0}}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := len(m.TensorNames()); len(names) != want {
+				t.Fatalf("%d weights in the gradient, want %d", len(names), want)
+			}
+			for i, n := range names {
+				var sum float64
+				for _, v := range tensors.MustCopyFlatData[float32](outs[i]) {
+					if math.IsNaN(float64(v)) {
+						t.Fatalf("%s: NaN gradient", n)
+					}
+					sum += math.Abs(float64(v))
+				}
+				if sum == 0 {
+					t.Fatalf("%s: zero gradient", n)
+				}
+			}
+		})
+	}
+}
