@@ -20,7 +20,10 @@ import (
 	"github.com/tdro/tdro/model"
 )
 
-func init() {
+func init() { rootCmd.AddCommand(newEvalCmd()) }
+
+// newEvalCmd builds the eval command (fresh flags each call, for tests).
+func newEvalCmd() *cobra.Command {
 	var (
 		models, sets, runs     []string
 		compare                []string
@@ -147,8 +150,8 @@ against --baseline, bar plots, per-query difference histograms).`,
 			if err := atomicfile.WriteFile(filepath.Join(out, "report.html"), page); err != nil {
 				return err
 			}
-			fmt.Print(md)
-			fmt.Fprintf(os.Stderr, "wrote %s (results/, runs/, results.md, report.html)\n", out)
+			fmt.Fprint(cmd.OutOrStdout(), md)
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s (results/, runs/, results.md, report.html)\n", out)
 			return nil
 		},
 	}
@@ -171,7 +174,7 @@ against --baseline, bar plots, per-query difference histograms).`,
 	f.StringVar(&opts.QueryPrefix, "query-prefix", "", `text prepended to queries (an instruction, e.g. "query: ")`)
 	f.StringVar(&opts.DocPrefix, "doc-prefix", "", `text prepended to documents (e.g. "passage: ")`)
 	f.BoolVar(&opts.CountMissing, "count-missing", true, "score judged queries without results as 0 (trec_eval -c)")
-	rootCmd.AddCommand(cmd)
+	return cmd
 }
 
 // evalModel evaluates one --model value.

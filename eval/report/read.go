@@ -85,7 +85,12 @@ func readDataset(path string) (*eval.DatasetResult, error) {
 		return measures[i].K < measures[j].K
 	})
 	s := &metrics.Scores{Measures: measures, PerQuery: map[string][]float64{}, Missing: m.Tdro.Missing, Mean: make([]float64, len(measures))}
-	for q, row := range m.Tdro.PerQuery {
+	for q := range m.Tdro.PerQuery {
+		s.Queries = append(s.Queries, q)
+	}
+	sort.Strings(s.Queries) // the order metrics.Evaluate sums in: means come back bit for bit
+	for _, q := range s.Queries {
+		row := m.Tdro.PerQuery[q]
 		vals := make([]float64, len(measures))
 		for i, ms := range measures {
 			v, ok := row[ms.String()]
@@ -96,9 +101,7 @@ func readDataset(path string) (*eval.DatasetResult, error) {
 			s.Mean[i] += v
 		}
 		s.PerQuery[q] = vals
-		s.Queries = append(s.Queries, q)
 	}
-	sort.Strings(s.Queries)
 	for i := range s.Mean {
 		s.Mean[i] /= float64(len(s.Queries))
 	}

@@ -81,8 +81,8 @@ func markBest(row []Cell) {
 			best = math.Max(best, c.Value)
 		}
 	}
-	for j := range row {
-		row[j].Best = row[j].OK && row[j].Value == best
+	for j := range row { // equal up to rounding counts as equal
+		row[j].Best = row[j].OK && row[j].Value >= best-1e-12
 	}
 }
 

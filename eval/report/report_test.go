@@ -2,7 +2,6 @@ package report
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -151,7 +150,7 @@ func TestReadJSONRoundTrip(t *testing.T) {
 			b := back.Run(run.Name).Dataset(d.Dataset)
 			for i, m := range d.Scores.Measures {
 				v, ok := b.Mean(m)
-				if !ok || math.Abs(v-d.Scores.Mean[i]) > 1e-12 {
+				if !ok || v != d.Scores.Mean[i] {
 					t.Errorf("%s/%s %v: read %v, wrote %v", run.Name, d.Dataset, m, v, d.Scores.Mean[i])
 				}
 			}
