@@ -100,3 +100,85 @@ func TestGradCacheStepEqualsDirectStep(t *testing.T) {
 		}
 	}
 }
+
+// TestGradCacheReplaysDropout: with dropout on, re-encoding after restoring
+// the RNG state gives the same embeddings (what the gradient cache's backward
+// pass relies on), and without restoring it does not.
+func TestGradCacheReplaysDropout(t *testing.T) {
+	m, err := BuildModel("tiny-bert", tokenizerPath(t), nil, 1) // hidden dropout 0.1
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Store.SetRNGStateFromSeed(7); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewTrainer(testBackendOf(t), m.Store, m, StepConfig{Loss: LossConfig{Temperature: 0.05}, Optimizer: DefaultOptimizer(), GradCacheChunk: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := randomInputs(rand.New(rand.NewPCG(1, 1)), 1000, 4, 1, 8, 8)
+	rng := m.Store.GetVariable(rngStatePath)
+	saved, err := rng.MustValue().LocalClone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, err := embedChunks(tr.trainEmbExe, &in.Queries, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, _, _ := embedChunks(tr.trainEmbExe, &in.Queries, 2)
+	if err := rng.SetValue(saved); err != nil {
+		t.Fatal(err)
+	}
+	replay, _, _ := embedChunks(tr.trainEmbExe, &in.Queries, 2)
+	same := func(a, b []float32) bool {
+		for i := range a {
+			if a[i] != b[i] {
+				return false
+			}
+		}
+		return true
+	}
+	if same(first, second) {
+		t.Fatal("dropout is not active in training graphs")
+	}
+	if !same(first, replay) {
+		t.Fatal("restoring the RNG state does not replay the dropout masks")
+	}
+}
+
+// TestStepReweight: the reweight hook sees this batch's per-example losses
+// before the update, and the optimised loss uses the weights it returns.
+func TestStepReweight(t *testing.T) {
+	for _, chunk := range []int{0, 3} {
+		emb, store := newBag(t, 40, 8, 5)
+		tr, err := NewTrainer(testBackendOf(t), store, emb, StepConfig{Loss: LossConfig{Temperature: 0.1, HardNegativesOnly: true}, Optimizer: DefaultOptimizer(), GradCacheChunk: chunk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := randomInputs(rand.New(rand.NewPCG(2, 2)), 40, 6, 3, 5, 5)
+		want, err := tr.Losses(in) // before the update; Losses runs in inference mode, as does the bag
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seen, weights []float32
+		r, err := tr.Step(in, 1e-3, nil, func(per []float32) ([]float32, error) {
+			seen = append([]float32(nil), per...)
+			weights = []float32{0.5, 0.1, 0.1, 0.1, 0.1, 0.1}
+			return weights, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := 0.0
+		for i := range want {
+			if math.Abs(float64(seen[i]-want[i])) > 1e-5 {
+				t.Fatalf("chunk %d: reweight saw loss[%d] = %v, want %v", chunk, i, seen[i], want[i])
+			}
+			sum += float64(weights[i] * want[i])
+		}
+		if math.Abs(r.Loss-sum) > 1e-5 {
+			t.Fatalf("chunk %d: step loss %v, want sum w_i loss_i = %v", chunk, r.Loss, sum)
+		}
+	}
+}
