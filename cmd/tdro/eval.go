@@ -53,7 +53,9 @@ and the texts, so evaluating the same model again is instant.
 Writes to --out: results/<run>/<dataset>.json (MTEB-style, with per-query values),
 runs/<dataset>/<run>.trec, results.md and report.html (tables with significance marks
 against --baseline, bar plots, per-query difference histograms).`,
-		Args: cobra.NoArgs,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				return fmt.Errorf("--out is required")
