@@ -80,7 +80,8 @@ func TestTable1ScaleInvariance(t *testing.T) {
 	rel := simulate(t, Relative, doms, steps)
 	raw := simulate(t, Raw, doms, steps)
 	off := simulate(t, RelativeOfficial, doms, steps)
-	t.Logf("relative alpha %.3f, relative-official %.3f, raw %.3f", rel.Alpha, off.Alpha, raw.Alpha)
+	exc := simulate(t, Excess, doms, steps)
+	t.Logf("relative alpha %.3f, relative-official %.3f, excess %.3f, raw %.3f", rel.Alpha, off.Alpha, exc.Alpha, raw.Alpha)
 	if max := rel.Alpha[argmax(rel.Alpha)]; max >= 0.5 {
 		t.Errorf("relative: max weight %.3f, want < 0.5 (near-equal)", max)
 	}
@@ -89,6 +90,12 @@ func TestTable1ScaleInvariance(t *testing.T) {
 	}
 	if raw.Alpha[2] <= 0.6 {
 		t.Errorf("raw: weight of the 5x-loss domain %.3f, want > 0.6", raw.Alpha[2])
+	}
+	// The excess loss (DoReMi) is a difference, so it scales with the loss
+	// too: the 1x domain is starved (once the proxy catches up on the 5x
+	// domain, its excess vanishes and weight moves to the 3x one).
+	if exc.Alpha[0] >= 0.15 {
+		t.Errorf("excess: alpha %.3f, want the 1x domain starved (< 0.15)", exc.Alpha)
 	}
 }
 
