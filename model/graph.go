@@ -39,7 +39,6 @@ func (m *Model) Embed(scope *gmodel.Scope, ids, mask *Node) *Node {
 // PoolLast picks the last real token of each right-padded row.
 func Pool(h, mask *Node, p Pooling) *Node {
 	g := h.Graph()
-	seq := h.Shape().Dimensions[1]
 	fmask := graph.ConvertDType(mask, h.DType())
 	switch p {
 	case PoolCLS:
@@ -52,7 +51,6 @@ func Pool(h, mask *Node, p Pooling) *Node {
 		last := graph.Sub(graph.ReduceSum(graph.ConvertDType(mask, dtypes.Int32), 1), graph.Const(g, int32(1)))
 		pos := graph.Iota(g, mask.Shape().Clone(), 1)
 		pick := graph.ConvertDType(graph.Equal(graph.ConvertDType(pos, dtypes.Int32), graph.InsertAxes(last, -1)), h.DType())
-		_ = seq
 		return graph.Einsum("bl,bld->bd", pick, h)
 	}
 	panic(fmt.Sprintf("model: unknown pooling %q", p))

@@ -91,8 +91,7 @@ func specs(c *Config) []tensorSpec {
 			add(p+"output.LayerNorm.bias", initZeros, d)
 		}
 	case Decoder:
-		hd, q, kv := c.HeadSize(), c.NumHeads*c.HeadSize(), c.KVHeads()*c.HeadSize()
-		_ = hd
+		q, kv := c.NumHeads*c.HeadSize(), c.KVHeads()*c.HeadSize()
 		add("embed_tokens.weight", initNormal, c.VocabSize, d)
 		for i := range c.NumLayers {
 			p := fmt.Sprintf("layers.%d.", i)

@@ -100,3 +100,58 @@ func TestMatchesPyTorch(t *testing.T) {
 		})
 	}
 }
+
+// TestPoolingMatchesHiddenStates: CLS, mean and last-token pooling (and L2
+// normalization) computed on the host from the hidden states.
+func TestPoolingMatchesHiddenStates(t *testing.T) {
+	m := loadFixture(t, filepath.Join("testdata", "bert-torch"))
+	ids := [][]int32{{2, 45, 17, 88, 3}, {2, 12, 4, 0, 0}}
+	mask := [][]int32{{1, 1, 1, 1, 1}, {1, 1, 1, 0, 0}}
+	h := hidden(t, m, ids, mask)
+	for _, p := range []Pooling{PoolCLS, PoolMean, PoolLast} {
+		for _, norm := range []bool{false, true} {
+			m.Config.Pooling, m.Config.Normalize = p, norm
+			out, err := gmodel.ExecOnce(backend.MustGet(), m.Store, func(scope *gmodel.Scope, ids, mask *graph.Node) *graph.Node {
+				return m.Embed(scope, ids, mask)
+			}, tensors.FromValue(ids), tensors.FromValue(mask))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := tensors.MustCopyFlatData[float32](out)
+			d := len(h[0][0])
+			for b := range ids {
+				n := 0
+				for _, v := range mask[b] {
+					n += int(v)
+				}
+				want := make([]float64, d)
+				for k := range d {
+					switch p {
+					case PoolCLS:
+						want[k] = float64(h[b][0][k])
+					case PoolLast:
+						want[k] = float64(h[b][n-1][k])
+					case PoolMean:
+						for j := range n {
+							want[k] += float64(h[b][j][k]) / float64(n)
+						}
+					}
+				}
+				if norm {
+					var s float64
+					for _, v := range want {
+						s += v * v
+					}
+					for k := range want {
+						want[k] /= math.Sqrt(s)
+					}
+				}
+				for k := range d {
+					if diff := math.Abs(want[k] - float64(got[b*d+k])); diff > 1e-5 {
+						t.Fatalf("%s normalize=%v row %d dim %d: got %g, want %g", p, norm, b, k, got[b*d+k], want[k])
+					}
+				}
+			}
+		}
+	}
+}
