@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	gmodel "github.com/gomlx/gomlx/ml/model"
 	"github.com/tdro/tdro/eval/search"
@@ -272,27 +273,28 @@ func (c *chunked) Dim() int { return c.d }
 
 func (c *chunked) Rows(start, end int, buf []float32) ([]float32, error) {
 	out := buf[:(end-start)*c.d]
-	raw := make([]byte, 0)
 	for r := start; r < end; {
 		i := sort.SearchInts(c.starts, r+1) - 1
 		ch := c.chunks[i]
 		hi := min(end, c.starts[i]+ch.n)
-		nbytes := (hi - r) * c.d * 4
-		if cap(raw) < nbytes {
-			raw = make([]byte, nbytes)
-		}
-		raw = raw[:nbytes]
+		dst := out[(r-start)*c.d : (hi-start)*c.d]
+		// Read straight into dst's memory; the file is little-endian float32.
+		raw := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), 4*len(dst))
 		if _, err := ch.f.ReadAt(raw, int64(24+(r-c.starts[i])*c.d*4)); err != nil {
 			return nil, fmt.Errorf("cache %s: %w", ch.path, err)
 		}
-		dst := out[(r-start)*c.d : (hi-start)*c.d]
-		for k := range dst {
-			dst[k] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*k:]))
+		if bigEndian {
+			for k := range dst {
+				dst[k] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*k:]))
+			}
 		}
 		r = hi
 	}
 	return out, nil
 }
+
+// bigEndian is true on machines whose float32 bytes are not the file's.
+var bigEndian = binary.NativeEndian.Uint16([]byte{1, 0}) != 1
 
 // Close releases the chunk files.
 func (c *chunked) Close() error {
