@@ -72,6 +72,8 @@ func TestScoresErrors(t *testing.T) {
 		{"ratio", []float64{1}, []float64{1}, []int{0}, "unknown measurement"},
 		{Relative, []float64{1, 2}, []float64{1}, []int{0, 0}, "reference losses"},
 		{Excess, []float64{1}, []float64{1}, []int{3}, "domain 3"},
+		{Relative, []float64{1}, []float64{math.NaN()}, []int{0}, "non-finite"},
+		{Raw, []float64{math.Inf(1)}, nil, []int{0}, "non-finite"},
 	} {
 		_, _, err := tc.m.Scores(tc.proxy, tc.ref, tc.dom, 2)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -60,8 +60,8 @@ func (l *Loop) Step(i int) (*StepLog, error) {
 		return nil, err
 	}
 	dom := make([]int, len(batch.Examples))
-	for i, ex := range batch.Examples {
-		dom[i] = ex.Domain
+	for j, ex := range batch.Examples {
+		dom[j] = ex.Domain
 	}
 	ref32, err := l.Ref.Losses(in)
 	if err != nil {
@@ -78,8 +78,8 @@ func (l *Loop) Step(i int) (*StepLog, error) {
 		scores = l.Learner.Update()
 		w := l.Learner.ExampleWeights(dom)
 		out := make([]float32, len(w))
-		for i, v := range w {
-			out[i] = float32(v)
+		for j, v := range w {
+			out[j] = float32(v)
 		}
 		return out, nil
 	}
@@ -99,11 +99,11 @@ func (l *Loop) Step(i int) (*StepLog, error) {
 		log.LogAlpha[name] = l.Learner.LogAlpha[g]
 		log.Scores[name] = scores[g]
 	}
-	for i, d := range dom {
+	for j, d := range dom {
 		name := l.Names[d]
 		log.Examples[name]++
-		log.ProxyLoss[name] += proxy[i]
-		log.RefLoss[name] += ref[i]
+		log.ProxyLoss[name] += proxy[j]
+		log.RefLoss[name] += ref[j]
 	}
 	for name, n := range log.Examples {
 		log.ProxyLoss[name] /= float64(n)

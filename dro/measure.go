@@ -45,6 +45,8 @@ const officialFloor = 1e-4
 // reference loss is 0 (the L2 clip then bounds the step anyway).
 const relativeFloor = 1e-12
 
+func bad(x float64) bool { return math.IsNaN(x) || math.IsInf(x, 0) }
+
 // Validate reports an unknown measurement.
 func (m Measure) Validate() error {
 	for _, known := range Measures {
@@ -70,6 +72,12 @@ func (m Measure) Scores(proxy, ref []float64, domain []int, k int) (scores []flo
 	for i, d := range domain {
 		if d < 0 || d >= k {
 			return nil, nil, fmt.Errorf("scores: example %d has domain %d, want [0,%d)", i, d, k)
+		}
+		if bad(proxy[i]) {
+			return nil, nil, fmt.Errorf("scores: example %d (domain %d) has a non-finite proxy loss %v", i, d, proxy[i])
+		}
+		if m != Raw && bad(ref[i]) {
+			return nil, nil, fmt.Errorf("scores: example %d (domain %d) has a non-finite reference loss %v", i, d, ref[i])
 		}
 	}
 	count := make([]int, k)
