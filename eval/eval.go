@@ -379,8 +379,11 @@ func score(res *DatasetResult, c *collection.Collection, run metrics.Run, opts O
 	res.Stats.Evaluated = len(s.Queries)
 	res.Stats.MissingInRun = len(s.Missing)
 	if n := len(s.Missing) - res.Stats.EmptyQueries; n > 0 {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("%d judged queries have no results in the run (counted as %s)", n,
-			map[bool]string{true: "0", false: "absent"}[opts.CountMissing]))
+		how := "left out of the means"
+		if opts.CountMissing {
+			how = "scored 0"
+		}
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%d judged queries have no results in the run (%s)", n, how))
 	}
 	if len(s.Unjudged) > 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%d run queries have no judgements (skipped)", len(s.Unjudged)))
