@@ -12,6 +12,7 @@ type DiagramNode struct {
 	Label  string   // what it does, in a few words
 	After  []string // boxes with arrows into this one
 	Time   string   // e.g. "2m05s"
+	CPU    string   // CPU time of the stage
 	Status Status
 
 	seconds float64

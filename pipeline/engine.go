@@ -75,8 +75,9 @@ type Manifest struct {
 	Versions    Versions          `json:"versions"`
 	Started     time.Time         `json:"started"`
 	Finished    time.Time         `json:"finished"`
-	Seconds     float64           `json:"seconds"` // wall time of the attempt that completed it
-	Resumed     bool              `json:"resumed"` // that attempt continued an interrupted one
+	Seconds     float64           `json:"seconds"`     // wall time of the attempt that completed it
+	CPUSeconds  float64           `json:"cpu_seconds"` // user+system CPU time of that attempt (the whole process: stages run one at a time)
+	Resumed     bool              `json:"resumed"`     // that attempt continued an interrupted one
 }
 
 // Status says what the engine did with a stage in this invocation.
@@ -227,6 +228,7 @@ func (e *Engine) runStage(ctx context.Context, st *Stage, done map[string]*Manif
 		step.Logf("running")
 	}
 	m.Started = time.Now().UTC()
+	cpu0 := cpuSeconds()
 	if err := st.Run(ctx, step); err != nil {
 		if ctx.Err() != nil {
 			step.Logf("interrupted: %v (rerun the same command to resume)", err)
@@ -237,6 +239,7 @@ func (e *Engine) runStage(ctx context.Context, st *Stage, done map[string]*Manif
 	}
 	m.Finished = time.Now().UTC()
 	m.Seconds = m.Finished.Sub(m.Started).Seconds()
+	m.CPUSeconds = cpuSeconds() - cpu0
 	m.Resumed = resume
 	if m.Outputs, m.OutputsHash, err = e.hashOutputs(st.Outputs); err != nil {
 		return Result{}, fmt.Errorf("stage %s: %w", st.Name, err)
@@ -245,7 +248,7 @@ func (e *Engine) runStage(ctx context.Context, st *Stage, done map[string]*Manif
 		return Result{}, fmt.Errorf("stage %s: %w", st.Name, err)
 	}
 	os.Remove(markPath)
-	step.Logf("done in %s", FormatSeconds(m.Seconds))
+	step.Logf("done in %s (CPU %s)", FormatSeconds(m.Seconds), FormatSeconds(m.CPUSeconds))
 	status := Ran
 	if resume {
 		status = Resumed
@@ -352,6 +355,15 @@ func lockDir(dir string) (func(), error) {
 		return nil, fmt.Errorf("run directory %s is in use by another tdro run", dir)
 	}
 	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+// cpuSeconds is the CPU time (user + system) the process has used so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 // FormatSeconds prints a duration for people: 0.4s, 12.3s, 2m05s.

@@ -18,7 +18,7 @@ import (
 // DomainStats is what one prepared domain holds.
 type DomainStats struct {
 	Records int   `json:"records"`
-	Tokens  int64 `json:"tokens"` // queries, positives and hard negatives, untruncated, with the run's tokenizer
+	Tokens  int64 `json:"tokens"` // queries and positive passages, untruncated, with the run's tokenizer (hard negatives are mined from the same passages, so they would count them twice)
 }
 
 // MixtureStats is the data a fine-tuning mixture draws from: the domains it
@@ -38,7 +38,7 @@ type StatsFile struct {
 	Mixtures []MixtureStats         `json:"mixtures"` // uniform first
 }
 
-// countDomain tokenizes every text of a domain file.
+// countDomain counts the records and the query and positive tokens of a domain file.
 func countDomain(ctx context.Context, tok *tokenize.Tokenizer, path string) (DomainStats, error) {
 	var st DomainStats
 	var texts []string
@@ -54,7 +54,7 @@ func countDomain(ctx context.Context, tok *tokenize.Tokenizer, path string) (Dom
 		}
 		st.Records++
 		texts = appendPieces(texts, r.Query)
-		for _, p := range append(r.Positives, r.Negatives...) {
+		for _, p := range r.Positives {
 			texts = appendPieces(texts, passageText(p))
 		}
 		if len(texts) >= 4096 {

@@ -81,11 +81,12 @@ func Run(ctx context.Context, opt Options) ([]Result, error) {
 // Summary is the closing message of a run: what ran and where the report is.
 func Summary(dir string, res []Result) string {
 	var b strings.Builder
-	total := 0.0
+	total, cpu := 0.0, 0.0
 	for _, r := range res {
-		fmt.Fprintf(&b, "  %-20s %-8s %s\n", r.Stage, r.Status, FormatSeconds(r.Manifest.Seconds))
+		fmt.Fprintf(&b, "  %-20s %-8s %8s   CPU %8s\n", r.Stage, r.Status, FormatSeconds(r.Manifest.Seconds), FormatSeconds(r.Manifest.CPUSeconds))
 		total += r.Manifest.Seconds
+		cpu += r.Manifest.CPUSeconds
 	}
-	fmt.Fprintf(&b, "stages total %s; report: %s", FormatSeconds(total), filepath.Join(dir, "report.html"))
+	fmt.Fprintf(&b, "stages total %s (CPU %s); report: %s", FormatSeconds(total), FormatSeconds(cpu), filepath.Join(dir, "report.html"))
 	return b.String()
 }

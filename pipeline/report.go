@@ -21,6 +21,7 @@ type Report struct {
 	Config    string // preset / config file
 	Generated time.Time
 	Total     string        // sum of the stages' wall times
+	TotalCPU  string        // sum of the stages' CPU times
 	Stages    []DiagramNode // every stage, for the table
 	Diagram   []DiagramNode // the data flow, for the figure
 	Notes     []string
@@ -89,16 +90,16 @@ func thousands(n int) string {
 
 const reportMD = `# {{.Title}}
 
-Generated {{.Generated.Format "2006-01-02 15:04 UTC"}} by ` + "`{{.Command}}`" + ` ({{.Config}}). Total wall time of the stages: **{{.Total}}**.
+Generated {{.Generated.Format "2006-01-02 15:04 UTC"}} by ` + "`{{.Command}}`" + ` ({{.Config}}). Total wall time of the stages: **{{.Total}}** (CPU time {{.TotalCPU}}).
 
 ## Pipeline
 
 ` + "```" + `
 {{diagramText .Diagram}}` + "```" + `
 
-| stage | what | wall time | this run |
-|---|---|---:|---|
-{{range .Stages}}| {{.Name}} | {{.Label}} | {{.Time}} | {{.Status}} |
+| stage | what | wall time | CPU time | this run |
+|---|---|---:|---:|---|
+{{range .Stages}}| {{.Name}} | {{.Label}} | {{.Time}} | {{.CPU}} | {{.Status}} |
 {{end}}
 {{range .Notes}}- {{.}}
 {{end}}
@@ -142,11 +143,14 @@ ul.notes { color: #444; }
 .figs { display: flex; flex-wrap: wrap; gap: 1em; } .figs img { flex: 1 1 480px; max-width: 540px; }
 </style></head><body>
 <h1>{{.Title}}</h1>
-<p class="meta">Generated {{.Generated.Format "2006-01-02 15:04 UTC"}} by <code>{{.Command}}</code> ({{.Config}}). Total wall time of the stages: <b>{{.Total}}</b>.</p>
+<p class="meta">Generated {{.Generated.Format "2006-01-02 15:04 UTC"}} by <code>{{.Command}}</code> ({{.Config}}). Total wall time of the stages: <b>{{.Total}}</b> (CPU time {{.TotalCPU}}).</p>
 
 <h2>Pipeline</h2>
 <div class="diagram">{{diagramSVG .Diagram}}</div>
 <p class="meta">Blue: ran in this invocation; amber: resumed from a checkpoint; grey: up to date, skipped (time of the run that made it).</p>
+<table><tr><th>stage</th><th>what</th><th class="n">wall time</th><th class="n">CPU time</th><th>this run</th></tr>
+{{range .Stages}}<tr><td>{{.Name}}</td><td>{{.Label}}</td><td class="n">{{.Time}}</td><td class="n">{{.CPU}}</td><td>{{.Status}}</td></tr>
+{{end}}</table>
 <ul class="notes">{{range .Notes}}<li>{{.}}</li>{{end}}</ul>
 
 <h2>Learned domain weights (stage 1, tDRO)</h2>

@@ -72,13 +72,14 @@ func reportStage(opt Options, models, evals []string) Stage {
 					fmt.Sprintf("tDRO weights: %s after %d steps (measure %s, eta %g); mixtures: %s.", cfg.DRO.SelectFrom, cfg.DRO.Steps, cfg.DRO.Measure, cfg.DRO.Eta, transferList(cfg.Transfer)),
 				},
 			}
-			total := 0.0
+			total, cpu := 0.0, 0.0
 			for _, name := range after {
 				m, err := LoadManifest(s.Dir, name)
 				if err != nil || m == nil {
 					return fmt.Errorf("manifest of stage %s: %v", name, err)
 				}
 				total += m.Seconds
+				cpu += m.CPUSeconds
 				st := Ran
 				if m.Resumed {
 					st = Resumed
@@ -86,9 +87,9 @@ func reportStage(opt Options, models, evals []string) Stage {
 				if res, ok := s.results[name]; ok {
 					st = res.Status
 				}
-				r.Stages = append(r.Stages, DiagramNode{Name: name, Label: stageLabel(name), Time: FormatSeconds(m.Seconds), Status: st, seconds: m.Seconds})
+				r.Stages = append(r.Stages, DiagramNode{Name: name, Label: stageLabel(name), Time: FormatSeconds(m.Seconds), CPU: FormatSeconds(m.CPUSeconds), Status: st, seconds: m.Seconds})
 			}
-			r.Total = FormatSeconds(total)
+			r.Total, r.TotalCPU = FormatSeconds(total), FormatSeconds(cpu)
 			r.Diagram = flowDiagram(r.Stages, models)
 
 			if err := r.addWeights(s.Dir, cfg); err != nil {
