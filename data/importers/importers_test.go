@@ -80,6 +80,10 @@ func TestSQuADSameArticleNegatives(t *testing.T) {
 	if r.QueryID != "s:q1" || r.Positives[0].Text != "para one" || r.Positives[0].Title != "A" || len(r.Negatives) != 1 || r.Negatives[0].Text != "para two" {
 		t.Errorf("record %+v", r)
 	}
+	v2 := `{"data":[{"title":"T","paragraphs":[{"context":"c","qas":[{"id":"a","question":"answerable?","answers":[{"text":"c","answer_start":0}],"is_impossible":false},{"id":"b","question":"unanswerable?","answers":[],"is_impossible":true}]}]}]}`
+	if r2, err := parse(t, "squad", "v2.json", v2, Options{}); err != nil || len(r2.Records) != 1 || r2.Filtered != 1 || r2.Records[0].Query != "answerable?" {
+		t.Errorf("SQuAD 2.0: %v %+v", err, r2)
+	}
 	if len(res.Records[2].Negatives) != 0 {
 		t.Errorf("single-paragraph article should have no negatives: %+v", res.Records[2])
 	}

@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	register(Format{Name: "squad", Description: "SQuAD-style JSON (CMRC 2018, DRCD, KorQuAD): question -> its paragraph; the article's other paragraphs become hard negatives", Parse: parseSQuAD})
+	register(Format{Name: "squad", Description: "SQuAD-style JSON (CMRC 2018, DRCD, KorQuAD, SQuAD 1.1/2.0): question -> its paragraph; the article's other paragraphs become hard negatives; SQuAD 2.0 unanswerable questions are filtered", Parse: parseSQuAD})
 	register(Format{Name: "pubmedqa", Description: "PubMedQA JSON object keyed by PMID: QUESTION -> CONTEXTS joined", Parse: parsePubMedQA})
 	register(Format{Name: "conala", Description: "CoNaLa JSON list: rewritten_intent (or intent) -> snippet", Parse: parseCoNaLa})
 	register(Format{Name: "jsonl", Description: "tdro/Tevatron JSONL {query_id,query,positive_passages,negative_passages} or FlagEmbedding {query,pos,neg}", Parse: parseJSONL})
@@ -41,6 +41,10 @@ func parseSQuAD(name string, src []byte, opt Options, out *Result) error {
 				}
 			}
 			for _, qa := range p.QAs {
+				if qa.IsImpossible { // SQuAD 2.0: the paragraph is not an answer
+					out.Filtered++
+					continue
+				}
 				q := clean(qa.Question)
 				if q == "" {
 					if err := out.bad(opt, &ItemError{File: name, Line: a.Line, Field: fmt.Sprintf("data[%d].paragraphs[%d].qas[id=%s].question", ai, pi, qa.ID), Err: errEmpty}); err != nil {

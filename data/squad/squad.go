@@ -40,9 +40,10 @@ type Paragraph struct {
 
 // QA is one question and its answer spans.
 type QA struct {
-	ID       data.ID  `json:"id"`
-	Question string   `json:"question"`
-	Answers  []Answer `json:"answers"`
+	ID           data.ID  `json:"id"`
+	Question     string   `json:"question"`
+	Answers      []Answer `json:"answers"`
+	IsImpossible bool     `json:"is_impossible,omitempty"` // SQuAD 2.0: the paragraph does not answer it
 }
 
 // Answer is a span of the paragraph's context.
