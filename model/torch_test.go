@@ -61,7 +61,7 @@ func hidden(t *testing.T, m *Model, ids, mask [][]int32) [][][]float32 {
 // TestMatchesPyTorch compares last hidden states with fixtures computed by
 // PyTorch (scripts/torch/*_fixture.py) at every real (unpadded) position.
 func TestMatchesPyTorch(t *testing.T) {
-	for _, name := range []string{"bert-torch", "qwen2-torch", "llama-torch"} {
+	for _, name := range []string{"bert-torch", "roberta-torch", "qwen2-torch", "llama-torch"} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("testdata", name)
 			if _, err := os.Stat(dir); err != nil {

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
-"""Writes model/testdata/bert-torch: a tiny random BERT checkpoint and the
-hidden states PyTorch's own modules compute for it.
+"""Writes model/testdata/bert-torch and model/testdata/roberta-torch: tiny
+random BERT and RoBERTa checkpoints and the hidden states PyTorch's own
+modules compute for them. RoBERTa differs in its position ids (padding_idx+1
+onwards for real tokens, padding_idx for padding) and has one token type.
 
 The reference is built from torch.nn modules only (nn.Embedding, nn.LayerNorm,
 nn.TransformerEncoderLayer with BERT's settings: post-LN, exact GELU, no
@@ -17,12 +19,14 @@ import sys
 
 import torch
 
-OUT = os.path.join(os.path.dirname(__file__), "..", "..", "model", "testdata", "bert-torch")
+TESTDATA = os.path.join(os.path.dirname(__file__), "..", "..", "model", "testdata")
 
-CFG = dict(model_type="bert", architectures=["BertModel"], vocab_size=100, hidden_size=32,
-           num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
-           max_position_embeddings=64, type_vocab_size=2, layer_norm_eps=1e-12,
-           hidden_act="gelu", pad_token_id=0, tie_word_embeddings=True)
+BERT = dict(model_type="bert", architectures=["BertModel"], vocab_size=100, hidden_size=32,
+            num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+            max_position_embeddings=64, type_vocab_size=2, layer_norm_eps=1e-12,
+            hidden_act="gelu", pad_token_id=0, tie_word_embeddings=True)
+ROBERTA = dict(BERT, model_type="roberta", architectures=["RobertaModel"], max_position_embeddings=66,
+               type_vocab_size=1, layer_norm_eps=1e-5, pad_token_id=1)
 
 
 def write_safetensors(path, tensors):
@@ -41,9 +45,8 @@ def write_safetensors(path, tensors):
             f.write(b)
 
 
-def main():
-    torch.manual_seed(1234)
-    c = CFG
+def build(c, name, seed):
+    torch.manual_seed(seed)
     d, L = c["hidden_size"], c["num_hidden_layers"]
     word = torch.nn.Embedding(c["vocab_size"], d)
     pos = torch.nn.Embedding(c["max_position_embeddings"], d)
@@ -65,14 +68,19 @@ def main():
     for l in layers:
         l.eval()
 
+    pad = c["pad_token_id"]
     ids = torch.tensor([[2, 45, 17, 88, 3, 61, 9, 33, 71, 5, 99, 4],
                         [2, 12, 13, 14, 4, 0, 0, 0, 0, 0, 0, 0],
                         [2, 7, 66, 54, 23, 90, 11, 4, 0, 0, 0, 0]])
     mask = (ids != 0).long()
-    mask[:, 0] = 1
+    ids = ids.masked_fill(mask == 0, pad)
     with torch.no_grad():
         n = ids.shape[1]
-        x = word(ids) + pos(torch.arange(n))[None] + typ(torch.zeros_like(ids))
+        if c["model_type"] == "roberta":  # transformers' create_position_ids_from_input_ids
+            positions = torch.cumsum(mask, dim=1) * mask + pad
+        else:
+            positions = torch.arange(n)[None].expand(ids.shape)
+        x = word(ids) + pos(positions) + typ(torch.zeros_like(ids))
         x = emb_ln(x)
         for l in layers:
             x = l(x, src_key_padding_mask=(mask == 0))
@@ -100,16 +108,22 @@ def main():
             p + "output.dense.weight": l.linear2.weight, p + "output.dense.bias": l.linear2.bias,
             p + "output.LayerNorm.weight": l.norm2.weight, p + "output.LayerNorm.bias": l.norm2.bias,
         })
-    os.makedirs(OUT, exist_ok=True)
-    write_safetensors(os.path.join(OUT, "model.safetensors"), w)
-    with open(os.path.join(OUT, "config.json"), "w") as f:
+    out = os.path.join(TESTDATA, name)
+    os.makedirs(out, exist_ok=True)
+    write_safetensors(os.path.join(out, "model.safetensors"), w)
+    with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(c, f, indent=2)
     # Padded positions are not compared (PyTorch's fast path zeroes them).
-    with open(os.path.join(OUT, "expected.json"), "w") as f:
+    with open(os.path.join(out, "expected.json"), "w") as f:
         json.dump({"generator": "scripts/torch/bert_fixture.py", "torch": torch.__version__,
                    "ids": ids.tolist(), "mask": mask.tolist(),
                    "hidden": [[[round(v, 7) for v in tok] for tok in row] for row in x.tolist()]}, f)
-    print("wrote", os.path.normpath(OUT), "torch", torch.__version__, file=sys.stderr)
+    print("wrote", os.path.normpath(out), "torch", torch.__version__, file=sys.stderr)
+
+
+def main():
+    build(BERT, "bert-torch", 1234)
+    build(ROBERTA, "roberta-torch", 2345)
 
 
 if __name__ == "__main__":
