@@ -1,7 +1,9 @@
 package bm25
 
 import (
+	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -26,4 +28,40 @@ func TestAnalyze(t *testing.T) {
 			t.Errorf("Analyze(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
+}
+
+// The ASCII fast path must segment exactly like the general UAX #29 path.
+func TestASCIIFastPathMatchesUAX29(t *testing.T) {
+	alphabet := "ab z09_:,;.'\" -!?()\t\n"
+	r := rand.New(rand.NewPCG(5, 6))
+	cases := []string{"", "a", "it's", "3.14", "a.b.c", "1,000,000", "x'", "'x", "a:b", "1:2", "_a_", "a__1", "e.g.", "u.s.a", "a..b", "1..2", "a1.b2", "x,1", "1,x", "don't'", "co-op", "__init__"}
+	for range 20000 {
+		b := make([]byte, r.IntN(12))
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		cases = append(cases, string(b))
+	}
+	for _, c := range cases {
+		fast := appendASCIITerms(nil, c)
+		slow := appendUnicodeTerms(nil, c)
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q: fast %q, UAX #29 %q", c, fast, slow)
+		}
+	}
+}
+
+func BenchmarkAnalyze(b *testing.B) {
+	text := "The quick brown fox's 3.14 jumps over the lazy dog, e.g. twice; foo_bar baz. "
+	text = strings.Repeat(text, 20)
+	b.Run("ascii-fast", func(b *testing.B) {
+		for b.Loop() {
+			appendASCIITerms(nil, text)
+		}
+	})
+	b.Run("uax29", func(b *testing.B) {
+		for b.Loop() {
+			appendUnicodeTerms(nil, text)
+		}
+	})
 }
