@@ -1,11 +1,14 @@
 package dro
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/tdro/tdro/backend"
+	"github.com/tdro/tdro/data"
+	"github.com/tdro/tdro/data/importers"
 	"github.com/tdro/tdro/train"
 )
 
@@ -26,14 +29,31 @@ func repoRoot(t testing.TB) string {
 
 // BenchmarkStepTinyBert times one tDRO step of the embedded default (the
 // tiny-bert preset, batch 16 x (1+7) passages, query 32 / passage 64
-// tokens): reference forward, proxy forward, alpha update, proxy backward
-// and AdamW, next to a plain contrastive step (train.Trainer.Step without
-// reweighting) on the same batch.
+// tokens, on the bundled mixture prepared with 100 records per domain):
+// reference forward, proxy forward, alpha update, proxy backward and AdamW,
+// next to a plain contrastive step (train.Trainer.Step without reweighting)
+// on one batch.
 func BenchmarkStepTinyBert(b *testing.B) {
-	tokPath := filepath.Join(repoRoot(b), "..", "shared", "data", "tokenizers", "all-MiniLM-L6-v2")
+	dataDir := filepath.Join(repoRoot(b), "..", "shared", "data")
+	tokPath := filepath.Join(dataDir, "tokenizers", "all-MiniLM-L6-v2")
 	if _, err := os.Stat(tokPath); err != nil {
-		b.Skip("bundled tokenizer not found")
+		b.Skip("bundled data not found")
 	}
+	mix, _, err := importers.Prepare(context.Background(), importers.PrepareOptions{DataDir: dataDir, OutDir: b.TempDir(), MaxPerDomain: 100, SkipBad: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var doms []train.Domain
+	var names []string
+	for _, d := range mix.Domains {
+		names = append(names, d.Name)
+		recs, err := data.ReadRecords(d.Path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		doms = append(doms, train.Domain{Domain: d, Records: recs})
+	}
+	k := len(doms)
 	cfg := DefaultConfig()
 	be := backend.MustGet()
 	proxy, err := train.BuildModel("tiny-bert", tokPath, nil, 1)
@@ -44,7 +64,6 @@ func BenchmarkStepTinyBert(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	doms := synthDomains(10, 50, 1)
 	sampler, err := train.NewSampler(doms, train.SamplerConfig{BatchSize: cfg.BatchSize, Negatives: cfg.Negatives, Mixed: true, Seed: 1})
 	if err != nil {
 		b.Fatal(err)
@@ -57,11 +76,11 @@ func BenchmarkStepTinyBert(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	learner, _ := NewLearner(10, cfg.UpdateConfig)
+	learner, _ := NewLearner(k, cfg.UpdateConfig)
 	encode := func(bt train.Batch) (*train.Inputs, error) {
 		return train.TokenizeBatch(proxy.Tokenizer, &bt, cfg.QueryMaxLen, cfg.PassageMaxLen), nil
 	}
-	loop := &Loop{Names: make([]string, 10), Learner: learner, Sampler: sampler, Proxy: tr, Ref: sc, Encode: encode, Optim: cfg.OptimizerConfig, Steps: 1000}
+	loop := &Loop{Names: names, Learner: learner, Sampler: sampler, Proxy: tr, Ref: sc, Encode: encode, Optim: cfg.OptimizerConfig, Steps: 1000}
 	for i := range 2 { // compile
 		if _, err := loop.Step(i); err != nil {
 			b.Fatal(err)
