@@ -52,7 +52,7 @@ func (rd *Reader) Next() (Record, error) {
 		if len(b) == 0 {
 			continue
 		}
-		rec, ferr := ParseRecord(b, strconv.Itoa(rd.line))
+		rec, ferr := parseRecord(b, strconv.Itoa(rd.line))
 		if ferr != nil {
 			return Record{}, &LineError{File: rd.name, Line: rd.line, Field: ferr.Field, Err: ferr.Err}
 		}
@@ -77,9 +77,17 @@ type rawRecord struct {
 }
 
 // ParseRecord decodes one JSONL line (Tevatron or FlagEmbedding) and
-// validates it. defaultID becomes the query id when the line has none
-// (FlagEmbedding lines never do).
-func ParseRecord(line []byte, defaultID string) (Record, *FieldError) {
+// validates it; a problem is a *FieldError. defaultID becomes the query id
+// when the line has none (FlagEmbedding lines never do).
+func ParseRecord(line []byte, defaultID string) (Record, error) {
+	rec, err := parseRecord(line, defaultID)
+	if err != nil {
+		return Record{}, err
+	}
+	return rec, nil
+}
+
+func parseRecord(line []byte, defaultID string) (Record, *FieldError) {
 	var raw rawRecord
 	if err := json.Unmarshal(line, &raw); err != nil {
 		return Record{}, jsonFieldError(err)
