@@ -197,8 +197,15 @@ func TestMain(m *testing.M) {
 			panic(err)
 		}
 		cfg := testConfig(out)
-		t := &testing.T{}
-		_, err := run(context.Background(), cfg, synthDomains(3, 20, 1), standins(t), true)
+		m := standins(&testing.T{})
+		// Slow steps leave the parent time to kill mid-run on a loaded
+		// machine; sleeping changes no number.
+		encode := m.encode
+		m.encode = func(b train.Batch) (*train.Inputs, error) {
+			time.Sleep(50 * time.Millisecond)
+			return encode(b)
+		}
+		_, err := run(context.Background(), cfg, synthDomains(3, 20, 1), m, true)
 		fmt.Fprintln(os.Stderr, "child finished:", err)
 		os.Exit(3) // the parent should have killed us first
 	}
