@@ -175,3 +175,24 @@ func TestLoadSMART(t *testing.T) {
 		t.Error("folder without .QRY/.REL should fail")
 	}
 }
+
+func TestLoadBySpec(t *testing.T) {
+	d := dataDir(t)
+	for spec, want := range map[string]string{
+		filepath.Join(d, "eval", "beir", "dbpedia-entity-5k"):                                               "dbpedia-entity-5k",
+		filepath.Join(d, "eval", "classic", "adi"):                                                          "adi",
+		filepath.Join(d, "eval", "xquadr", "de.json"):                                                       "xquadr-de",
+		filepath.Join(d, "eval", "xquadr", "de.json") + ":" + filepath.Join(d, "eval", "xquadr", "en.json"): "xquadr-de-en",
+	} {
+		c, err := Load(spec)
+		if err != nil || c.Name != want {
+			t.Errorf("Load(%s) = %v, %v; want %s", spec, c, err, want)
+		}
+	}
+	if _, err := Load(filepath.Join(d, "MANIFEST.md")); err == nil {
+		t.Error("a non-JSON file should not load")
+	}
+	if _, err := Load("/nonexistent"); err == nil {
+		t.Error("a missing path should not load")
+	}
+}

@@ -22,7 +22,7 @@ func init() {
 		Use:   "data",
 		Short: "Import training data, mine hard negatives, prepare the training mixture",
 	}
-	dataCmd.AddCommand(dataPrepareCmd(), dataImportCmd(), dataCheckCmd(), dataSetsCmd())
+	dataCmd.AddCommand(dataPrepareCmd(), dataImportCmd(), dataDedupCmd(), dataCheckCmd(), dataSetsCmd())
 	rootCmd.AddCommand(dataCmd)
 }
 
@@ -193,6 +193,66 @@ func printProblems(w io.Writer, skipped int, problems []error) {
 	if skipped > len(problems) {
 		fmt.Fprintf(w, "... and %d more\n", skipped-len(problems))
 	}
+}
+
+func dataDedupCmd() *cobra.Command {
+	var (
+		out, dataDir string
+		evalSets     []string
+		opt          importers.Options
+	)
+	cmd := &cobra.Command{
+		Use:   "dedup --out FILE.jsonl [--eval SET...] FILE...",
+		Short: "Drop training records whose query nearly repeats an evaluation query",
+		Long: `dedup streams records files (tdro/Tevatron or FlagEmbedding JSONL) to --out, leaving out
+every record whose query is within SimHash Hamming distance 2 of a query of the evaluation
+sets, and counts the drops per set. --eval takes a BEIR folder, a SMART folder, an XQuAD-R
+.json file or QUESTIONS.json:SENTENCES.json; without --eval, every bundled set under --data.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			if out == "" {
+				return fmt.Errorf("--out is required")
+			}
+			var cs []*collection.Collection
+			for _, spec := range evalSets {
+				c, err := collection.Load(spec)
+				if err != nil {
+					return fmt.Errorf("--eval %s: %w", spec, err)
+				}
+				cs = append(cs, c)
+			}
+			if len(cs) == 0 {
+				var err error
+				if cs, err = collection.Bundled(dataDir); err != nil {
+					return err
+				}
+			}
+			set := importers.EvalQuerySet(cs)
+			res, kept, by, err := importers.DedupRecords(files, out, set, opt)
+			if err != nil {
+				return err
+			}
+			removed := 0
+			for _, n := range by {
+				removed += n
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "wrote %d records to %s; removed %d near-duplicates of %d evaluation queries; %d malformed skipped\n", kept, out, removed, set.Len(), res.Skipped)
+			for _, c := range cs {
+				if by[c.Name] > 0 {
+					fmt.Fprintf(w, "  %-22s %d\n", c.Name, by[c.Name])
+				}
+			}
+			printProblems(cmd.ErrOrStderr(), res.Skipped, res.Problems)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&out, "out", "", "output JSONL file")
+	f.StringSliceVar(&evalSets, "eval", nil, "evaluation set path (repeatable; default: all bundled sets)")
+	f.StringVar(&dataDir, "data", importers.DefaultDataDir(), "bundled data directory (when no --eval)")
+	f.BoolVar(&opt.SkipBad, "skip-bad", false, "skip and count malformed lines instead of failing")
+	return cmd
 }
 
 func dataCheckCmd() *cobra.Command {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tdro/tdro/collection"
 	"github.com/tdro/tdro/data"
 )
 
@@ -176,5 +177,21 @@ func TestCopyRecords(t *testing.T) {
 	recs, err := data.ReadRecords(out)
 	if err != nil || len(recs) != 4 || recs[1].QueryID != "x" || recs[0].QueryID != "1" {
 		t.Errorf("%v %+v", err, recs)
+	}
+}
+
+func TestDedupRecords(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	os.WriteFile(in, []byte("{\"query\":\"What is the capital of France?\",\"pos\":[\"Paris\"]}\n{\"query\":\"how to bake bread\",\"pos\":[\"knead\"]}\n"), 0o644)
+	evals := []*collection.Collection{{Name: "ev", Queries: []collection.Query{{ID: "1", Text: "what is the capital of france"}}}}
+	out := filepath.Join(dir, "out.jsonl")
+	_, kept, by, err := DedupRecords([]string{in}, out, EvalQuerySet(evals), Options{})
+	if err != nil || kept != 1 || by["ev"] != 1 {
+		t.Fatalf("kept %d, removed %v, %v", kept, by, err)
+	}
+	recs, _ := data.ReadRecords(out)
+	if len(recs) != 1 || recs[0].Query != "how to bake bread" {
+		t.Errorf("%+v", recs)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/tdro/tdro/data"
 	"github.com/tdro/tdro/data/internal/jsonpos"
 	"github.com/tdro/tdro/data/squad"
+	"github.com/tdro/tdro/dedup"
 	"github.com/tdro/tdro/internal/atomicfile"
 )
 
@@ -202,6 +203,24 @@ func parseJSONL(name string, src []byte, opt Options, out *Result) error {
 // .gz allowed) into one normalised records file without holding them in
 // memory. The result counts skipped lines; its Records stay empty.
 func CopyRecords(paths []string, out string, opt Options) (*Result, int, error) {
+	return copyRecords(paths, out, opt, nil)
+}
+
+// DedupRecords is CopyRecords that also drops records whose query is within
+// the set's distance of an evaluation query, counted per evaluation set.
+func DedupRecords(paths []string, out string, set *dedup.Set, opt Options) (res *Result, kept int, removedBy map[string]int, err error) {
+	removedBy = map[string]int{}
+	res, kept, err = copyRecords(paths, out, opt, func(r data.Record) bool {
+		if src, dup := set.Match(r.Query); dup {
+			removedBy[src]++
+			return false
+		}
+		return true
+	})
+	return res, kept, removedBy, err
+}
+
+func copyRecords(paths []string, out string, opt Options, keep func(data.Record) bool) (*Result, int, error) {
 	f, err := atomicfile.Create(out)
 	if err != nil {
 		return nil, 0, err
@@ -214,7 +233,7 @@ func CopyRecords(paths []string, out string, opt Options) (*Result, int, error) 
 		if err != nil {
 			return nil, 0, err
 		}
-		err = copyAll(rd, w, opt, res)
+		err = copyAll(rd, w, opt, res, keep)
 		c.Close()
 		if err != nil {
 			return nil, 0, err
@@ -226,7 +245,7 @@ func CopyRecords(paths []string, out string, opt Options) (*Result, int, error) 
 	return res, w.Count(), nil
 }
 
-func copyAll(rd *data.Reader, w *data.Writer, opt Options, res *Result) error {
+func copyAll(rd *data.Reader, w *data.Writer, opt Options, res *Result, keep func(data.Record) bool) error {
 	for {
 		rec, err := rd.Next()
 		if err == io.EOF {
@@ -239,6 +258,9 @@ func copyAll(rd *data.Reader, w *data.Writer, opt Options, res *Result) error {
 			if err := res.bad(opt, err); err != nil {
 				return err
 			}
+			continue
+		}
+		if keep != nil && !keep(rec) {
 			continue
 		}
 		if err := w.Write(rec); err != nil {
