@@ -51,8 +51,9 @@ Corpus and query embeddings are cached under --cache, keyed by the checkpoint's 
 and the texts, so evaluating the same model again is instant.
 
 Writes to --out: results/<run>/<dataset>.json (MTEB-style, with per-query values),
-runs/<dataset>/<run>.trec, results.md and report.html (tables with significance marks
-against --baseline, bar plots, per-query difference histograms).`,
+runs/<dataset>/<run>.trec, significance.json (t statistic and both p-values of every run
+against --baseline per measure and dataset), results.md and report.html (tables with
+significance marks, p-values, bar plots, per-query difference histograms).`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -137,6 +138,15 @@ against --baseline, bar plots, per-query difference histograms).`,
 			ro := report.Options{Measures: tableMs, Baseline: baseline, Randomization: significance.Randomization{Seed: 1}}
 			if _, err := report.WriteJSON(filepath.Join(out, "results"), all); err != nil {
 				return err
+			}
+			if baseline != "" {
+				sig, err := report.Significance(all, ro)
+				if err != nil {
+					return err
+				}
+				if err := atomicfile.WriteJSON(filepath.Join(out, "significance.json"), sig); err != nil {
+					return err
+				}
 			}
 			md, err := report.Markdown(all, ro)
 			if err != nil {

@@ -102,6 +102,7 @@ type page struct {
 	Diffs     []pageDiff
 	DiffOf    string
 	Details   []pageDetail
+	Sig       template.HTML
 	CSS       template.CSS
 }
 
@@ -125,7 +126,7 @@ sup.sig{color:#b3261e;font-weight:bold;margin-left:1px}
 figure{margin:1rem 0}figure svg{max-width:100%;height:auto}
 .warn{color:#8a5300}
 table.tdro-details td.l{white-space:nowrap}
-table.tdro-details thead th:nth-child(-n+2){text-align:left}
+table.tdro-details thead th:nth-child(-n+2),table.tdro-sig thead th:nth-child(3){text-align:left}
 table.tdro-details td.warn{white-space:normal}
 `
 
@@ -139,6 +140,8 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 {{.Table}}
 <figure>{{.Bars}}</figure>
 {{end}}
+{{if .Sig}}<h2>Significance against {{.Baseline}}</h2>
+{{.Sig}}{{end}}
 {{if .Diffs}}<h2>Per-query differences against {{.Baseline}} ({{.DiffOf}})</h2>
 {{range .Diffs}}<figure>{{.Plot}}</figure>{{end}}{{end}}
 <h2>Details</h2>
@@ -171,6 +174,11 @@ func HTML(r *eval.Results, title string, o Options) ([]byte, error) {
 		}
 		pg.Sections = append(pg.Sections, pageSection{Measure: m.String(), Table: t.HTMLTable(), Bars: template.HTML(bars)})
 	}
+	sig, err := Significance(r, o)
+	if err != nil {
+		return nil, err
+	}
+	pg.Sig = SigHTML(sig)
 	if o.Baseline != "" {
 		pg.DiffOf = ms[0].String()
 		for _, run := range r.Runs {

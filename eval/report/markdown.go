@@ -25,6 +25,13 @@ func Markdown(r *eval.Results, o Options) (string, error) {
 	}
 	if o.Baseline != "" {
 		fmt.Fprintf(&b, "\n%s\n", Legend(o.Baseline))
+		sig, err := Significance(r, o)
+		if err != nil {
+			return "", err
+		}
+		if len(sig) > 0 {
+			fmt.Fprintf(&b, "\n**p-values against %s**\n\n%s", mdEscape(o.Baseline), SigMarkdown(sig))
+		}
 	}
 	return b.String(), nil
 }

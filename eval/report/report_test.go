@@ -178,3 +178,24 @@ func TestMeanOverCommonDatasets(t *testing.T) {
 		t.Error("missing dataset shown as a value")
 	}
 }
+
+func TestSignificanceRows(t *testing.T) {
+	r := results(t)
+	o := Options{Baseline: "base", Measures: []metrics.Measure{{Kind: metrics.MRR, K: 10}}}
+	rows, err := Significance(r, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 4 { // 2 runs x 2 datasets
+		t.Fatalf("%d rows, want 4", len(rows))
+	}
+	for _, row := range rows {
+		if row.Run == "better" && (row.Mark != "‡" || row.PTTest > 0.01 || row.MeanDiff <= 0 || row.N != 40) {
+			t.Errorf("better: %+v", row)
+		}
+	}
+	md, _ := Markdown(r, o)
+	if !strings.Contains(md, "p-values against base") || !strings.Contains(md, "| mrr@10 | better | alpha | 40 |") {
+		t.Errorf("Markdown lacks the p-value table:\n%s", md)
+	}
+}
