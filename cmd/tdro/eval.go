@@ -270,7 +270,8 @@ func loadSets(dataDir string, sets []string) ([]*collection.Collection, error) {
 		if s == "" {
 			continue
 		}
-		if c, err := loadPath(s); c != nil || err != nil {
+		if isPath(s) {
+			c, err := collection.Load(s)
 			if err != nil {
 				return nil, err
 			}
@@ -306,25 +307,13 @@ func loadSets(dataDir string, sets []string) ([]*collection.Collection, error) {
 	return out, nil
 }
 
-// loadPath loads a --data value that names files; (nil, nil) when it does not.
-func loadPath(s string) (*collection.Collection, error) {
+// isPath tells a --data value naming files (collection.Load) from a bundled set name.
+func isPath(s string) bool {
 	if q, sent, ok := strings.Cut(s, ":"); ok && strings.HasSuffix(q, ".json") && strings.HasSuffix(sent, ".json") {
-		return collection.LoadXQuADR(q, sent, langOf(q), langOf(sent))
+		return true
 	}
-	st, err := os.Stat(s)
-	if err != nil {
-		return nil, nil
-	}
-	if !st.IsDir() {
-		if strings.HasSuffix(s, ".json") {
-			return collection.LoadXQuADR(s, s, langOf(s), langOf(s))
-		}
-		return nil, fmt.Errorf("--data %s: a file must be an XQuAD-R .json", s)
-	}
-	if _, err := os.Stat(filepath.Join(s, "corpus.jsonl")); err == nil {
-		return collection.LoadBEIR(s, "test")
-	}
-	return collection.LoadSMART(s)
+	_, err := os.Stat(s)
+	return err == nil
 }
 
 // keepSets drops the datasets of r that are not among cols.
@@ -343,8 +332,6 @@ func keepSets(r *eval.Results, cols []*collection.Collection) {
 		run.Datasets = kept
 	}
 }
-
-func langOf(path string) string { return strings.TrimSuffix(filepath.Base(path), ".json") }
 
 func splitList(s string) []string {
 	var out []string
