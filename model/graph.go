@@ -13,7 +13,6 @@ import (
 	"github.com/gomlx/gomlx/ml/nn"
 )
 
-type Node = graph.Node
 
 // maskValue is added to the attention scores of masked keys: exp() of it
 // underflows to exactly 0 in float32, like Hugging Face's finfo.min, without
@@ -26,7 +25,7 @@ const maskValue = -1e9
 //
 // scope must belong to m.Store (the Exec's store); it decides whether dropout
 // is active (training) and supplies its randomness.
-func (m *Model) Embed(scope *gmodel.Scope, ids, mask *Node) *Node {
+func (m *Model) Embed(scope *gmodel.Scope, ids, mask *graph.Node) *graph.Node {
 	h := m.HiddenStates(scope, ids, mask)
 	out := Pool(h, mask, m.Config.Pooling)
 	if m.Config.Normalize {
@@ -37,7 +36,7 @@ func (m *Model) Embed(scope *gmodel.Scope, ids, mask *Node) *Node {
 
 // Pool reduces hidden states [batch, seq, hidden] to [batch, hidden].
 // PoolLast picks the last real token of each right-padded row.
-func Pool(h, mask *Node, p Pooling) *Node {
+func Pool(h, mask *graph.Node, p Pooling) *graph.Node {
 	g := h.Graph()
 	fmask := graph.ConvertDType(mask, h.DType())
 	switch p {
@@ -58,7 +57,7 @@ func Pool(h, mask *Node, p Pooling) *Node {
 
 // HiddenStates is the last layer's output [batch, seq, hidden] (after the
 // final RMSNorm for decoders), like Hugging Face's last_hidden_state.
-func (m *Model) HiddenStates(scope *gmodel.Scope, ids, mask *Node) *Node {
+func (m *Model) HiddenStates(scope *gmodel.Scope, ids, mask *graph.Node) *graph.Node {
 	if scope.Store() != m.Store {
 		panic("model: Embed/HiddenStates called with a scope from another Store than Model.Store")
 	}
@@ -74,7 +73,7 @@ func (m *Model) HiddenStates(scope *gmodel.Scope, ids, mask *Node) *Node {
 
 // Logits are the language-model logits [batch, seq, vocab] of a decoder:
 // lm_head.weight when present, else the tied input embeddings.
-func (m *Model) Logits(scope *gmodel.Scope, ids, mask *Node) *Node {
+func (m *Model) Logits(scope *gmodel.Scope, ids, mask *graph.Node) *graph.Node {
 	h := m.HiddenStates(scope, ids, mask)
 	b := &builder{m: m, scope: scope, g: ids.Graph()}
 	head := "lm_head.weight"
@@ -95,7 +94,7 @@ type builder struct {
 
 // w is the graph value of a weight; it panics with the tensor name when the
 // weight is missing (Load checks completeness first, so this is a bug).
-func (b *builder) w(name string) *Node {
+func (b *builder) w(name string) *graph.Node {
 	v := b.m.Var(name)
 	if v == nil {
 		panic(fmt.Sprintf("model: weight %s is missing", name))
@@ -103,20 +102,20 @@ func (b *builder) w(name string) *Node {
 	return v.NodeValue(b.g)
 }
 
-func (b *builder) optional(name string) *Node {
+func (b *builder) optional(name string) *graph.Node {
 	if v := b.m.Var(name); v != nil {
 		return v.NodeValue(b.g)
 	}
 	return nil
 }
 
-func (b *builder) dropout(x *Node, rate float64) *Node {
+func (b *builder) dropout(x *graph.Node, rate float64) *graph.Node {
 	return layers.DropoutStatic(b.scope, x, rate)
 }
 
 // linear is x·Wᵀ + bias for the Hugging Face Linear called prefix, plus its
 // LoRA adapter when one is attached, with an optional fused activation.
-func (b *builder) linear(x *Node, prefix string, act activation.Type) *Node {
+func (b *builder) linear(x *graph.Node, prefix string, act activation.Type) *graph.Node {
 	w, bias := b.w(prefix+".weight"), b.optional(prefix+".bias")
 	if b.m.Var(prefix+".lora_A.weight") == nil {
 		return nn.Dense(x, w, bias, compute.DenseLayoutOutputsInput, act)
@@ -142,7 +141,7 @@ func actType(name string) activation.Type {
 	return activation.TypeSilu
 }
 
-func (b *builder) encoder(ids, mask *Node) *Node {
+func (b *builder) encoder(ids, mask *graph.Node) *graph.Node {
 	c := b.m.Config
 	g := b.g
 	batch, seq := ids.Shape().Dimensions[0], ids.Shape().Dimensions[1]
@@ -194,7 +193,7 @@ func positionOffset(c *Config) int {
 	return 0
 }
 
-func (b *builder) decoder(ids, mask *Node) *Node {
+func (b *builder) decoder(ids, mask *graph.Node) *graph.Node {
 	c := b.m.Config
 	x := embedLookup(b.w("embed_tokens.weight"), ids)
 	seq := ids.Shape().Dimensions[1]
@@ -223,16 +222,16 @@ func (b *builder) decoder(ids, mask *Node) *Node {
 }
 
 // embedLookup gathers rows of table [vocab, d] for ids [b, l] -> [b, l, d].
-func embedLookup(table, ids *Node) *Node {
+func embedLookup(table, ids *graph.Node) *graph.Node {
 	return graph.Gather(table, graph.InsertAxes(graph.ConvertDType(ids, dtypes.Int32), -1))
 }
 
-func (b *builder) layerNorm(x *Node, prefix string, eps float64) *Node {
+func (b *builder) layerNorm(x *graph.Node, prefix string, eps float64) *graph.Node {
 	return nn.LayerNorm(x, []int{-1}, eps, b.w(prefix+".weight"), b.w(prefix+".bias"), nil)
 }
 
 // rmsNorm is Llama's RMSNorm: w · x / sqrt(mean(x²) + eps).
-func (b *builder) rmsNorm(x *Node, name string, eps float64) *Node {
+func (b *builder) rmsNorm(x *graph.Node, name string, eps float64) *graph.Node {
 	ms := graph.ReduceAndKeep(graph.Square(x), graph.ReduceMean, -1)
 	w := b.w(name)
 	dims := make([]int, x.Rank())
@@ -247,7 +246,7 @@ func (b *builder) rmsNorm(x *Node, name string, eps float64) *Node {
 
 // paddingBias is the additive attention bias [batch, 1, 1, q, k]: maskValue
 // on padded keys, and on future keys when causal.
-func paddingBias(mask *Node, causal bool) *Node {
+func paddingBias(mask *graph.Node, causal bool) *graph.Node {
 	g := mask.Graph()
 	seq := mask.Shape().Dimensions[1]
 	keep := graph.ConvertDType(mask, dtypes.Bool) // [b, k]
@@ -265,7 +264,7 @@ func paddingBias(mask *Node, causal bool) *Node {
 // heads: q [b, l, heads·hd], k and v [b, l, kvHeads·hd] -> [b, l, heads·hd].
 // Query head h uses key/value head h / (heads/kvHeads), as Hugging Face's
 // repeat_kv does, without materializing the repeated keys.
-func (b *builder) attention(q, k, v, bias *Node, heads, kvHeads, hd int, dropout float64) *Node {
+func (b *builder) attention(q, k, v, bias *graph.Node, heads, kvHeads, hd int, dropout float64) *graph.Node {
 	dims := q.Shape().Dimensions
 	batch, seq := dims[0], dims[1]
 	group := heads / kvHeads
@@ -277,7 +276,7 @@ func (b *builder) attention(q, k, v, bias *Node, heads, kvHeads, hd int, dropout
 	// with horizontal sums) for these per-head sizes.
 	k = graph.TransposeAllAxes(graph.Reshape(k, batch, seq, kvHeads, hd), 0, 2, 3, 1) // [b, kv, hd, l]
 	v = graph.TransposeAllAxes(graph.Reshape(v, batch, seq, kvHeads, hd), 0, 2, 1, 3) // [b, kv, l, hd]
-	mm := func(x, y *Node) *Node { return graph.DotGeneral(x, []int{2}, []int{0}, y, []int{1}, []int{0}) }
+	mm := func(x, y *graph.Node) *graph.Node { return graph.DotGeneral(x, []int{2}, []int{0}, y, []int{1}, []int{0}) }
 	if b.scope.IsTraining(b.g) {
 		mm = batchMatMul
 	}
@@ -299,7 +298,7 @@ func (b *builder) attention(q, k, v, bias *Node, heads, kvHeads, hd int, dropout
 // ropeTables are Hugging Face's cos/sin tables [seq, hd]: angle pos·f_i with
 // f_i = θ^(-2i/hd) for i < hd/2 (rescaled by rope_scaling), repeated for
 // both halves (rotate_half layout).
-func ropeTables(g *graph.Graph, seq, hd int, theta float64, scaling *RopeScaling) (cos, sin *Node) {
+func ropeTables(g *graph.Graph, seq, hd int, theta float64, scaling *RopeScaling) (cos, sin *graph.Node) {
 	c := make([]float32, seq*hd)
 	s := make([]float32, seq*hd)
 	half := hd / 2
@@ -341,13 +340,13 @@ func scaleFrequency(f float64, r *RopeScaling) float64 {
 
 // applyRope rotates x [b, l, heads·hd]: x·cos + rotate_half(x)·sin, with
 // rotate_half(x) = [-x2, x1] for the two halves of each head.
-func applyRope(x, cos, sin *Node, heads, hd int) *Node {
+func applyRope(x, cos, sin *graph.Node, heads, hd int) *graph.Node {
 	dims := x.Shape().Dimensions
 	batch, seq := dims[0], dims[1]
 	x = graph.Reshape(x, batch, seq, heads, hd)
 	x1 := graph.Slice(x, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, hd/2))
 	x2 := graph.Slice(x, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(), graph.AxisRange(hd/2, hd))
-	rot := graph.Concatenate([]*Node{graph.Neg(x2), x1}, -1)
+	rot := graph.Concatenate([]*graph.Node{graph.Neg(x2), x1}, -1)
 	cos = graph.Reshape(cos, 1, seq, 1, hd)
 	sin = graph.Reshape(sin, 1, seq, 1, hd)
 	out := graph.Add(graph.Mul(x, cos), graph.Mul(rot, sin))
@@ -366,24 +365,24 @@ func applyRope(x, cos, sin *Node, heads, hd int) *Node {
 // GoMLX attaches custom gradients only to identity nodes, so x, y and the
 // (gradient-free) product are packed into one vector that passes through
 // IdentityWithCustomGradient; its gradient function unpacks them.
-func batchMatMul(x, y *Node) *Node {
-	mm := func(a, b *Node) *Node { return graph.DotGeneral(a, []int{2}, []int{0}, b, []int{1}, []int{0}) }
-	tr := func(a *Node) *Node { return graph.TransposeAllAxes(a, 0, 2, 1) }
+func batchMatMul(x, y *graph.Node) *graph.Node {
+	mm := func(a, b *graph.Node) *graph.Node { return graph.DotGeneral(a, []int{2}, []int{0}, b, []int{1}, []int{0}) }
+	tr := func(a *graph.Node) *graph.Node { return graph.TransposeAllAxes(a, 0, 2, 1) }
 	xs, ys := x.Shape().Dimensions, y.Shape().Dimensions
 	nx, ny := x.Shape().Size(), y.Shape().Size()
 	out := mm(graph.StopGradient(x), graph.StopGradient(y))
 	outDims := out.Shape().Dimensions
 	no := out.Shape().Size()
-	packed := graph.Concatenate([]*Node{graph.Reshape(x, nx), graph.Reshape(y, ny), graph.Reshape(out, no)}, 0)
-	part := func(v *Node, from, n int, dims []int) *Node {
+	packed := graph.Concatenate([]*graph.Node{graph.Reshape(x, nx), graph.Reshape(y, ny), graph.Reshape(out, no)}, 0)
+	part := func(v *graph.Node, from, n int, dims []int) *graph.Node {
 		return graph.Reshape(graph.Slice(v, graph.AxisRange(from, from+n)), dims...)
 	}
-	packed = graph.IdentityWithCustomGradient(packed, func(p, v *Node) *Node {
+	packed = graph.IdentityWithCustomGradient(packed, func(p, v *graph.Node) *graph.Node {
 		dOut := part(v, nx+ny, no, outDims)
 		px, py := part(p, 0, nx, xs), part(p, nx, ny, ys)
 		dx := mm(dOut, tr(py))
 		dy := mm(tr(px), dOut)
-		return graph.Concatenate([]*Node{graph.Reshape(dx, nx), graph.Reshape(dy, ny), graph.ZerosLike(graph.Reshape(dOut, no))}, 0)
+		return graph.Concatenate([]*graph.Node{graph.Reshape(dx, nx), graph.Reshape(dy, ny), graph.ZerosLike(graph.Reshape(dOut, no))}, 0)
 	})
 	return part(packed, nx+ny, no, outDims)
 }

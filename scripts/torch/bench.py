@@ -3,8 +3,12 @@
 (BERT: vocab 30522, hidden 256, 4 layers, 4 heads, FFN 1024, post-LN, GELU,
 mean pooling, L2 norm), same batch (32 x 128 tokens), inference mode.
 Prints one line: "torch <tokens/s>". Threads: $THREADS (default: all cores).
+With --summarize it reads "tdro torch" tokens/s pairs (one round per line)
+from stdin and prints medians, ranges and the per-round ratio.
 """
 import os
+import statistics
+import sys
 import time
 
 import torch
@@ -43,5 +47,15 @@ def main():
     print(f"torch {B * N * iters / dt:.1f}")
 
 
+def summarize():
+    rows = [tuple(map(float, line.split())) for line in sys.stdin if line.strip()]
+    g, t = [r[0] for r in rows], [r[1] for r in rows]
+    ratios = [a / b for a, b in rows]
+    print(f"{'implementation':28s} {'median tokens/s':>16s} {'range':>20s}")
+    print(f"{'tdro (GoMLX Go backend)':28s} {statistics.median(g):16.0f} {min(g):9.0f} - {max(g):8.0f}")
+    print(f"{'PyTorch ' + torch.__version__ + ' CPU':28s} {statistics.median(t):16.0f} {min(t):9.0f} - {max(t):8.0f}")
+    print(f"ratio tdro/torch per round: median {statistics.median(ratios):.2f} (range {min(ratios):.2f} - {max(ratios):.2f})")
+
+
 if __name__ == "__main__":
-    main()
+    summarize() if sys.argv[1:] == ["--summarize"] else main()
