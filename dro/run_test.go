@@ -328,3 +328,28 @@ func TestRunRejectsEmptyDomainFile(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// Large batches through the gradient cache give the same run as one pass.
+func TestRunWithGradientCacheChunks(t *testing.T) {
+	testBackend(t)
+	whole, chunked := standins(t), standins(t)
+	a, err := run(context.Background(), testConfig(t.TempDir()), synthDomains(3, 20, 1), whole, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t.TempDir())
+	cfg.GradCacheChunk = 3
+	b, err := run(context.Background(), cfg, synthDomains(3, 20, 1), chunked, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	near(t, "alpha", b.Curr, a.Curr, 1e-6)
+	wa, wb := storeValues(t, whole.proxyStore), storeValues(t, chunked.proxyStore)
+	for path, v := range wa {
+		for i := range v {
+			if d := math.Abs(float64(v[i] - wb[path][i])); d > 1e-5 {
+				t.Fatalf("%s[%d]: %v in one pass, %v in chunks", path, i, v[i], wb[path][i])
+			}
+		}
+	}
+}
