@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"image/color"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,38 +101,6 @@ func PlotLossCurves(curves []Curve, title, base string) (string, error) {
 		p.Add(line)
 		p.Legend.Add(c.Name, line)
 	}
-	p.Add(plotter.NewGrid())
-	return savePlot(p, base)
-}
-
-// Bar is one labelled value group of a grouped bar chart.
-type BarSeries struct {
-	Name   string
-	Values []float64
-}
-
-// PlotBars draws grouped bars (one group per label) into base.png/.svg.
-func PlotBars(labels []string, series []BarSeries, title, ylabel, base string) (string, error) {
-	p := plot.New()
-	p.Title.Text = title
-	p.Y.Label.Text = ylabel
-	p.Legend.Top = true
-	w := vg.Points(float64(min(60/max(len(series), 1), 18)))
-	for i, s := range series {
-		bars, err := plotter.NewBarChart(plotter.Values(s.Values), w)
-		if err != nil {
-			return "", fmt.Errorf("bars %s: %w", s.Name, err)
-		}
-		bars.Color = plotutil.Color(i)
-		bars.LineStyle.Color = color.Gray{Y: 80}
-		bars.Offset = w * vg.Length(float64(i)-float64(len(series)-1)/2)
-		p.Add(bars)
-		p.Legend.Add(s.Name, bars)
-	}
-	p.NominalX(labels...)
-	p.X.Tick.Label.Rotation = 0.6
-	p.X.Tick.Label.XAlign = -0.9
-	p.X.Tick.Label.YAlign = -0.3
 	p.Add(plotter.NewGrid())
 	return savePlot(p, base)
 }
