@@ -13,7 +13,6 @@ import (
 	"github.com/gomlx/gomlx/ml/nn"
 )
 
-
 // maskValue is added to the attention scores of masked keys: exp() of it
 // underflows to exactly 0 in float32, like Hugging Face's finfo.min, without
 // risking -inf arithmetic.
@@ -276,7 +275,9 @@ func (b *builder) attention(q, k, v, bias *graph.Node, heads, kvHeads, hd int, d
 	// with horizontal sums) for these per-head sizes.
 	k = graph.TransposeAllAxes(graph.Reshape(k, batch, seq, kvHeads, hd), 0, 2, 3, 1) // [b, kv, hd, l]
 	v = graph.TransposeAllAxes(graph.Reshape(v, batch, seq, kvHeads, hd), 0, 2, 1, 3) // [b, kv, l, hd]
-	mm := func(x, y *graph.Node) *graph.Node { return graph.DotGeneral(x, []int{2}, []int{0}, y, []int{1}, []int{0}) }
+	mm := func(x, y *graph.Node) *graph.Node {
+		return graph.DotGeneral(x, []int{2}, []int{0}, y, []int{1}, []int{0})
+	}
 	if b.scope.IsTraining(b.g) {
 		mm = batchMatMul
 	}
@@ -366,7 +367,9 @@ func applyRope(x, cos, sin *graph.Node, heads, hd int) *graph.Node {
 // (gradient-free) product are packed into one vector that passes through
 // IdentityWithCustomGradient; its gradient function unpacks them.
 func batchMatMul(x, y *graph.Node) *graph.Node {
-	mm := func(a, b *graph.Node) *graph.Node { return graph.DotGeneral(a, []int{2}, []int{0}, b, []int{1}, []int{0}) }
+	mm := func(a, b *graph.Node) *graph.Node {
+		return graph.DotGeneral(a, []int{2}, []int{0}, b, []int{1}, []int{0})
+	}
 	tr := func(a *graph.Node) *graph.Node { return graph.TransposeAllAxes(a, 0, 2, 1) }
 	xs, ys := x.Shape().Dimensions, y.Shape().Dimensions
 	nx, ny := x.Shape().Size(), y.Shape().Size()
