@@ -235,3 +235,21 @@ func TestSamplerErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestExampleWeightsAndDomainLosses: the loss-reweight transfer's loss_scale
+// multiplies each example's weight (0 means 1), and per-domain logging
+// averages by domain.
+func TestExampleWeightsAndDomainLosses(t *testing.T) {
+	ds := syntheticDomains([]int{2, 2}, []float64{1, 1}, 0)
+	ds[1].LossScale = 3
+	b := &Batch{Domain: -1, Examples: []Example{{Domain: 0}, {Domain: 1}, {Domain: 1}, {Domain: 0}}}
+	w := ExampleWeights(ds, b)
+	want := []float32{0.25, 0.75, 0.75, 0.25}
+	if !reflect.DeepEqual(w, want) {
+		t.Fatalf("weights %v, want %v", w, want)
+	}
+	got := DomainLosses(ds, b, []float32{1, 2, 4, 3})
+	if !reflect.DeepEqual(got, map[string]float64{"d0": 2, "d1": 3}) {
+		t.Fatalf("domain losses %v", got)
+	}
+}
