@@ -49,7 +49,7 @@ func DiagramSVG(nodes []DiagramNode) string {
 	col, row, cols, rows := layout(nodes)
 	width, height := pad*2+cols*bw+(cols-1)*gx, pad*2+rows*bh+(rows-1)*gy
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" font-family="sans-serif">`, width, height, width, height)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" style="max-width:100%%;height:auto" font-family="sans-serif">`, width, height, width, height)
 	b.WriteString(`<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#666"/></marker></defs>`)
 	x := func(n string) int { return pad + col[n]*(bw+gx) }
 	y := func(n string) int { return pad + row[n]*(bh+gy) }

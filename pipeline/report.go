@@ -115,6 +115,8 @@ Generated {{.Generated.Format "2006-01-02 15:04 UTC"}} by ` + "`{{.Command}}`" +
 {{end}}
 ## Data used per mixture
 
+Records and tokens (queries and positive passages, run's tokenizer) of the domains each mixture samples from.
+
 | mixture | strategy | domains | records | tokens | records vs uniform | tokens vs uniform |
 |---|---|---:|---:|---:|---:|---:|
 {{range .Mixtures}}| {{.Name}} | {{.Strategy}} | {{.Domains}} | {{num .Records}} | {{num64 .Tokens}} | {{pct .PctRecord}} | {{pct .PctTokens}} |
@@ -160,6 +162,7 @@ ul.notes { color: #444; }
 {{end}}</table>
 
 <h2>Data used per mixture</h2>
+<p class="meta">Records and tokens (queries and positive passages, run's tokenizer) of the domains each mixture samples from.</p>
 <table><tr><th>mixture</th><th>strategy</th><th class="n">domains</th><th class="n">records</th><th class="n">tokens</th><th class="n">records vs uniform</th><th class="n">tokens vs uniform</th></tr>
 {{range .Mixtures}}<tr><td>{{.Name}}</td><td>{{.Strategy}}</td><td class="n">{{.Domains}}</td><td class="n">{{num .Records}}</td><td class="n">{{num64 .Tokens}}</td><td class="n">{{pct .PctRecord}}</td><td class="n">{{pct .PctTokens}}</td></tr>
 {{end}}</table>

@@ -72,6 +72,9 @@ func reportStage(opt Options, models, evals []string) Stage {
 					fmt.Sprintf("tDRO weights: %s after %d steps (measure %s, eta %g); mixtures: %s.", cfg.DRO.SelectFrom, cfg.DRO.Steps, cfg.DRO.Measure, cfg.DRO.Eta, transferList(cfg.Transfer)),
 				},
 			}
+			if e := cfg.Eval; e.MaxQueries > 0 || e.MaxDocs > 0 {
+				r.Notes = append(r.Notes, fmt.Sprintf("Evaluation sets are capped at %s queries and %s documents each: a fixed sample by id hash, the same for every run, keeping every judged document of a kept query. Numbers compare the runs of this report; they are higher than on the full sets.", capText(e.MaxQueries), capText(e.MaxDocs)))
+			}
 			total, cpu := 0.0, 0.0
 			for _, name := range after {
 				m, err := LoadManifest(s.Dir, name)
@@ -153,6 +156,13 @@ func flowDiagram(stages []DiagramNode, models []string) []DiagramNode {
 	}
 	eval.After, eval.Time = ft, FormatSeconds(eval.seconds)
 	return append(out, eval)
+}
+
+func capText(n int) string {
+	if n <= 0 {
+		return "all"
+	}
+	return thousands(n)
 }
 
 func runLabel(model string) string {
