@@ -249,3 +249,66 @@ func TestPipelineHelper(t *testing.T) {
 	}
 	Run(context.Background(), tinyOptions(t, dir))
 }
+
+func TestInitCheckpointReplacesBase(t *testing.T) {
+	opt := tinyOptions(t, t.TempDir())
+	opt.Config.Model = ModelConfig{Init: "/models/my-bert"}
+	if err := opt.Config.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	stages, err := Stages(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range stages {
+		if st.Name == "base" || contains(st.After, "base") {
+			t.Fatalf("stage %s still uses a from-scratch base", st.Name)
+		}
+		if strings.HasPrefix(st.Name, "train-") && !contains(st.Inputs, "/models/my-bert") {
+			t.Errorf("stage %s does not hash the checkpoint it starts from: %v", st.Name, st.Inputs)
+		}
+	}
+	opt.Config.Model.Preset = "tiny-bert"
+	if err := opt.Config.Validate(); err == nil || !strings.Contains(err.Error(), "exactly one") {
+		t.Fatalf("init and preset together: %v", err)
+	}
+}
+
+func TestPrepareCopiesUserMixtureWithUniformWeights(t *testing.T) {
+	src := t.TempDir()
+	rec := data.Record{QueryID: "q1", Query: "what", Positives: []data.Passage{{Text: "that"}}}
+	mix := &data.Mixture{}
+	for i, name := range []string{"a", "b"} {
+		p := filepath.Join(src, name+".jsonl")
+		if err := data.WriteRecords(p, []data.Record{rec, rec, rec}[:i+1]); err != nil {
+			t.Fatal(err)
+		}
+		mix.Domains = append(mix.Domains, data.Domain{Name: name, Path: p, Weight: float64(3 + i)})
+	}
+	if err := mix.Save(filepath.Join(src, "mixture.json")); err != nil {
+		t.Fatal(err)
+	}
+	opt := tinyOptions(t, t.TempDir())
+	opt.Config.Prepare = PrepareConfig{Mixture: filepath.Join(src, "mixture.json")}
+	e := &Engine{Dir: opt.Out, Log: io.Discard}
+	if _, err := e.Run(context.Background(), []Stage{prepareStage(opt)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := data.LoadMixture(filepath.Join(opt.Out, mixtureFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range got.Domains {
+		if d.Weight != 0.5 || d.Records != i+1 || filepath.Dir(d.Path) != filepath.Join(opt.Out, dataDir) {
+			t.Errorf("domain %+v: want weight 0.5, %d records, copied under data/", d, i+1)
+		}
+	}
+	// Editing a records file reruns the stage.
+	if err := data.WriteRecords(filepath.Join(src, "a.jsonl"), []data.Record{rec, rec}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Run(context.Background(), []Stage{prepareStage(opt)})
+	if err != nil || res[0].Status != Ran {
+		t.Fatalf("after editing a.jsonl: %v %v", res, err)
+	}
+}

@@ -46,8 +46,8 @@ the preset and only needs the fields that differ.`,
 			if cmd.Flags().Changed("seed") {
 				cfg.Seed = seed
 			}
-			if initCkpt != "" {
-				cfg.Model.Init = initCkpt
+			if initCkpt != "" { // replaces the preset's from-scratch model
+				cfg.Model = pipeline.ModelConfig{Init: initCkpt}
 			}
 			if opt.Out == "" {
 				return fmt.Errorf("--out is required")
