@@ -312,3 +312,28 @@ func TestPrepareCopiesUserMixtureWithUniformWeights(t *testing.T) {
 		t.Fatalf("after editing a.jsonl: %v %v", res, err)
 	}
 }
+
+func TestPresetsLoadAndValidate(t *testing.T) {
+	for _, name := range []string{"default", "tiny", "large"} {
+		cfg, err := LoadConfig(name, "")
+		if err != nil {
+			t.Errorf("preset %s: %v", name, err)
+			continue
+		}
+		if _, err := Stages(Options{Config: cfg, Data: "/data", Out: "/run"}); err != nil {
+			t.Errorf("preset %s: stages: %v", name, err)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, []byte(`{"train": {"stepz": 3}}`), 0o644)
+	if _, err := LoadConfig("default", bad); err == nil || !strings.Contains(err.Error(), "stepz") {
+		t.Errorf("misspelt field: %v", err)
+	}
+	os.WriteFile(bad, []byte(`{"transfer": [{"name": "x", "strategy": "top-k", "percent": 0}], "dro": {"steps": 0}}`), 0o644)
+	if _, err := LoadConfig("default", bad); err == nil || !strings.Contains(err.Error(), "percent") || !strings.Contains(err.Error(), "steps") {
+		t.Errorf("bad values: %v", err)
+	}
+	if _, err := LoadConfig("huge", ""); err == nil || !strings.Contains(err.Error(), "tiny") {
+		t.Errorf("unknown preset: %v", err)
+	}
+}
