@@ -98,9 +98,10 @@ type Result struct {
 
 // Engine runs stages in order inside one run directory.
 type Engine struct {
-	Dir   string    // run directory (created if missing)
-	Log   io.Writer // progress lines; nil means os.Stderr
-	Force []string  // stages to rerun even when their key is unchanged (their dependants follow through the hashes)
+	Dir   string       // run directory (created if missing)
+	Log   io.Writer    // progress lines; nil means os.Stderr
+	Force []string     // stages to rerun even when their key is unchanged (their dependants follow through the hashes)
+	Setup func() error // runs once the run directory is locked, before the first stage
 }
 
 // started marks a stage in progress; its key decides between resume and restart.
@@ -146,6 +147,11 @@ func (e *Engine) Run(ctx context.Context, stages []Stage) ([]Result, error) {
 		return nil, err
 	}
 	defer unlock()
+	if e.Setup != nil {
+		if err := e.Setup(); err != nil {
+			return nil, err
+		}
+	}
 	logw := e.Log
 	if logw == nil {
 		logw = os.Stderr

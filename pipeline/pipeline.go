@@ -68,13 +68,9 @@ func Run(ctx context.Context, opt Options) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
-		return nil, err
-	}
-	if err := atomicfile.WriteJSON(filepath.Join(opt.Out, "config.json"), opt.Config); err != nil {
-		return nil, err
-	}
-	e := &Engine{Dir: opt.Out, Log: opt.Log, Force: opt.Force}
+	e := &Engine{Dir: opt.Out, Log: opt.Log, Force: opt.Force, Setup: func() error {
+		return atomicfile.WriteJSON(filepath.Join(opt.Out, "config.json"), opt.Config)
+	}}
 	return e.Run(ctx, stages)
 }
 
