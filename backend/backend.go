@@ -49,8 +49,14 @@ func MustGet() compute.Backend {
 	return b
 }
 
+// newWithConfig builds the backend. The Go backend announces its parallelism
+// with a Printf when it starts; that line goes to stderr so that stdout stays
+// clean for commands whose output is data (tdro model encode, tdro eval).
 func newWithConfig(config string) (b compute.Backend, err error) {
+	stdout := os.Stdout
+	os.Stdout = os.Stderr
 	defer func() {
+		os.Stdout = stdout
 		if r := recover(); r != nil { // compute.NewWithConfig panics on unknown backends
 			err = fmt.Errorf("%v", r)
 		}

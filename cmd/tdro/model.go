@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -121,13 +120,7 @@ it the checkpoint has no tokenizer files and tdro needs one added before it can 
 		Short: "Embed texts (one per line on stdin) and print one JSON array per line",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// The Go backend announces its parallelism on stdout when it
-			// starts; keep stdout for the embeddings.
-			stdout := os.Stdout
-			os.Stdout = os.Stderr
-			_, err := backend.Get()
-			os.Stdout = stdout
-			if err != nil {
+			if _, err := backend.Get(); err != nil {
 				return err
 			}
 			m, err := model.Load(args[0])

@@ -40,6 +40,10 @@ func (a *File) Commit() error {
 	a.done = true
 	err := a.Flush()
 	if err == nil {
+		// CreateTemp makes files 0600; results are for sharing, like os.Create's.
+		err = a.f.Chmod(0o644)
+	}
+	if err == nil {
 		err = a.f.Sync()
 	}
 	if cerr := a.f.Close(); err == nil {

@@ -12,6 +12,9 @@ func TestCommitAndAbort(t *testing.T) {
 	if err := WriteFile(target, []byte("one")); err != nil {
 		t.Fatal(err)
 	}
+	if info, err := os.Stat(target); err != nil || info.Mode().Perm() != 0o644 {
+		t.Fatalf("committed file mode = %v (%v), want 0644 like a file others may read", info.Mode().Perm(), err)
+	}
 	f, err := Create(target)
 	if err != nil {
 		t.Fatal(err)
