@@ -12,8 +12,12 @@ func TestCommitAndAbort(t *testing.T) {
 	if err := WriteFile(target, []byte("one")); err != nil {
 		t.Fatal(err)
 	}
-	if info, err := os.Stat(target); err != nil || info.Mode().Perm() != 0o644 {
-		t.Fatalf("committed file mode = %v (%v), want 0644 like a file others may read", info.Mode().Perm(), err)
+	info, err := os.Stat(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o644 {
+		t.Fatalf("committed file mode = %v, want 0644 like a file others may read", info.Mode().Perm())
 	}
 	f, err := Create(target)
 	if err != nil {
