@@ -137,11 +137,24 @@ func evalKey(opt Options) any {
 	}{opt.Config.Eval, o.MaxLen, o.QueryMaxLen, o.BatchSize, o.Depth, fmt.Sprint(o.Measures)}
 }
 
-// evalStage evaluates one trained model on the evaluation sets and keeps the
-// TREC run files (the report scores them for the significance tests).
-func evalStage(opt Options, name string) Stage {
+// evalStage evaluates one model on the evaluation sets and keeps the TREC
+// run files (the report scores them for the significance tests): a trained
+// model, or the starting model (name "base": the random initialisation or the
+// user's --init checkpoint), which shows what training changed.
+func evalStage(opt Options, name string) (Stage, error) {
+	dir, after, inputs := modelDir(name), []string{"train-" + name}, evalInputs(opt)
+	if name == baseRun {
+		start, stage, in, err := start(opt)
+		if err != nil {
+			return Stage{}, err
+		}
+		dir, after, inputs = start, nil, append(inputs, in...)
+		if stage != "" {
+			after = []string{stage}
+		}
+	}
 	return Stage{
-		Name: "eval-" + name, After: []string{"train-" + name}, Inputs: evalInputs(opt),
+		Name: "eval-" + name, After: after, Inputs: inputs,
 		Config:  evalKey(opt),
 		Outputs: []string{filepath.Join(evalDir(name), "runs"), filepath.Join(evalDir(name), "json")},
 		Scratch: []string{checkpointDir("eval-" + name)}, // the embedding cache: an interrupted evaluation resumes
@@ -150,7 +163,10 @@ func evalStage(opt Options, name string) Stage {
 			if err != nil {
 				return err
 			}
-			dir := s.Path(modelDir(name))
+			dir := dir
+			if !filepath.IsAbs(dir) {
+				dir = s.Path(dir)
+			}
 			m, err := model.Load(dir)
 			if err != nil {
 				return err
@@ -169,7 +185,7 @@ func evalStage(opt Options, name string) Stage {
 			_, err = evalreport.WriteJSON(s.Path(evalDir(name), "json"), res)
 			return err
 		},
-	}
+	}, nil
 }
 
 // bm25Stage is the BM25 baseline on the same evaluation sets.

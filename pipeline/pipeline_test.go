@@ -19,6 +19,7 @@ import (
 	"github.com/tdro/tdro/dro"
 	"github.com/tdro/tdro/eval/metrics"
 	evalreport "github.com/tdro/tdro/eval/report"
+	"github.com/tdro/tdro/internal/shareddata"
 	"github.com/tdro/tdro/model"
 )
 
@@ -43,7 +44,7 @@ func tinyOptions(t testing.TB, dir string) Options {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Options{Config: cfg, ConfigName: "preset tiny", Command: "go test", Data: sharedData(t), Out: dir, Log: io.Discard}
+	return Options{Config: cfg, ConfigName: "preset tiny", Command: "go test", Data: shareddata.Dir(t), Out: dir, Log: io.Discard}
 }
 
 func uninterrupted(t *testing.T) (string, []Result) {
@@ -75,7 +76,7 @@ func TestEndToEndTinyPreset(t *testing.T) {
 			t.Errorf("manifest of %s: %+v, %v", r.Stage, m, err)
 		}
 	}
-	want := "base prepare train-reference dro transfer train-top70 train-ratio eval-bm25 eval-reference eval-top70 eval-ratio report"
+	want := "base prepare train-reference dro transfer train-top70 train-ratio eval-bm25 eval-reference eval-top70 eval-ratio eval-base report"
 	if got := strings.Join(names, " "); got != want {
 		t.Fatalf("stages %s, want %s", got, want)
 	}
@@ -119,7 +120,7 @@ func TestEndToEndTinyPreset(t *testing.T) {
 			t.Errorf("training log %s: %d steps, %v", m, len(c.Loss), err)
 		}
 	}
-	for _, run := range []string{"bm25", "reference", "top70", "ratio"} {
+	for _, run := range []string{"bm25", "reference", "top70", "ratio", "base"} {
 		for _, ds := range []string{"adi", "xquadr-zh"} {
 			var mteb evalreport.MTEB
 			if err := readJSONLoose(path(evalDir(run), "json", runName(run), ds+".json"), &mteb); err != nil || len(mteb.Tdro.PerQuery) == 0 {
@@ -145,7 +146,7 @@ func TestEndToEndTinyPreset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| dataset | uniform | top70 | ratio | bm25 |", "| top70 | top-k 70% | 2 |", "![loss curves](plots/loss.png)", "not trained twice"} {
+	for _, want := range []string{"| dataset | uniform | top70 | ratio | base | bm25 |", "| top70 | top-k 70% | 2 |", "![loss curves](plots/loss.png)", "not trained twice"} {
 		if !bytes.Contains(md, []byte(want)) {
 			t.Errorf("report.md lacks %q", want)
 		}
@@ -264,7 +265,7 @@ func TestInitCheckpointReplacesBase(t *testing.T) {
 		if st.Name == "base" || contains(st.After, "base") {
 			t.Fatalf("stage %s still uses a from-scratch base", st.Name)
 		}
-		if strings.HasPrefix(st.Name, "train-") && !contains(st.Inputs, "/models/my-bert") {
+		if (strings.HasPrefix(st.Name, "train-") || st.Name == "eval-"+baseRun) && !contains(st.Inputs, "/models/my-bert") {
 			t.Errorf("stage %s does not hash the checkpoint it starts from: %v", st.Name, st.Inputs)
 		}
 	}

@@ -69,6 +69,7 @@ func reportStage(opt Options, models, evals []string) Stage {
 				Generated: time.Now().UTC(),
 				Notes: []string{
 					"The uniform baseline is the stage-0 reference model: stage 2 uses the same recipe, seed and starting model on each transferred mixture, so the uniform run is not trained twice.",
+					baseNote(cfg.Model),
 					fmt.Sprintf("tDRO weights: %s after %d steps (measure %s, eta %g); mixtures: %s.", cfg.DRO.SelectFrom, cfg.DRO.Steps, cfg.DRO.Measure, cfg.DRO.Eta, transferList(cfg.Transfer)),
 				},
 			}
@@ -129,7 +130,10 @@ func flowDiagram(stages []DiagramNode, models []string) []DiagramNode {
 		switch {
 		case strings.HasPrefix(n.Name, "eval-"):
 			eval.seconds += n.seconds
-			if n.Name == "eval-bm25" {
+			switch n.Name {
+			case "eval-" + baseRun:
+				eval.Label += " + base"
+			case "eval-bm25":
 				eval.Label += " + BM25"
 			}
 			if n.Status != Skipped {
@@ -163,6 +167,14 @@ func capText(n int) string {
 		return "all"
 	}
 	return thousands(n)
+}
+
+// baseNote says what the "base" column of the results is.
+func baseNote(m ModelConfig) string {
+	if m.Init != "" {
+		return "base is the checkpoint every training starts from (" + m.Init + "), evaluated before any training: the columns beside it show what fine-tuning changed."
+	}
+	return "base is the seeded random initialisation every training starts from, evaluated untrained: the columns beside it show what training changed."
 }
 
 func runLabel(model string) string {
@@ -251,7 +263,7 @@ func loadResults(opt Options, dir string, runs []string) (*eval.Results, error) 
 // addResults fills the results tables: every model against the uniform
 // baseline with significance marks, BM25 beside.
 func (r *Report) addResults(opt Options, dir string, models []string) error {
-	runs := append([]string{}, models...)
+	runs := append(append([]string{}, models...), baseRun)
 	if opt.Config.Eval.BM25 {
 		runs = append(runs, "bm25")
 	}

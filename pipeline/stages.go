@@ -12,8 +12,8 @@ import (
 )
 
 // Stages builds the pipeline for opt: prepare -> reference (uniform) -> dro
-// -> transfer -> one fine-tuning per mixture -> evaluation of every model
-// and BM25 -> report. The uniform baseline of stage 2 is the reference
+// -> transfer -> one fine-tuning per mixture -> evaluation of every model,
+// the untrained starting model and BM25 -> report. The uniform baseline of stage 2 is the reference
 // model itself: the same recipe on the uniform mixture, trained once.
 func Stages(opt Options) ([]Stage, error) {
 	cfg := opt.Config
@@ -49,8 +49,12 @@ func Stages(opt Options) ([]Stage, error) {
 		stages = append(stages, bm25Stage(opt))
 		evals = append(evals, "eval-bm25")
 	}
-	for _, m := range models {
-		stages = append(stages, evalStage(opt, m))
+	for _, m := range append(models, baseRun) {
+		e, err := evalStage(opt, m)
+		if err != nil {
+			return nil, err
+		}
+		stages = append(stages, e)
 		evals = append(evals, "eval-"+m)
 	}
 	return append(stages, reportStage(opt, models, evals)), nil
