@@ -1,32 +1,12 @@
 package bm25_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/tdro/tdro/bm25"
 	"github.com/tdro/tdro/collection"
+	"github.com/tdro/tdro/internal/shareddata"
 )
-
-func dataDir(t testing.TB) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Skip("repo root not found")
-		}
-		dir = filepath.Dir(dir)
-	}
-	d := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(d); err != nil {
-		t.Skip("bundled data not found")
-	}
-	return d
-}
 
 // mrr10 is the mean reciprocal rank of the first relevant document in the top 10.
 func mrr10(c *collection.Collection) float64 {
@@ -51,7 +31,7 @@ func mrr10(c *collection.Collection) float64 {
 // including Chinese; the floors are
 // well below the measured values (see the log) but far above chance.
 func TestBM25OnBundledCollections(t *testing.T) {
-	cs, err := collection.Bundled(dataDir(t))
+	cs, err := collection.Bundled(shareddata.Dir(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,34 +1,14 @@
 package collection
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/tdro/tdro/internal/shareddata"
 )
 
-// dataDir finds ../shared/data from the repo root, or skips.
-func dataDir(t testing.TB) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repo root not found")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(d); err != nil {
-		t.Skip("bundled data not found at ", d)
-	}
-	return d
-}
-
 func TestBundledCountsMatchManifest(t *testing.T) {
-	cs, err := Bundled(dataDir(t))
+	cs, err := Bundled(shareddata.Dir(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +60,7 @@ func TestBundledCountsMatchManifest(t *testing.T) {
 }
 
 func TestSMARTRawCounts(t *testing.T) {
-	d := dataDir(t)
+	d := shareddata.Dir(t)
 	for _, tc := range []struct {
 		file string
 		n    int
@@ -100,7 +80,7 @@ func TestSMARTRawCounts(t *testing.T) {
 
 // MANIFEST.md: each BEIR subset has 50 queries (before dropping unjudged ones).
 func TestBEIRRawQueryCounts(t *testing.T) {
-	d := dataDir(t)
+	d := shareddata.Dir(t)
 	for _, name := range []string{"msmarco-trec-dl19-5k", "dbpedia-entity-5k"} {
 		n := 0
 		err := scanJSONL(filepath.Join(d, "eval", "beir", name, "queries.jsonl"), func(int, []byte) error { n++; return nil })

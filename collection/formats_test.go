@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tdro/tdro/internal/shareddata"
 )
 
 func find(c *Collection, qid string) Query {
@@ -27,7 +29,7 @@ func byName(t *testing.T, cs []*Collection, name string) *Collection {
 }
 
 func TestBundledContent(t *testing.T) {
-	cs, err := Bundled(dataDir(t))
+	cs, err := Bundled(shareddata.Dir(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +179,7 @@ func TestLoadSMART(t *testing.T) {
 }
 
 func TestLoadBySpec(t *testing.T) {
-	d := dataDir(t)
+	d := shareddata.Dir(t)
 	for spec, want := range map[string]string{
 		filepath.Join(d, "eval", "beir", "dbpedia-entity-5k"):                                               "dbpedia-entity-5k",
 		filepath.Join(d, "eval", "classic", "adi"):                                                          "adi",

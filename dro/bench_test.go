@@ -2,30 +2,15 @@ package dro
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/tdro/tdro/backend"
 	"github.com/tdro/tdro/data"
 	"github.com/tdro/tdro/data/importers"
+	"github.com/tdro/tdro/internal/shareddata"
 	"github.com/tdro/tdro/train"
 )
-
-// repoRoot walks up from the package directory to go.mod.
-func repoRoot(t testing.TB) string {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the package")
-		}
-		dir = parent
-	}
-}
 
 // BenchmarkStepTinyBert times one tDRO step of the embedded default (the
 // tiny-bert preset, batch 16 x (1+7) passages, query 32 / passage 64
@@ -34,11 +19,8 @@ func repoRoot(t testing.TB) string {
 // next to a plain contrastive step (train.Trainer.Step without reweighting)
 // on one batch.
 func BenchmarkStepTinyBert(b *testing.B) {
-	dataDir := filepath.Join(repoRoot(b), "..", "shared", "data")
+	dataDir := shareddata.Dir(b, "tokenizers/all-MiniLM-L6-v2")
 	tokPath := filepath.Join(dataDir, "tokenizers", "all-MiniLM-L6-v2")
-	if _, err := os.Stat(tokPath); err != nil {
-		b.Skip("bundled data not found")
-	}
 	mix, _, err := importers.Prepare(context.Background(), importers.PrepareOptions{DataDir: dataDir, OutDir: b.TempDir(), MaxPerDomain: 100, SkipBad: true})
 	if err != nil {
 		b.Fatal(err)

@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/tdro/tdro/collection"
-	"github.com/tdro/tdro/eval/internal/evaltest"
 	"github.com/tdro/tdro/eval/metrics"
+	"github.com/tdro/tdro/internal/shareddata"
 )
 
 // hashEncoder is a stand-in for model.Model: hashed bag of lowercase words,
@@ -197,7 +197,7 @@ func TestBadInput(t *testing.T) {
 // CISI collection as loaded by package collection: the means must be
 // trec_eval's.
 func TestScoreRunMatchesTrecEval(t *testing.T) {
-	data := evaltest.DataDir(t)
+	data := shareddata.Dir(t)
 	c, err := collection.LoadSMART(filepath.Join(data, "eval", "classic", "cisi"))
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +220,7 @@ func TestScoreRunMatchesTrecEval(t *testing.T) {
 }
 
 func TestBM25Baseline(t *testing.T) {
-	data := evaltest.DataDir(t)
+	data := shareddata.Dir(t)
 	c, err := collection.LoadSMART(filepath.Join(data, "eval", "classic", "adi"))
 	if err != nil {
 		t.Fatal(err)

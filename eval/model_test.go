@@ -7,14 +7,14 @@ import (
 	"testing"
 
 	"github.com/tdro/tdro/collection"
-	"github.com/tdro/tdro/eval/internal/evaltest"
+	"github.com/tdro/tdro/internal/shareddata"
 	"github.com/tdro/tdro/model"
 	"github.com/tdro/tdro/tokenize"
 )
 
 func tinyModel(t *testing.T, seed int64) *model.Model {
 	t.Helper()
-	tok, err := tokenize.Load(filepath.Join(evaltest.DataDir(t), "tokenizers", "all-MiniLM-L6-v2", "tokenizer.json"))
+	tok, err := tokenize.Load(filepath.Join(shareddata.Dir(t), "tokenizers", "all-MiniLM-L6-v2", "tokenizer.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	gmodel "github.com/gomlx/gomlx/ml/model"
 	"github.com/tdro/tdro/backend"
+	"github.com/tdro/tdro/internal/shareddata"
 )
 
 // logits runs the causal LM head over one sequence: [seq][vocab].
@@ -39,7 +40,7 @@ func logits(t testing.TB, m *Model, ids []int32) [][]float32 {
 // imported llama2.c checkpoint reproduces run.c's KV-cache logits at every
 // position (RoPE, GQA, RMSNorm, SwiGLU, tied head).
 func TestStories260KGoldenLogits(t *testing.T) {
-	dir := filepath.Join(dataDir(t), "models", "llama2c")
+	dir := filepath.Join(shareddata.Dir(t), "models", "llama2c")
 	m, err := ImportLlama2C(filepath.Join(dir, "stories260K.bin"), nil)
 	if err != nil {
 		t.Fatal(err)

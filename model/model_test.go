@@ -2,7 +2,6 @@ package model
 
 import (
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -12,38 +11,13 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	gmodel "github.com/gomlx/gomlx/ml/model"
 	"github.com/tdro/tdro/backend"
+	"github.com/tdro/tdro/internal/shareddata"
 	"github.com/tdro/tdro/tokenize"
 )
 
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
-}
-
-func dataDir(t testing.TB) string {
-	d := filepath.Join(repoRoot(t), "..", "shared", "data")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("bundled data not found at %s", d)
-	}
-	return d
-}
-
 func loadTokenizer(t testing.TB, name string) *tokenize.Tokenizer {
 	t.Helper()
-	tok, err := tokenize.Load(filepath.Join(dataDir(t), "tokenizers", name))
+	tok, err := tokenize.Load(filepath.Join(shareddata.Dir(t), "tokenizers", name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,39 +1,17 @@
 package pipeline
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/tdro/tdro/collection"
+	"github.com/tdro/tdro/internal/shareddata"
 	"github.com/tdro/tdro/tokenize"
 )
 
-// sharedData is ../shared/data from the repository root (tests skip
-// without it).
-func sharedData(t testing.TB) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(data); err != nil {
-		t.Skip("bundled data not found at ../shared/data")
-	}
-	return data
-}
-
 func TestPiecesKeepTheTokenCount(t *testing.T) {
-	data := sharedData(t)
+	data := shareddata.Dir(t)
 	med, err := collection.LoadSMART(filepath.Join(data, "eval", "classic", "med"))
 	if err != nil {
 		t.Fatal(err)

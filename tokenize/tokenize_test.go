@@ -1,38 +1,15 @@
 package tokenize
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
-)
 
-// dataDir finds ../shared/data relative to the repository root.
-func dataDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("bundled data not found at %s", d)
-	}
-	return d
-}
+	"github.com/tdro/tdro/internal/shareddata"
+)
 
 func load(t testing.TB, name string) *Tokenizer {
 	t.Helper()
-	tok, err := Load(filepath.Join(dataDir(t), "tokenizers", name))
+	tok, err := Load(filepath.Join(shareddata.Dir(t), "tokenizers", name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,32 +12,9 @@ import (
 	"testing"
 
 	"github.com/tdro/tdro/data"
+	"github.com/tdro/tdro/internal/shareddata"
 	"github.com/tdro/tdro/model"
 )
-
-// dataDir finds ../shared/data from the repository root, or skips.
-func dataDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root not found")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("bundled data not found at %s", d)
-	}
-	return d
-}
 
 // pairsToRecords turns (query, passage) pairs into records whose hard
 // negatives are other pairs' passages.
@@ -85,7 +62,7 @@ func readCSVPairs(t testing.TB, path string, q, p, n int) [][2]string {
 // each domain (never trained on).
 func testMixture(t testing.TB, perDomain, heldOut int) (string, map[string][]data.Record) {
 	t.Helper()
-	dd := dataDir(t)
+	dd := shareddata.Dir(t)
 	rng := rand.New(rand.NewPCG(1, 1))
 	domains := map[string][][2]string{
 		"agnews":     readCSVPairs(t, filepath.Join(dd, "train/agnews/test.csv"), 1, 2, perDomain+heldOut),
@@ -127,7 +104,7 @@ func testMixture(t testing.TB, perDomain, heldOut int) (string, map[string][]dat
 }
 
 func tokenizerPath(t testing.TB) string {
-	return filepath.Join(dataDir(t), "tokenizers/all-MiniLM-L6-v2/tokenizer.json")
+	return filepath.Join(shareddata.Dir(t), "tokenizers/all-MiniLM-L6-v2/tokenizer.json")
 }
 
 // smallConfig is a run that takes seconds on two cores.

@@ -6,20 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// evalTestData finds ../shared/data from the repository root, or skips.
-func evalTestData(t *testing.T) string {
-	t.Helper()
-	d, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(d, "eval", "classic", "adi")); err != nil {
-		t.Skip("bundled data not found at ", d)
-	}
-	return d
-}
+	"github.com/tdro/tdro/internal/shareddata"
+)
 
 func runEval(t *testing.T, args ...string) error {
 	t.Helper()
@@ -33,7 +22,7 @@ func runEval(t *testing.T, args ...string) error {
 // TestEvalCommand runs BM25 on ADI, then scores its run file as an
 // external run beside the earlier results read back with --compare.
 func TestEvalCommand(t *testing.T) {
-	data := evalTestData(t)
+	data := shareddata.Dir(t, "eval/classic/adi")
 	first := t.TempDir()
 	if err := runEval(t, "--model", "bm25", "--data", "adi", "--data-dir", data, "--no-cache", "--out", first); err != nil {
 		t.Fatal(err)

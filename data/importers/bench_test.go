@@ -4,6 +4,8 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+
+	"github.com/tdro/tdro/internal/shareddata"
 )
 
 // BenchmarkImportAndMine measures import + BM25 hard-negative mining
@@ -12,7 +14,7 @@ import (
 // "import" sub-benchmarks, measured in the same run, are the peer: the
 // ratio of the two is what mining costs.
 func BenchmarkImportAndMine(b *testing.B) {
-	dir := dataDir(b)
+	dir := shareddata.Dir(b, "train")
 	for _, src := range DefaultSources([]string{"de"}) {
 		switch src.Name {
 		case "korquad", "ko_chatbot", "agnews", "stsb_mt-de":

@@ -13,10 +13,11 @@ import (
 
 	"github.com/tdro/tdro/collection"
 	"github.com/tdro/tdro/data"
+	"github.com/tdro/tdro/internal/shareddata"
 )
 
 func TestPrepareBundledIsCompleteAndDeterministic(t *testing.T) {
-	dir := dataDir(t)
+	dir := shareddata.Dir(t, "train")
 	evals, err := collection.Bundled(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +127,7 @@ func TestPrepareBundledIsCompleteAndDeterministic(t *testing.T) {
 // An evaluation set smuggled into the training sources must be removed:
 // XQuAD-R's English file is SQuAD-style, so it imports as a training domain.
 func TestPrepareRemovesEvaluationQueries(t *testing.T) {
-	dir := dataDir(t)
+	dir := shareddata.Dir(t, "train")
 	evals, err := collection.Bundled(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +233,7 @@ func TestSample(t *testing.T) {
 }
 
 func TestPrepareResumes(t *testing.T) {
-	dir := dataDir(t)
+	dir := shareddata.Dir(t, "train")
 	evals := []*collection.Collection{{Name: "e", Queries: []collection.Query{{ID: "1", Text: "an evaluation query"}}}}
 	srcs := DefaultSources([]string{"de", "es"})
 	var small []Source

@@ -9,14 +9,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tdro/tdro/eval/internal/evaltest"
+	"github.com/tdro/tdro/internal/shareddata"
 )
 
 // TestTrecEvalParity checks every per-query and mean value that trec_eval
 // printed for the bundled fixtures (trec_eval -c -q -m ndcg_cut.10,100
 // -m recall.10,100 -m recip_rank -m map -m P.10).
 func TestTrecEvalParity(t *testing.T) {
-	root := filepath.Join(evaltest.DataDir(t), "fixtures", "trec_eval")
+	root := filepath.Join(shareddata.Dir(t), "fixtures", "trec_eval")
 	measures, err := ParseMeasures("ndcg_cut.10", "ndcg_cut.100", "recall.10", "recall.100", "recip_rank", "map", "P.10")
 	if err != nil {
 		t.Fatal(err)

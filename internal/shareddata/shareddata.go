@@ -1,0 +1,45 @@
+// Package shareddata locates the bundled data (../shared/data beside the
+// repository root) for tests and benchmarks, so that every package finds it
+// the same way and skips, rather than fails, where it is absent.
+package shareddata
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Dir returns the bundled data directory, ../shared/data relative to the
+// repository root. It skips tb unless the directory, and each of needs
+// (slash-separated paths inside it, such as "train" or "eval/classic/adi"),
+// exists.
+func Dir(tb testing.TB, needs ...string) string {
+	tb.Helper()
+	dir := filepath.Join(repoRoot(tb), "..", "shared", "data")
+	for _, p := range append([]string{"."}, needs...) {
+		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(p))); err != nil {
+			tb.Skipf("bundled data not found: %v", err)
+		}
+	}
+	return dir
+}
+
+// repoRoot is the nearest directory at or above the working directory (the
+// package under test) that holds go.mod; tb fails when there is none.
+func repoRoot(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Fatal("repository root (go.mod) not found above the package")
+		}
+		dir = parent
+	}
+}
