@@ -18,6 +18,7 @@ import (
 	gmodel "github.com/gomlx/gomlx/ml/model"
 
 	"github.com/tdro/tdro/backend"
+	"github.com/tdro/tdro/internal/standin"
 	"github.com/tdro/tdro/train"
 )
 
@@ -39,8 +40,8 @@ func testConfig(out string) Config {
 
 // standins builds the proxy (seed 1) and a different reference (seed 2).
 func standins(t testing.TB) models {
-	p, ps := newBag(t, testVocab, testDim, 1)
-	r, rs := newBag(t, testVocab, testDim, 2)
+	p, ps := standin.NewBag(t, testVocab, testDim, 1)
+	r, rs := standin.NewBag(t, testVocab, testDim, 2)
 	return models{proxy: p, proxyStore: ps, ref: r, refStore: rs, encode: hashEncoder(testVocab, 12)}
 }
 

@@ -8,6 +8,8 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	gmodel "github.com/gomlx/gomlx/ml/model"
+
+	"github.com/tdro/tdro/internal/standin"
 )
 
 // TestGradCacheGradientsEqualDirect compares the gradient cache's
@@ -19,7 +21,7 @@ func TestGradCacheGradientsEqualDirect(t *testing.T) {
 		{Temperature: 0.02, Similarity: Cosine, HardNegativesOnly: true},
 		{Temperature: 1, Similarity: Dot},
 	} {
-		emb, store := newBag(t, 50, 8, 3)
+		emb, store := standin.NewBag(t, 50, 8, 3)
 		tr, err := NewTrainer(testBackendOf(t), store, emb, StepConfig{Loss: loss, Optimizer: DefaultOptimizer(), GradCacheChunk: 3})
 		if err != nil {
 			t.Fatal(err)
@@ -77,7 +79,7 @@ func TestGradCacheStepEqualsDirectStep(t *testing.T) {
 	loss := LossConfig{Temperature: 0.05}
 	var final [2][][]float32
 	for k, chunk := range []int{0, 2} {
-		emb, store := newBag(t, 40, 8, 11)
+		emb, store := standin.NewBag(t, 40, 8, 11)
 		tr, err := NewTrainer(testBackendOf(t), store, emb, StepConfig{Loss: loss, Optimizer: DefaultOptimizer(), GradCacheChunk: chunk})
 		if err != nil {
 			t.Fatal(err)
@@ -151,7 +153,7 @@ func TestGradCacheReplaysDropout(t *testing.T) {
 // before the update, and the optimised loss uses the weights it returns.
 func TestStepReweight(t *testing.T) {
 	for _, chunk := range []int{0, 3} {
-		emb, store := newBag(t, 40, 8, 5)
+		emb, store := standin.NewBag(t, 40, 8, 5)
 		tr, err := NewTrainer(testBackendOf(t), store, emb, StepConfig{Loss: LossConfig{Temperature: 0.1, HardNegativesOnly: true}, Optimizer: DefaultOptimizer(), GradCacheChunk: chunk})
 		if err != nil {
 			t.Fatal(err)
