@@ -124,16 +124,13 @@ func reportStage(opt Options, models, evals []string) Stage {
 // box for all the evaluations (their stages are listed in the table).
 func flowDiagram(stages []DiagramNode, models []string) []DiagramNode {
 	var out []DiagramNode
-	eval := DiagramNode{Name: "eval", Label: fmt.Sprintf("evaluate %d models", len(models)), Status: Skipped}
+	eval := DiagramNode{Name: "eval", Label: fmt.Sprintf("evaluate %d models + base", len(models)), Status: Skipped}
 	var ft []string
 	for _, n := range stages {
 		switch {
 		case strings.HasPrefix(n.Name, "eval-"):
 			eval.seconds += n.seconds
-			switch n.Name {
-			case "eval-" + baseRun:
-				eval.Label += " + base"
-			case "eval-bm25":
+			if n.Name == "eval-bm25" {
 				eval.Label += " + BM25"
 			}
 			if n.Status != Skipped {
