@@ -180,7 +180,15 @@ func parseCoNaLa(name string, src []byte, opt Options, out *Result) error {
 }
 
 func parseJSONL(name string, src []byte, opt Options, out *Result) error {
-	rd := data.NewReader(bytes.NewReader(src), name)
+	return eachRecord(data.NewReader(bytes.NewReader(src), name), opt, out, func(rec data.Record) error {
+		out.Records = append(out.Records, rec)
+		return nil
+	})
+}
+
+// eachRecord calls fn on every record rd reads; bad lines go to res.bad
+// (skipped and counted with opt.SkipBad, fatal otherwise).
+func eachRecord(rd *data.Reader, opt Options, res *Result, fn func(data.Record) error) error {
 	for {
 		rec, err := rd.Next()
 		if err == io.EOF {
@@ -190,12 +198,14 @@ func parseJSONL(name string, src []byte, opt Options, out *Result) error {
 			if !data.IsLineError(err) {
 				return err
 			}
-			if err := out.bad(opt, err); err != nil {
+			if err := res.bad(opt, err); err != nil {
 				return err
 			}
 			continue
 		}
-		out.Records = append(out.Records, rec)
+		if err := fn(rec); err != nil {
+			return err
+		}
 	}
 }
 
@@ -233,7 +243,12 @@ func copyRecords(paths []string, out string, opt Options, keep func(data.Record)
 		if err != nil {
 			return nil, 0, err
 		}
-		err = copyAll(rd, w, opt, res, keep)
+		err = eachRecord(rd, opt, res, func(rec data.Record) error {
+			if keep != nil && !keep(rec) {
+				return nil
+			}
+			return w.Write(rec)
+		})
 		c.Close()
 		if err != nil {
 			return nil, 0, err
@@ -243,28 +258,4 @@ func copyRecords(paths []string, out string, opt Options, keep func(data.Record)
 		return nil, 0, err
 	}
 	return res, w.Count(), nil
-}
-
-func copyAll(rd *data.Reader, w *data.Writer, opt Options, res *Result, keep func(data.Record) bool) error {
-	for {
-		rec, err := rd.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			if !data.IsLineError(err) {
-				return err
-			}
-			if err := res.bad(opt, err); err != nil {
-				return err
-			}
-			continue
-		}
-		if keep != nil && !keep(rec) {
-			continue
-		}
-		if err := w.Write(rec); err != nil {
-			return err
-		}
-	}
 }
