@@ -37,11 +37,9 @@ func LoadMixture(path string) (*Mixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields() // a misspelt "wieght" must not silently become 0
 	var m Mixture
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("mixture %s: %w", path, describeJSONError(b, err))
+	if err := DecodeJSON(b, &m); err != nil {
+		return nil, fmt.Errorf("mixture %s: %w", path, err)
 	}
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("mixture %s: %w", path, err)
@@ -130,9 +128,14 @@ func (m *Mixture) Weights() []float64 {
 	return w
 }
 
-// describeJSONError adds the line number to JSON decoding errors of a
-// whole-file document.
-func describeJSONError(doc []byte, err error) error {
+// DecodeJSON decodes the whole-file JSON document doc into v strictly: an
+// unknown field is an error (a misspelt field must not silently keep its
+// default), and syntax and type errors name the line. Every tdro JSON input
+// file (mixtures, configs, weights) is read through it.
+func DecodeJSON(doc []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		return fmt.Errorf("line %d: invalid JSON: %v", jsonpos.LineOf(doc, se.Offset), se)

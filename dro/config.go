@@ -1,15 +1,7 @@
 package dro
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
-
-	"github.com/tdro/tdro/model"
 
 	"github.com/tdro/tdro/train"
 )
@@ -68,33 +60,12 @@ func DefaultConfig() Config {
 }
 
 // LoadConfig reads a JSON config file over DefaultConfig (fields the file
-// leaves out keep their defaults; unknown fields are errors).
+// leaves out keep their defaults; unknown fields are errors; relative paths
+// are relative to the file, as in train.ReadConfigFile).
 func LoadConfig(path string) (Config, error) {
 	cfg := DefaultConfig()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return cfg, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &se):
-			return cfg, fmt.Errorf("config %s line %d: %v", path, 1+bytes.Count(b[:se.Offset], []byte{'\n'}), se)
-		case errors.As(err, &te):
-			return cfg, fmt.Errorf("config %s line %d: field %q: cannot use %s as %s", path, 1+bytes.Count(b[:te.Offset], []byte{'\n'}), te.Field, te.Value, te.Type)
-		}
-		return cfg, fmt.Errorf("config %s: %w", path, err)
-	}
-	dir := filepath.Dir(path)
-	for _, p := range []*string{&cfg.Mixture, &cfg.Base, &cfg.Reference, &cfg.Tokenizer, &cfg.Out} {
-		if *p != "" && !filepath.IsAbs(*p) && !(p == &cfg.Base && slices.Contains(model.PresetNames, *p)) {
-			*p = filepath.Join(dir, *p)
-		}
-	}
-	return cfg, nil
+	err := train.ReadConfigFile(path, &cfg, &cfg.Base, &cfg.Mixture, &cfg.Reference, &cfg.Tokenizer, &cfg.Out)
+	return cfg, err
 }
 
 // Validate checks everything that can be checked before loading data and

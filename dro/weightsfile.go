@@ -1,14 +1,13 @@
 package dro
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"sort"
 
+	"github.com/tdro/tdro/data"
 	"github.com/tdro/tdro/internal/atomicfile"
 )
 
@@ -124,10 +123,8 @@ func LoadWeights(path string) (*WeightsFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var w WeightsFile
-	if err := dec.Decode(&w); err != nil {
+	if err := data.DecodeJSON(b, &w); err != nil {
 		return nil, fmt.Errorf("weights %s: %w", path, err)
 	}
 	if err := w.Validate(); err != nil {

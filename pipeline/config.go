@@ -1,14 +1,13 @@
 package pipeline
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/tdro/tdro/configs"
+	"github.com/tdro/tdro/data"
 	"github.com/tdro/tdro/dro"
 	"github.com/tdro/tdro/train"
 )
@@ -79,7 +78,7 @@ func LoadConfig(preset, path string) (*Config, error) {
 		return nil, err
 	}
 	c := Config{Train: train.DefaultConfig(), DRO: dro.DefaultConfig()}
-	if err := decodeStrict(b, &c); err != nil {
+	if err := data.DecodeJSON(b, &c); err != nil {
 		return nil, fmt.Errorf("preset %s: %w", preset, err)
 	}
 	if path != "" {
@@ -87,7 +86,7 @@ func LoadConfig(preset, path string) (*Config, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := decodeStrict(b, &c); err != nil {
+		if err := data.DecodeJSON(b, &c); err != nil {
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
 	}
@@ -99,19 +98,6 @@ func LoadConfig(preset, path string) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	return &c, nil
-}
-
-func decodeStrict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return fmt.Errorf("line %d: %w", 1+bytes.Count(b[:se.Offset], []byte{'\n'}), err)
-		}
-		return err
-	}
-	return nil
 }
 
 // Validate checks what the pipeline itself needs; each stage's package

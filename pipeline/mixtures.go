@@ -175,7 +175,7 @@ func readJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	if err := decodeStrict(b, v); err != nil {
+	if err := data.DecodeJSON(b, v); err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
 	return nil

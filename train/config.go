@@ -1,8 +1,6 @@
 package train
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -54,29 +52,35 @@ func DefaultConfig() Config {
 	}
 }
 
-// ReadConfig reads a JSON config over DefaultConfig; unknown fields are an
-// error (a misspelt field must not silently keep its default).
+// ReadConfig reads a JSON config over DefaultConfig (see ReadConfigFile).
 func ReadConfig(path string) (Config, error) {
 	cfg := DefaultConfig()
+	err := ReadConfigFile(path, &cfg, &cfg.Model, &cfg.Tokenizer, &cfg.Mixture, &cfg.Out)
+	return cfg, err
+}
+
+// ReadConfigFile decodes the JSON config file at path over cfg, which holds
+// the defaults: fields the file leaves out keep them, and unknown fields are
+// errors (data.DecodeJSON). Paths in the file are relative to it: each of
+// paths that is set and relative comes back joined to the file's directory,
+// and so does *modelPath unless it names a model preset.
+func ReadConfigFile(path string, cfg any, modelPath *string, paths ...*string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return cfg, err
+		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		return cfg, fmt.Errorf("config %s: %w", path, err)
+	if err := data.DecodeJSON(b, cfg); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
 	}
-	dir := filepath.Dir(path)
-	for _, p := range []*string{&cfg.Tokenizer, &cfg.Mixture, &cfg.Out} {
+	if !isPreset(*modelPath) {
+		paths = append(paths, modelPath)
+	}
+	for _, p := range paths {
 		if *p != "" && !filepath.IsAbs(*p) {
-			*p = filepath.Join(dir, *p)
+			*p = filepath.Join(filepath.Dir(path), *p)
 		}
 	}
-	if cfg.Model != "" && !isPreset(cfg.Model) && !filepath.IsAbs(cfg.Model) {
-		cfg.Model = filepath.Join(dir, cfg.Model)
-	}
-	return cfg, nil
+	return nil
 }
 
 func isPreset(name string) bool {
