@@ -19,9 +19,11 @@
 package bm25
 
 import (
+	"context"
 	"math"
-	"runtime"
 	"sync"
+
+	"github.com/tdro/tdro/internal/parallel"
 )
 
 // Params are BM25's free parameters.
@@ -121,18 +123,7 @@ func NewWithOptions(texts []string, opt Options) *Index {
 // analyzeAll runs the analyzer over texts on all CPUs.
 func analyzeAll(texts []string, analyze Analyzer) [][]string {
 	out := make([][]string, len(texts))
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(texts)/64))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(texts); i += workers {
-				out[i] = analyze(texts[i])
-			}
-		}()
-	}
-	wg.Wait()
+	parallel.For(context.Background(), len(texts), 64, func(i int) { out[i] = analyze(texts[i]) })
 	return out
 }
 

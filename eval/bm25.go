@@ -3,14 +3,13 @@ package eval
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tdro/tdro/bm25"
 	"github.com/tdro/tdro/collection"
 	"github.com/tdro/tdro/eval/metrics"
+	"github.com/tdro/tdro/internal/parallel"
 )
 
 // BM25 runs the BM25 baseline (package bm25, default analyzer and
@@ -52,33 +51,15 @@ func bm25Dataset(ctx context.Context, c *collection.Collection, opts Options) (*
 		}
 	}
 	results := make([][]metrics.Result, len(queries))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				hits := ix.Search(queries[i].Text, opts.Depth)
-				rs := make([]metrics.Result, len(hits))
-				for j, h := range hits {
-					rs[j] = metrics.Result{DocID: c.Docs[h.Doc].ID, Score: h.Score}
-				}
-				results[i] = rs
-			}
-		}()
-	}
-feed:
-	for i := range queries {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
+	err = parallel.For(ctx, len(queries), 1, func(i int) {
+		hits := ix.Search(queries[i].Text, opts.Depth)
+		rs := make([]metrics.Result, len(hits))
+		for j, h := range hits {
+			rs[j] = metrics.Result{DocID: c.Docs[h.Doc].ID, Score: h.Score}
 		}
-	}
-	close(next)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+		results[i] = rs
+	})
+	if err != nil {
 		return nil, err
 	}
 	res.Timing.Search = time.Since(start).Seconds()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -173,7 +174,7 @@ func fromTensors(cfg *Config, tok *tokenize.Tokenizer, ts map[string]*hostTensor
 		if t.raw != nil {
 			return nil, fmt.Errorf("%s: tensor %s has dtype %s, want a float type", src, fileName, t.dtype)
 		}
-		if !equalShape(t.shape, s.shape) {
+		if !slices.Equal(t.shape, s.shape) {
 			return nil, fmt.Errorf("%s: tensor %s has shape %v, the config needs %v", src, fileName, t.shape, s.shape)
 		}
 		if err := m.setWeight(s.name, t.tensor()); err != nil {
@@ -184,7 +185,7 @@ func fromTensors(cfg *Config, tok *tokenize.Tokenizer, ts map[string]*hostTensor
 	if cfg.Family() == Decoder {
 		if name, ok := byName["lm_head.weight"]; ok && !cfg.TieEmbeddings {
 			t := ts[name]
-			if want := []int{cfg.VocabSize, cfg.HiddenSize}; !equalShape(t.shape, want) || t.raw != nil {
+			if want := []int{cfg.VocabSize, cfg.HiddenSize}; !slices.Equal(t.shape, want) || t.raw != nil {
 				return nil, fmt.Errorf("%s: tensor %s has shape %v, the config needs %v", src, name, t.shape, want)
 			}
 			if err := m.setWeight("lm_head.weight", t.tensor()); err != nil {
@@ -202,18 +203,6 @@ func fromTensors(cfg *Config, tok *tokenize.Tokenizer, ts map[string]*hostTensor
 		}
 	}
 	return m, nil
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // readSentenceTransformers sets pooling and normalization from modules.json

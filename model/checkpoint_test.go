@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -51,7 +52,7 @@ func sameWeights(t *testing.T, a, b *Model) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !equalShape(x.shape, y.shape) {
+		if !slices.Equal(x.shape, y.shape) {
 			t.Fatalf("%s: shape %v vs %v", n, x.shape, y.shape)
 		}
 		for i := range x.data {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"testing"
 )
@@ -56,7 +57,7 @@ func TestParityWithRustTokenizers(t *testing.T) {
 			bad := map[string]int{}
 			shown := 0
 			for i := range want {
-				if equal(got[i], want[i]) {
+				if slices.Equal(got[i], want[i]) {
 					continue
 				}
 				bad[p.Strings[i].Source]++

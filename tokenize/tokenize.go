@@ -8,16 +8,18 @@
 package tokenize
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sync"
+	"slices"
 
 	"github.com/gomlx/go-huggingface/tokenizers/api"
 	"github.com/gomlx/go-huggingface/tokenizers/hftokenizer"
+
+	"github.com/tdro/tdro/internal/parallel"
 )
 
 // Batch is a right-padded batch of token ids: [batch][seq], every row as long
@@ -126,7 +128,7 @@ func fromFiles(files map[string][]byte) (*Tokenizer, error) {
 	bare := hf.Encode(probe)
 	at := -1
 	for i := 0; i+len(bare) <= len(full); i++ {
-		if equalInts(full[i:i+len(bare)], bare) {
+		if slices.Equal(full[i:i+len(bare)], bare) {
 			at = i
 			break
 		}
@@ -225,18 +227,7 @@ func (t *Tokenizer) Encode(text string, maxLen int) []int32 {
 // EncodeAll encodes every text (see Encode) using all cores.
 func (t *Tokenizer) EncodeAll(texts []string, maxLen int) [][]int32 {
 	out := make([][]int32, len(texts))
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(texts)/16))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(texts); i += workers {
-				out[i] = t.Encode(texts[i], maxLen)
-			}
-		}()
-	}
-	wg.Wait()
+	parallel.For(context.Background(), len(texts), 16, func(i int) { out[i] = t.Encode(texts[i], maxLen) })
 	return out
 }
 
@@ -303,16 +294,4 @@ func toInt32(ids []int) []int32 {
 		out[i] = int32(id)
 	}
 	return out
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

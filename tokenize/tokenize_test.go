@@ -2,6 +2,7 @@ package tokenize
 
 import (
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/tdro/tdro/internal/shareddata"
@@ -18,15 +19,15 @@ func load(t testing.TB, name string) *Tokenizer {
 
 func TestWordPieceTemplateTruncationPadding(t *testing.T) {
 	tok := load(t, "all-MiniLM-L6-v2")
-	if got := tok.Encode("Hello, world!", 0); !equal(got, []int32{101, 7592, 1010, 2088, 999, 102}) {
+	if got := tok.Encode("Hello, world!", 0); !slices.Equal(got, []int32{101, 7592, 1010, 2088, 999, 102}) {
 		t.Fatalf("Encode = %v", got)
 	}
 	// Truncation keeps [CLS] ... [SEP].
-	if got := tok.Encode("Hello, world!", 4); !equal(got, []int32{101, 7592, 1010, 102}) {
+	if got := tok.Encode("Hello, world!", 4); !slices.Equal(got, []int32{101, 7592, 1010, 102}) {
 		t.Fatalf("truncated = %v", got)
 	}
 	b := tok.EncodeBatch([]string{"hello", "Hello, world!"}, 0)
-	if len(b.IDs[0]) != 6 || !equal(b.IDs[0], []int32{101, 7592, 102, 0, 0, 0}) || !equal(b.Mask[0], []int32{1, 1, 1, 0, 0, 0}) {
+	if len(b.IDs[0]) != 6 || !slices.Equal(b.IDs[0], []int32{101, 7592, 102, 0, 0, 0}) || !slices.Equal(b.Mask[0], []int32{1, 1, 1, 0, 0, 0}) {
 		t.Fatalf("padded batch = %v %v", b.IDs, b.Mask)
 	}
 	if tok.VocabSize() != 30522 || tok.PadID() != 0 {
@@ -61,16 +62,4 @@ func TestInstruct(t *testing.T) {
 	if Instruct("", "q") != "q" {
 		t.Fatal("empty task must leave the query alone")
 	}
-}
-
-func equal(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -4,13 +4,11 @@ import (
 	"context"
 	"hash/fnv"
 	"math/rand/v2"
-	"runtime"
 	"sort"
-	"sync"
-	"sync/atomic"
 
 	"github.com/tdro/tdro/bm25"
 	"github.com/tdro/tdro/data"
+	"github.com/tdro/tdro/internal/parallel"
 	"github.com/tdro/tdro/internal/progress"
 )
 
@@ -43,25 +41,10 @@ func MineNegatives(ctx context.Context, recs, pool []data.Record, opt MineOption
 	ix := bm25.New(texts)
 	bar := progress.New(int64(len(recs)), "mine "+opt.Label)
 	defer bar.Finish()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	workers := runtime.GOMAXPROCS(0)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(recs) || ctx.Err() != nil {
-					return
-				}
-				mineOne(&recs[i], ix, corpus, opt)
-				bar.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	return ctx.Err()
+	return parallel.For(ctx, len(recs), 1, func(i int) {
+		mineOne(&recs[i], ix, corpus, opt)
+		bar.Add(1)
+	})
 }
 
 // passagePool lists the distinct passages (by title and text) of recs in
