@@ -16,20 +16,7 @@ func FuzzSMART(f *testing.F) {
 	f.Add(".I 001\r\n.W\r\nw\r\n.I 2\r\n.W\r\nx\r\n", ".I 001\n.W\nq\n.I 004\n.W\nr\n", "1 1 2\n2 2 -1\n")
 	f.Add("x\n.I 1\n", ".I\n", "a b c d e\n")
 	f.Fuzz(func(t *testing.T, all, qry, rel string) {
-		dir := t.TempDir()
-		os.WriteFile(filepath.Join(dir, "X.ALL"), []byte(all), 0o644)
-		os.WriteFile(filepath.Join(dir, "X.QRY"), []byte(qry), 0o644)
-		os.WriteFile(filepath.Join(dir, "X.REL"), []byte(rel), 0o644)
-		c, err := LoadSMART(dir)
-		if err != nil {
-			if !strings.Contains(err.Error(), dir) && !strings.Contains(err.Error(), "collection ") {
-				t.Fatalf("error without file: %v", err)
-			}
-			return
-		}
-		if err := c.Validate(); err != nil {
-			t.Fatal(err)
-		}
+		loadsOrNamesFile(t, map[string]string{"X.ALL": all, "X.QRY": qry, "X.REL": rel}, LoadSMART)
 	})
 }
 
@@ -39,22 +26,36 @@ func FuzzBEIR(f *testing.F) {
 	f.Add(`{"_id":1,"text":"x"}`, `{"_id":"q1","text":""}`, "q1 0 d1 2\n")
 	f.Add(`{"_id":null}`, `[]`, "q1\td1\n")
 	f.Fuzz(func(t *testing.T, corpus, queries, qrels string) {
-		dir := t.TempDir()
-		os.MkdirAll(filepath.Join(dir, "qrels"), 0o755)
-		os.WriteFile(filepath.Join(dir, "corpus.jsonl"), []byte(corpus), 0o644)
-		os.WriteFile(filepath.Join(dir, "queries.jsonl"), []byte(queries), 0o644)
-		os.WriteFile(filepath.Join(dir, "qrels", "test.tsv"), []byte(qrels), 0o644)
-		c, err := LoadBEIR(dir, "test")
-		if err != nil {
-			if !strings.Contains(err.Error(), dir) && !strings.Contains(err.Error(), "collection ") {
-				t.Fatalf("error without file: %v", err)
-			}
-			return
-		}
-		if err := c.Validate(); err != nil {
+		files := map[string]string{"corpus.jsonl": corpus, "queries.jsonl": queries, "qrels/test.tsv": qrels}
+		loadsOrNamesFile(t, files, func(dir string) (*Collection, error) { return LoadBEIR(dir, "test") })
+	})
+}
+
+// loadsOrNamesFile writes files (slash path -> content) into a fresh
+// directory and loads it: the load must yield a valid collection or an
+// error naming the directory (or the collection) — never a panic.
+func loadsOrNamesFile(t *testing.T, files map[string]string, load func(dir string) (*Collection, error)) {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
-	})
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := load(dir)
+	if err != nil {
+		if !strings.Contains(err.Error(), dir) && !strings.Contains(err.Error(), "collection ") {
+			t.Fatalf("error without file: %v", err)
+		}
+		return
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // FuzzXQuADR: SQuAD/XQuAD-R JSON of any content parses or fails with a
