@@ -45,6 +45,22 @@ def write_safetensors(path, tensors):
             f.write(b)
 
 
+def write_fixture(name, weights, config, ids, mask, hidden, generator):
+    """Writes TESTDATA/name: model.safetensors, config.json and expected.json
+    (the input ids and mask and the hidden states model.Load must reproduce),
+    naming the generator script."""
+    out = os.path.join(TESTDATA, name)
+    os.makedirs(out, exist_ok=True)
+    write_safetensors(os.path.join(out, "model.safetensors"), weights)
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    with open(os.path.join(out, "expected.json"), "w") as f:
+        json.dump({"generator": "scripts/torch/" + os.path.basename(generator), "torch": torch.__version__,
+                   "ids": ids.tolist(), "mask": mask.tolist(),
+                   "hidden": [[[round(v, 7) for v in tok] for tok in row] for row in hidden.tolist()]}, f)
+    print("wrote", os.path.normpath(out), "torch", torch.__version__, file=sys.stderr)
+
+
 def build(c, name, seed):
     torch.manual_seed(seed)
     d, L = c["hidden_size"], c["num_hidden_layers"]
@@ -108,17 +124,8 @@ def build(c, name, seed):
             p + "output.dense.weight": l.linear2.weight, p + "output.dense.bias": l.linear2.bias,
             p + "output.LayerNorm.weight": l.norm2.weight, p + "output.LayerNorm.bias": l.norm2.bias,
         })
-    out = os.path.join(TESTDATA, name)
-    os.makedirs(out, exist_ok=True)
-    write_safetensors(os.path.join(out, "model.safetensors"), w)
-    with open(os.path.join(out, "config.json"), "w") as f:
-        json.dump(c, f, indent=2)
     # Padded positions are not compared (PyTorch's fast path zeroes them).
-    with open(os.path.join(out, "expected.json"), "w") as f:
-        json.dump({"generator": "scripts/torch/bert_fixture.py", "torch": torch.__version__,
-                   "ids": ids.tolist(), "mask": mask.tolist(),
-                   "hidden": [[[round(v, 7) for v in tok] for tok in row] for row in x.tolist()]}, f)
-    print("wrote", os.path.normpath(out), "torch", torch.__version__, file=sys.stderr)
+    write_fixture(name, w, c, ids, mask, x, __file__)
 
 
 def main():

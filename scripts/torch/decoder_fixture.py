@@ -8,9 +8,8 @@ right-padded batch. Qwen2 adds q/k/v bias; the Llama one uses Llama 3.1's
 rope_scaling ("llama3") and is saved as LlamaForCausalLM ("model." names and
 an untied lm_head).
 
-Run: scripts/torch/install.sh && /usr/bin/python3 scripts/torch/qwen2_fixture.py
+Run: scripts/torch/install.sh && /usr/bin/python3 scripts/torch/decoder_fixture.py
 """
-import json
 import math
 import os
 import sys
@@ -19,9 +18,8 @@ import torch
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(__file__))
-from bert_fixture import write_safetensors  # noqa: E402
+from bert_fixture import write_fixture  # noqa: E402
 
-TESTDATA = os.path.join(os.path.dirname(__file__), "..", "..", "model", "testdata")
 QWEN2 = dict(model_type="qwen2", architectures=["Qwen2Model"], vocab_size=100, hidden_size=32,
              num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, intermediate_size=48,
              max_position_embeddings=128, rms_norm_eps=1e-6, rope_theta=10000.0, hidden_act="silu",
@@ -117,16 +115,7 @@ def build(c, name, seed):
     if not c["tie_word_embeddings"]:  # LlamaForCausalLM layout: "model." prefix and a head
         w = {"model." + k: v for k, v in w.items()}
         w["lm_head.weight"] = g(c["vocab_size"], d)
-    out = os.path.join(TESTDATA, name)
-    os.makedirs(out, exist_ok=True)
-    write_safetensors(os.path.join(out, "model.safetensors"), w)
-    with open(os.path.join(out, "config.json"), "w") as f:
-        json.dump(c, f, indent=2)
-    with open(os.path.join(out, "expected.json"), "w") as f:
-        json.dump({"generator": "scripts/torch/qwen2_fixture.py", "torch": torch.__version__,
-                   "ids": ids.tolist(), "mask": mask.tolist(),
-                   "hidden": [[[round(v, 7) for v in tok] for tok in row] for row in x.tolist()]}, f)
-    print("wrote", os.path.normpath(out), "torch", torch.__version__, file=sys.stderr)
+    write_fixture(name, w, c, ids, mask, x, __file__)
 
 
 def main():
