@@ -9,7 +9,6 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/tdro/tdro/dro"
 	"github.com/tdro/tdro/train"
@@ -41,18 +40,13 @@ Ctrl-C saves a checkpoint; --resume continues exactly. Flags override --config.`
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if configPath != "" {
-				changed := map[string]string{}
-				cmd.Flags().Visit(func(f *pflag.Flag) { changed[f.Name] = f.Value.String() })
-				fileCfg, err := dro.LoadConfig(configPath)
+				err := readConfigUnderFlags(cmd, func() (err error) {
+					cfg, err = dro.LoadConfig(configPath)
+					measure, absent = string(cfg.Measure), string(cfg.Absent)
+					return err
+				})
 				if err != nil {
 					return err
-				}
-				cfg = fileCfg
-				measure, absent = string(cfg.Measure), string(cfg.Absent)
-				for name, v := range changed {
-					if err := cmd.Flags().Set(name, v); err != nil {
-						return err
-					}
 				}
 			}
 			cfg.Measure, cfg.Absent = dro.Measure(measure), dro.Absent(absent)

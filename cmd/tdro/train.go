@@ -10,7 +10,6 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/tdro/tdro/train"
 )
@@ -34,18 +33,12 @@ Flags override the fields of the --config file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if configPath != "" {
-				// Read the file, then re-apply the flags given on the command line.
-				changed := map[string]string{}
-				cmd.Flags().Visit(func(f *pflag.Flag) { changed[f.Name] = f.Value.String() })
-				fileCfg, err := train.ReadConfig(configPath)
+				err := readConfigUnderFlags(cmd, func() (err error) {
+					cfg, err = train.ReadConfig(configPath)
+					return err
+				})
 				if err != nil {
 					return err
-				}
-				cfg = fileCfg
-				for name, v := range changed {
-					if err := cmd.Flags().Set(name, v); err != nil {
-						return err
-					}
 				}
 			}
 			if cmd.Flags().Changed("domains") {
