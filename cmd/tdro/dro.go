@@ -2,16 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tdro/tdro/dro"
-	"github.com/tdro/tdro/train"
 )
 
 func init() {
@@ -50,13 +45,11 @@ Ctrl-C saves a checkpoint; --resume continues exactly. Flags override --config.`
 				}
 			}
 			cfg.Measure, cfg.Absent = dro.Measure(measure), dro.Absent(absent)
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			res, err := dro.Run(ctx, cfg, resume)
-			if errors.Is(err, train.ErrInterrupted) {
-				fmt.Fprintln(cmd.ErrOrStderr(), "tdro dro:", err)
-				os.Exit(130)
-			}
+			var res *dro.Result
+			err := runInterruptible(cmd, func(ctx context.Context) (err error) {
+				res, err = dro.Run(ctx, cfg, resume)
+				return err
+			})
 			if err != nil {
 				return err
 			}

@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -44,13 +40,11 @@ Flags override the fields of the --config file.`,
 			if cmd.Flags().Changed("domains") {
 				cfg.Domains = strings.Split(domains, ",")
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			res, err := train.Run(ctx, cfg, resume)
-			if errors.Is(err, train.ErrInterrupted) {
-				fmt.Fprintln(cmd.ErrOrStderr(), "tdro train:", err)
-				os.Exit(130)
-			}
+			var res *train.Result
+			err := runInterruptible(cmd, func(ctx context.Context) (err error) {
+				res, err = train.Run(ctx, cfg, resume)
+				return err
+			})
 			if err != nil {
 				return err
 			}
