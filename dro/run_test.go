@@ -18,6 +18,7 @@ import (
 	gmodel "github.com/gomlx/gomlx/ml/model"
 
 	"github.com/tdro/tdro/backend"
+	"github.com/tdro/tdro/internal/crashtest"
 	"github.com/tdro/tdro/internal/standin"
 	"github.com/tdro/tdro/train"
 )
@@ -229,20 +230,10 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 	}
 	// Kill it once a few steps are logged, whatever it is doing then.
 	killAt := 3 + time.Now().Nanosecond()%8
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	err = crashtest.KillWhen(t, cmd, 2*time.Minute, fmt.Sprintf("%d logged steps", killAt), func() bool {
 		b, _ := os.ReadFile(filepath.Join(out, "log.jsonl"))
-		if strings.Count(string(b), "\n") >= killAt {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("child made no progress")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	err = cmd.Wait()
+		return strings.Count(string(b), "\n") >= killAt
+	})
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
 		t.Fatalf("child was not killed (it finished?): %v", err)
 	}

@@ -10,11 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tdro/tdro/internal/atomicfile"
+	"github.com/tdro/tdro/internal/crashtest"
 )
 
 // fakeRun builds three stages: "copy" copies an external input, "count" is a
@@ -268,22 +268,11 @@ func TestEngineSurvivesSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	ckpt := filepath.Join(e.Dir, "checkpoints", "count", "state.json")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	crashtest.KillWhen(t, cmd, 30*time.Second, "step 3", func() bool {
 		var st countState
-		if b, err := os.ReadFile(ckpt); err == nil && json.Unmarshal(b, &st) == nil && st.Step >= 3 {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("helper never reached step 3")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
+		b, err := os.ReadFile(ckpt)
+		return err == nil && json.Unmarshal(b, &st) == nil && st.Step >= 3
+	})
 
 	rs, err := e.Run(context.Background(), f.stages())
 	if err != nil {

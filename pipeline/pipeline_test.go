@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/tdro/tdro/dro"
 	"github.com/tdro/tdro/eval/metrics"
 	evalreport "github.com/tdro/tdro/eval/report"
+	"github.com/tdro/tdro/internal/crashtest"
 	"github.com/tdro/tdro/internal/shareddata"
 	"github.com/tdro/tdro/model"
 )
@@ -198,19 +198,10 @@ func TestSIGKILLDuringTrainingResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	ckpt := filepath.Join(dir, checkpointDir(referenceRun), "checkpoint.bin")
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		if _, err := os.Stat(ckpt); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("stage 0 never wrote a checkpoint")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+	crashtest.KillWhen(t, cmd, 3*time.Minute, "stage 0's first checkpoint", func() bool {
+		_, err := os.Stat(ckpt)
+		return err == nil
+	})
 	if m, _ := LoadManifest(dir, "train-"+referenceRun); m != nil {
 		t.Skip("stage 0 finished before the kill landed; nothing to resume")
 	}

@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -10,12 +11,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gomlx/gomlx/core/tensors"
 	gmodel "github.com/gomlx/gomlx/ml/model"
+
+	"github.com/tdro/tdro/internal/crashtest"
 )
 
 // childConfigEnv makes the test binary a training child process: it runs the
@@ -91,22 +93,10 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(run.Out, "log.jsonl")
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	crashtest.KillWhen(t, child, 2*time.Minute, fmt.Sprintf("step %d", kill), func() bool {
 		b, _ := os.ReadFile(logPath)
-		if strings.Count(string(b), "\n") >= kill {
-			break
-		}
-		if time.Now().After(deadline) {
-			child.Process.Kill()
-			t.Fatalf("child did not reach step %d", kill)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	child.Wait()
+		return strings.Count(string(b), "\n") >= kill
+	})
 	b, _ = os.ReadFile(logPath)
 	killedAt := strings.Count(string(b), "\n")
 	if killedAt >= cfg.Steps {
