@@ -232,3 +232,16 @@ func TestReadGzip(t *testing.T) {
 		t.Errorf("bad gzip: %v", err)
 	}
 }
+
+func TestTitleText(t *testing.T) {
+	for _, tc := range []struct{ title, text, want string }{
+		{"T", "body", "T body"},
+		{"", "body", "body"},
+		{"T", "", "T"},
+		{"", "", ""},
+	} {
+		if got := TitleText(tc.title, tc.text); got != tc.want {
+			t.Errorf("TitleText(%q, %q) = %q, want %q", tc.title, tc.text, got, tc.want)
+		}
+	}
+}

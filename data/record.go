@@ -49,6 +49,19 @@ type Passage struct {
 	Text  string `json:"text"`
 }
 
+// TitleText is how a passage or document is shown to a retriever, in
+// training and evaluation alike: title, a space, then text, as Tevatron
+// joins them (no space when either is empty).
+func TitleText(title, text string) string {
+	if title == "" {
+		return text
+	}
+	if text == "" {
+		return title
+	}
+	return title + " " + text
+}
+
 // Record is one training example: a query, the passages that answer it and
 // (hard) negatives that do not.
 type Record struct {

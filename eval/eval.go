@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tdro/tdro/collection"
+	"github.com/tdro/tdro/data"
 	"github.com/tdro/tdro/eval/metrics"
 	"github.com/tdro/tdro/eval/search"
 )
@@ -232,16 +233,9 @@ func check(c *collection.Collection) (Stats, []string, error) {
 	return s, warn, nil
 }
 
-// DocText is how a document is shown to a retriever: title, then text.
-func DocText(d collection.Doc) string {
-	if d.Title == "" {
-		return d.Text
-	}
-	if d.Text == "" {
-		return d.Title
-	}
-	return d.Title + " " + d.Text
-}
+// DocText is how a document is shown to a retriever: title, then text, as
+// training shows passages (data.TitleText).
+func DocText(d collection.Doc) string { return data.TitleText(d.Title, d.Text) }
 
 // encodeOnce is Encode remembered by texts and max length for one Evaluate call.
 func encodeOnce(ctx context.Context, enc Encoder, texts []string, eo EncodeOptions, memo map[string]*Embeddings) (e *Embeddings, fresh bool, err error) {

@@ -244,16 +244,9 @@ func (s *Sampler) example(d int, r *data.Record) Example {
 	return ex
 }
 
-// PassageText joins a passage's title and text as Tevatron does.
-func PassageText(p data.Passage) string {
-	if p.Title == "" {
-		return p.Text
-	}
-	if p.Text == "" {
-		return p.Title
-	}
-	return p.Title + " " + p.Text
-}
+// PassageText joins a passage's title and text as Tevatron does
+// (data.TitleText).
+func PassageText(p data.Passage) string { return data.TitleText(p.Title, p.Text) }
 
 // State returns the sampler's position.
 func (s *Sampler) State() (SamplerState, error) {
