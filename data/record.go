@@ -117,13 +117,14 @@ func (e *FieldError) Error() string {
 
 func (e *FieldError) Unwrap() error { return e.Err }
 
-// LineError is a malformed line of an input file. Readers return it for a
-// bad line and stay positioned after it, so callers that skip bad lines
-// (--skip-bad) can count it and go on.
+// LineError is a malformed line or item of an input file, located by line
+// and field; importers and the SQuAD parser report bad items with it too.
+// Readers return it for a bad line and stay positioned after it, so callers
+// that skip bad lines (--skip-bad) can count it and go on.
 type LineError struct {
 	File  string
 	Line  int    // 1-based
-	Field string // offending field, "" when the line is not valid JSON at all
+	Field string // offending field (JSON path or column), "" when the whole line or item is malformed
 	Err   error
 }
 

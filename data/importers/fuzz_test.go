@@ -6,9 +6,9 @@ import (
 )
 
 // fuzzFormat checks that no input panics an importer, that every failure
-// names a file and line (an *ItemError, a squad error or a data.LineError
-// all print "in.txt line N"), and that every record produced is valid,
-// strict or skipping bad items.
+// names a file and line (a *data.LineError, which ItemError and
+// squad.Error are, or another error printing "in.txt line N"), and that
+// every record produced is valid, strict or skipping bad items.
 func fuzzFormat(f *testing.F, format string, seeds ...string) {
 	for _, s := range seeds {
 		f.Add([]byte(s), false)

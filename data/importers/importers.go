@@ -52,22 +52,8 @@ func (r *Result) bad(opt Options, err error) error {
 	return nil
 }
 
-// ItemError is a malformed input item.
-type ItemError struct {
-	File  string
-	Line  int
-	Field string
-	Err   error
-}
-
-func (e *ItemError) Error() string {
-	if e.Field == "" {
-		return fmt.Sprintf("%s line %d: %v", e.File, e.Line, e.Err)
-	}
-	return fmt.Sprintf("%s line %d: field %q: %v", e.File, e.Line, e.Field, e.Err)
-}
-
-func (e *ItemError) Unwrap() error { return e.Err }
+// ItemError is a malformed input item, located by file, line and field.
+type ItemError = data.LineError
 
 var errEmpty = errors.New("empty")
 

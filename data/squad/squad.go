@@ -52,22 +52,10 @@ type Answer struct {
 	AnswerStart int    `json:"answer_start"` // character (rune) offset into the context; -1: unknown
 }
 
-// Error is a problem in a SQuAD file, located by line and JSON path.
-type Error struct {
-	File  string
-	Line  int    // line of the enclosing article (or of the syntax error)
-	Field string // JSON path, e.g. data[3].paragraphs[0].qas[2].question
-	Err   error
-}
-
-func (e *Error) Error() string {
-	if e.Field == "" {
-		return fmt.Sprintf("%s line %d: %v", e.File, e.Line, e.Err)
-	}
-	return fmt.Sprintf("%s line %d: field %q: %v", e.File, e.Line, e.Field, e.Err)
-}
-
-func (e *Error) Unwrap() error { return e.Err }
+// Error is a problem in a SQuAD file, located by line (of the enclosing
+// article, or of the syntax error) and JSON path (Field, e.g.
+// data[3].paragraphs[0].qas[2].question).
+type Error = data.LineError
 
 // ReadFile reads and validates a SQuAD-style file, failing on the first
 // malformed item.
