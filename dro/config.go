@@ -37,6 +37,12 @@ type Config struct {
 	train.LossConfig
 	train.OptimizerConfig     // the proxy's AdamW and schedule
 	GradCacheChunk        int `json:"grad_cache_chunk,omitempty"` // rows per encoder call; 0 = whole batch
+	// MicroBatches is the official run's gradient_accumulation_steps: the
+	// batch is scored as this many micro-batches whose scores are summed
+	// into one weight update, and the proxy's gradient is the mean of their
+	// weighted losses. Set grad_cache_chunk as well to bound the proxy's
+	// memory by a chunk rather than the whole batch.
+	MicroBatches int `json:"micro_batches,omitempty"`
 
 	UpdateConfig
 
@@ -89,6 +95,9 @@ func (c *Config) Validate() error {
 		{c.PassageMaxLen <= 0, "passage_max_len", fmt.Sprintf("must be > 0, got %d", c.PassageMaxLen)},
 		{c.CheckpointEvery < 0, "checkpoint_every", fmt.Sprintf("must be >= 0, got %d", c.CheckpointEvery)},
 		{c.GradCacheChunk < 0, "grad_cache_chunk", fmt.Sprintf("must be >= 0, got %d", c.GradCacheChunk)},
+		{c.MicroBatches < 0, "micro_batches", fmt.Sprintf("must be >= 0, got %d", c.MicroBatches)},
+		{c.MicroBatches > 1 && c.BatchSize%c.MicroBatches != 0, "micro_batches",
+			fmt.Sprintf("must divide batch_size %d, got %d", c.BatchSize, c.MicroBatches)},
 		{c.SelectFrom != SelectCurr && c.SelectFrom != SelectMean && c.SelectFrom != SelectEMA,
 			"select_from", fmt.Sprintf("must be %q, %q or %q, got %q", SelectCurr, SelectMean, SelectEMA, c.SelectFrom)},
 	}

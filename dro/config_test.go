@@ -40,3 +40,22 @@ func TestLoadConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateMicroBatches(t *testing.T) {
+	for _, tc := range []struct {
+		micro int
+		want  string // "" = valid
+	}{
+		{0, ""}, {1, ""}, {4, ""}, {16, ""},
+		{-1, "micro_batches must be >= 0"},
+		{3, "micro_batches must divide batch_size 16"},
+	} {
+		cfg := DefaultConfig()
+		cfg.Mixture, cfg.Base, cfg.Reference, cfg.Out = "m.json", "tiny-bert", "ref", "out"
+		cfg.MicroBatches = tc.micro
+		err := cfg.Validate()
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("micro_batches %d: err = %v, want %q", tc.micro, err, tc.want)
+		}
+	}
+}

@@ -182,3 +182,40 @@ func (l *Learner) ExampleWeights(domain []int) []float64 {
 	}
 	return w
 }
+
+// Step is one optimizer step over a batch made of micro equal micro-batches
+// (gradient accumulation, the official run's gradient_accumulation_steps):
+// each micro-batch is observed on its own (its own normalisation and absent
+// policy), the summed scores make one Update, and the returned per-example
+// weights are each micro-batch's ExampleWeights divided by micro — the
+// gradient of their weighted loss is the mean of the micro-batches' losses,
+// as the accumulated gradient is. micro = 1 is a plain step.
+func (l *Learner) Step(proxy, ref []float64, domain []int, micro int) (weights, scores []float64, err error) {
+	n := len(domain)
+	if micro < 1 || n%micro != 0 {
+		return nil, nil, fmt.Errorf("%d examples do not split into %d equal micro-batches", n, micro)
+	}
+	if len(proxy) != n || (ref != nil && len(ref) != n) {
+		return nil, nil, fmt.Errorf("%d domains, %d proxy and %d reference losses", n, len(proxy), len(ref))
+	}
+	size := n / micro
+	part := func(x []float64, lo int) []float64 {
+		if x == nil { // the raw measure needs no reference
+			return nil
+		}
+		return x[lo : lo+size]
+	}
+	for lo := 0; lo < n; lo += size {
+		if _, err := l.Observe(proxy[lo:lo+size], part(ref, lo), domain[lo:lo+size]); err != nil {
+			return nil, nil, err
+		}
+	}
+	scores = l.Update()
+	weights = make([]float64, 0, n)
+	for lo := 0; lo < n; lo += size {
+		for _, w := range l.ExampleWeights(domain[lo : lo+size]) {
+			weights = append(weights, w/float64(micro))
+		}
+	}
+	return weights, scores, nil
+}

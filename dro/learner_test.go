@@ -166,6 +166,32 @@ func TestExampleWeights(t *testing.T) {
 	near(t, "weights", l.ExampleWeights([]int{0, 1, 1}), []float64{0.2 / 1.8, 0.8 / 1.8, 0.8 / 1.8}, 1e-15)
 }
 
+func TestStepAccumulatesMicroBatches(t *testing.T) {
+	// Raw measure, 4 examples in 2 micro-batches: [0 1] with losses [1 2]
+	// and [0 0] with losses [3 5]. Summed scores [1+4, 2] = [5 2]:
+	// |M| = sqrt(29) -> log alpha += .02 * [5 2] / sqrt(29).
+	l, _ := NewLearner(2, UpdateConfig{Measure: Raw})
+	w, scores, err := l.Step([]float64{1, 2, 3, 5}, nil, []int{0, 1, 0, 0}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	near(t, "scores", scores, []float64{5, 2}, 1e-15)
+	d := 0.02 * (5 - 2) / math.Sqrt(29)
+	a0 := 1 / (1 + math.Exp(-d))
+	near(t, "alpha", l.Alpha, []float64{a0, 1 - a0}, 1e-12)
+	// Each micro-batch's weights sum to 1/2: [a0 a1]/(a0+a1)/2, then 1/4 each.
+	near(t, "weights", w, []float64{a0 / 2, (1 - a0) / 2, 0.25, 0.25}, 1e-12)
+
+	// One micro-batch of the same examples: mean loss of domain 0 is 3.
+	l, _ = NewLearner(2, UpdateConfig{Measure: Raw})
+	_, scores, _ = l.Step([]float64{1, 2, 3, 5}, nil, []int{0, 1, 0, 0}, 1)
+	near(t, "one micro-batch", scores, []float64{3, 2}, 1e-15)
+
+	if _, _, err := l.Step([]float64{1, 2, 3}, nil, []int{0, 1, 0}, 2); err == nil || !strings.Contains(err.Error(), "equal micro-batches") {
+		t.Fatalf("3 examples in 2 micro-batches: %v", err)
+	}
+}
+
 func TestLearnerConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
 		k    int

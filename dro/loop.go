@@ -32,6 +32,9 @@ type Loop struct {
 	Encode  Encoder
 	Optim   train.OptimizerConfig
 	Steps   int // total steps of the run (for the learning-rate schedule)
+	// MicroBatches splits each step's batch for the weight update as
+	// gradient accumulation would (see Learner.Step); 0 or 1: one.
+	MicroBatches int
 }
 
 // StepLog is one line of the JSONL log: the weights after the step, the
@@ -72,11 +75,11 @@ func (l *Loop) Step(i int) (*StepLog, error) {
 	var proxy []float64
 	reweight := func(per []float32) ([]float32, error) {
 		proxy = widen(per)
-		if _, err := l.Learner.Observe(proxy, ref, dom); err != nil {
+		w, sc, err := l.Learner.Step(proxy, ref, dom, max(1, l.MicroBatches))
+		if err != nil {
 			return nil, err
 		}
-		scores = l.Learner.Update()
-		w := l.Learner.ExampleWeights(dom)
+		scores = sc
 		out := make([]float32, len(w))
 		for j, v := range w {
 			out[j] = float32(v)

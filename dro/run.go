@@ -98,7 +98,7 @@ func run(ctx context.Context, cfg Config, domains []train.Domain, m models, resu
 		return nil, err
 	}
 	dl := &Loop{Names: names, Learner: learner, Sampler: sampler, Proxy: proxy, Ref: ref,
-		Encode: m.encode, Optim: cfg.OptimizerConfig, Steps: cfg.Steps}
+		Encode: m.encode, Optim: cfg.OptimizerConfig, Steps: cfg.Steps, MicroBatches: cfg.MicroBatches}
 	loop := &train.Loop{Dir: cfg.Out, Steps: cfg.Steps, CheckpointEvery: cfg.CheckpointEvery,
 		Store: m.proxyStore, Sampler: sampler, Name: "tdro dro",
 		SaveExtra: func() (map[string]json.RawMessage, error) {

@@ -135,7 +135,16 @@ func TestRunWritesWeightsLogAndPlots(t *testing.T) {
 // One Loop step equals the computation spelled out: per-example losses of
 // the proxy before the update, alpha updated from them and the reference
 // losses, then an AdamW step on sum_i w_i loss_i with w_i = alpha[d_i]/sum.
+// TestLoopStepIsExact checks one loop step against the same step by hand,
+// with one micro-batch and with two (gradient accumulation: both halves
+// observed, one update, each half's weights normalised and halved).
 func TestLoopStepIsExact(t *testing.T) {
+	for _, micro := range []int{1, 2} {
+		t.Run(fmt.Sprintf("micro_batches=%d", micro), func(t *testing.T) { testLoopStepIsExact(t, micro) })
+	}
+}
+
+func testLoopStepIsExact(t *testing.T, micro int) {
 	testBackend(t)
 	b := backend.MustGet()
 	cfg := testConfig(t.TempDir())
@@ -152,7 +161,7 @@ func TestLoopStepIsExact(t *testing.T) {
 		}
 		ref, _ := train.NewScorer(b, m.refStore, m.ref, cfg.LossConfig)
 		l, _ := NewLearner(3, UpdateConfig{})
-		return &Loop{Names: []string{"a", "b", "c"}, Learner: l, Sampler: s, Proxy: tr, Ref: ref, Encode: m.encode, Optim: cfg.OptimizerConfig, Steps: 10}, m
+		return &Loop{Names: []string{"a", "b", "c"}, Learner: l, Sampler: s, Proxy: tr, Ref: ref, Encode: m.encode, Optim: cfg.OptimizerConfig, Steps: 10, MicroBatches: micro}, m
 	}
 	loop, m1 := build()
 	if _, err := loop.Step(0); err != nil {
@@ -169,11 +178,20 @@ func TestLoopStepIsExact(t *testing.T) {
 	proxyScorer, _ := train.NewScorer(b, m2.proxyStore, m2.proxy, cfg.LossConfig)
 	p, _ := proxyScorer.Losses(in)
 	r, _ := hand.Ref.Losses(in)
-	hand.Learner.Observe(widen(p), widen(r), dom)
+	half := len(dom) / 2
+	parts := [][2]int{{0, len(dom)}}
+	if micro == 2 {
+		parts = [][2]int{{0, half}, {half, len(dom)}}
+	}
+	for _, pt := range parts {
+		hand.Learner.Observe(widen(p[pt[0]:pt[1]]), widen(r[pt[0]:pt[1]]), dom[pt[0]:pt[1]])
+	}
 	hand.Learner.Update()
 	var w []float32
-	for _, v := range hand.Learner.ExampleWeights(dom) {
-		w = append(w, float32(v))
+	for _, pt := range parts {
+		for _, v := range hand.Learner.ExampleWeights(dom[pt[0]:pt[1]]) {
+			w = append(w, float32(v/float64(len(parts))))
+		}
 	}
 	if _, err := hand.Proxy.Step(in, cfg.LearningRateAt(0, 10), w, nil); err != nil {
 		t.Fatal(err)

@@ -87,6 +87,7 @@ Ctrl-C saves a checkpoint; --resume continues exactly. Flags override --config.`
 	f.Float64Var(&cfg.EMA, "ema", cfg.EMA, "weight of the newest alpha in the EMA")
 	f.StringVar(&cfg.SelectFrom, "select-from", cfg.SelectFrom, "weights the top{20..90} files select from: curr, mean or ema")
 	f.IntVar(&cfg.GradCacheChunk, "grad-cache-chunk", cfg.GradCacheChunk, "rows per encoder call (0: whole batch)")
+	f.IntVar(&cfg.MicroBatches, "micro-batches", cfg.MicroBatches, "gradient-accumulation micro-batches per step: scores summed into one weight update (official gradient_accumulation_steps)")
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed (sampling, preset init, dropout)")
 	f.IntVar(&cfg.CheckpointEvery, "checkpoint-every", cfg.CheckpointEvery, "steps between checkpoints")
 	rootCmd.AddCommand(cmd)
