@@ -6,7 +6,7 @@ GO ?= go
 DATA ?= ../shared/data
 RUN ?= runs/quickstart
 
-.PHONY: build test quickstart bench fuzz clean
+.PHONY: build test quickstart bench bench-torch fuzz clean
 
 build:
 	$(GO) build -o bin/tdro ./cmd/tdro
@@ -20,6 +20,21 @@ quickstart: build
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+
+# Every fuzz target for FUZZTIME each (their seed corpora already run in make test).
+FUZZTIME ?= 30s
+fuzz:
+	for dir in $$(grep -rl '^func Fuzz' --include='*_test.go' . | xargs -n1 dirname | sort -u); do \
+		for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go | cut -d' ' -f2); do \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$dir || exit 1; \
+		done; \
+	done
+
+# tdro next to PyTorch CPU on the same architectures, in the same run, as
+# ratios (installs Debian's python3-torch on first use).
+bench-torch:
+	scripts/train/bench.sh
+	scripts/torch/bench.sh
 
 clean:
 	rm -rf bin runs
