@@ -13,7 +13,6 @@ import (
 
 	"github.com/tdro/tdro/data"
 	"github.com/tdro/tdro/internal/shareddata"
-	"github.com/tdro/tdro/model"
 )
 
 // pairsToRecords turns (query, passage) pairs into records whose hard
@@ -122,41 +121,6 @@ func smallConfig(t testing.TB, mixture string) Config {
 	cfg.WarmupSteps = 4
 	cfg.CheckpointEvery = 10
 	return cfg
-}
-
-// accuracyAt1 is the fraction of held-out queries whose own positive is the
-// nearest of the domain's held-out positives.
-func accuracyAt1(t testing.TB, m *model.Model, held map[string][]data.Record) float64 {
-	t.Helper()
-	hits, n := 0, 0
-	for _, recs := range held {
-		var qs, ps []string
-		for _, r := range recs {
-			qs = append(qs, r.Query)
-			ps = append(ps, PassageText(r.Positives[0]))
-		}
-		qe, err := m.Encode(qs, 16, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pe, err := m.Encode(ps, 32, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, q := range qe {
-			best, bestJ := math.Inf(-1), -1
-			for j, p := range pe {
-				if s := cosine(q, p); s > best {
-					best, bestJ = s, j
-				}
-			}
-			if bestJ == i {
-				hits++
-			}
-			n++
-		}
-	}
-	return float64(hits) / float64(n)
 }
 
 func cosine(a, b []float32) float64 {
