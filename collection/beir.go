@@ -20,7 +20,7 @@ import (
 // score; the header line is optional). Queries without judgments are
 // dropped, as BEIR does.
 func LoadBEIR(dir, split string) (*Collection, error) {
-	c := &Collection{Name: filepath.Base(dir), Language: "en", Qrels: map[string]map[string]int{}}
+	c := newCollection(filepath.Base(dir), "en")
 	corpus := filepath.Join(dir, "corpus.jsonl")
 	err := scanJSONL(corpus, func(line int, b []byte) error {
 		var d struct {

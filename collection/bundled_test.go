@@ -51,6 +51,9 @@ func TestBundledCountsMatchManifest(t *testing.T) {
 		if err := c.Validate(); err != nil {
 			t.Error(err)
 		}
+		if c.Instruction == "" {
+			t.Errorf("%s: no query instruction (evaluation would not match instructed training)", c.Name)
+		}
 	}
 	for name := range want {
 		if !got[name] {
@@ -86,6 +89,21 @@ func TestBEIRRawQueryCounts(t *testing.T) {
 		err := scanJSONL(filepath.Join(d, "eval", "beir", name, "queries.jsonl"), func(int, []byte) error { n++; return nil })
 		if err != nil || n != 50 {
 			t.Errorf("%s: %d queries (%v), want 50", name, n, err)
+		}
+	}
+}
+
+func TestDefaultInstruction(t *testing.T) {
+	for _, tc := range []struct{ name, want string }{
+		{"msmarco-trec-dl19-5k", "Given a web search query, retrieve relevant passages that answer the query"},
+		{"dbpedia-entity-5k", "Given a query, retrieve relevant entity descriptions from DBPedia"},
+		{"SciFact", "Given a scientific claim, retrieve documents that support or refute the claim"},
+		{"xquadr-zh-en", qaInstruction},
+		{"cran", "Given a question on aeronautics, retrieve scientific abstracts that answer the question"},
+		{"my-own-set", ""},
+	} {
+		if got := DefaultInstruction(tc.name); got != tc.want {
+			t.Errorf("DefaultInstruction(%q) = %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }

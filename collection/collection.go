@@ -21,9 +21,12 @@ type Query struct{ ID, Text string }
 type Collection struct {
 	Name     string
 	Language string // language of the queries, or "zh-en" for zh queries over an en corpus
-	Docs     []Doc
-	Queries  []Query
-	Qrels    map[string]map[string]int // query id -> doc id -> graded relevance (0 = judged not relevant)
+	// Instruction is the task instruction for instructed query encoding
+	// (tokenize.Instruct); DefaultInstruction(Name) when loaded.
+	Instruction string
+	Docs        []Doc
+	Queries     []Query
+	Qrels       map[string]map[string]int // query id -> doc id -> graded relevance (0 = judged not relevant)
 }
 
 // Stats counts what a collection holds.

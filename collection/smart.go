@@ -168,7 +168,7 @@ func LoadSMART(dir string) (*Collection, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Collection{Name: strings.ToLower(filepath.Base(dir)), Language: "en", Qrels: map[string]map[string]int{}}
+	c := newCollection(strings.ToLower(filepath.Base(dir)), "en")
 	docIDs := make(map[string]bool, len(docs))
 	for _, e := range docs {
 		c.Docs = append(c.Docs, Doc{ID: e.ID, Title: e.Fields['T'], Text: e.Fields['W']})

@@ -44,7 +44,7 @@ func xquadr(q, s *squadFile, qLang, sLang string, err error) (*Collection, error
 	if qLang != sLang {
 		name, lang = "xquadr-"+qLang+"-"+sLang, qLang+"-"+sLang
 	}
-	c := &Collection{Name: name, Language: lang, Qrels: map[string]map[string]int{}}
+	c := newCollection(name, lang)
 	// Sentences of the target language, and the relevant ones per question id.
 	relevant := map[string][]string{}
 	for ai, a := range s.f.Data {

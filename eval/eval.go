@@ -22,6 +22,7 @@ import (
 	"github.com/tdro/tdro/data"
 	"github.com/tdro/tdro/eval/metrics"
 	"github.com/tdro/tdro/eval/search"
+	"github.com/tdro/tdro/tokenize"
 )
 
 // Options configure an evaluation.
@@ -39,8 +40,13 @@ type Options struct {
 	MaxLen      int    // tokens per text (default 512)
 	QueryMaxLen int    // tokens per query (default MaxLen)
 	BatchSize   int    // default 32
-	QueryPrefix string // prepended to every query (instruction), e.g. "query: "
+	QueryPrefix string // prepended to every query, e.g. "query: " (after Instruct's template)
 	DocPrefix   string // prepended to every document, e.g. "passage: "
+	// Instruct encodes each query in the training template with its
+	// collection's instruction (tokenize.Instruct(c.Instruction, query)),
+	// as tdro's trainer writes queries; collections without one are encoded
+	// plainly. BM25 never sees instructions.
+	Instruct bool
 
 	CacheDir string // embedding cache ("" = none)
 	ModelKey string // model fingerprint for the cache (DirKey, StoreKey)
@@ -237,6 +243,16 @@ func check(c *collection.Collection) (Stats, []string, error) {
 // training shows passages (data.TitleText).
 func DocText(d collection.Doc) string { return data.TitleText(d.Title, d.Text) }
 
+// queryText is a query as a dense model encodes it: the prefix, then the
+// query in the instruction template when opts.Instruct is set.
+func queryText(c *collection.Collection, q collection.Query, opts Options) string {
+	text := q.Text
+	if opts.Instruct {
+		text = tokenize.Instruct(c.Instruction, text)
+	}
+	return opts.QueryPrefix + text
+}
+
 // encodeOnce is Encode remembered by texts and max length for one Evaluate call.
 func encodeOnce(ctx context.Context, enc Encoder, texts []string, eo EncodeOptions, memo map[string]*Embeddings) (e *Embeddings, fresh bool, err error) {
 	key := fmt.Sprintf("%d/%s", eo.MaxLen, TextKey(texts))
@@ -264,7 +280,7 @@ func evaluateDense(ctx context.Context, enc Encoder, c *collection.Collection, o
 	var qids []string
 	for _, q := range c.Queries {
 		if strings.TrimSpace(q.Text) != "" {
-			queries = append(queries, opts.QueryPrefix+q.Text)
+			queries = append(queries, queryText(c, q, opts))
 			qids = append(qids, q.ID)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -252,5 +253,70 @@ func TestSharedTextsEncodeOnce(t *testing.T) {
 	// 4 docs + 3 queries, then only b's 2 (different) queries.
 	if got := enc.texts.Load(); got != 9 {
 		t.Errorf("encoded %d texts, want 9", got)
+	}
+}
+
+// recordingEncoder remembers every text it is asked to encode.
+type recordingEncoder struct {
+	hashEncoder
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (r *recordingEncoder) Encode(texts []string, maxLen, batchSize int) ([][]float32, error) {
+	r.mu.Lock()
+	for _, t := range texts {
+		r.seen[t] = true
+	}
+	r.mu.Unlock()
+	return r.hashEncoder.Encode(texts, maxLen, batchSize)
+}
+
+func TestInstructedQueries(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		instruct    bool
+		instruction string
+		prefix      string
+		want        string // how q2 reaches the encoder
+	}{
+		{"instructed", true, "Find the animal", "", "Instruct: Find the animal\nQuery: dogs bark"},
+		{"plain", false, "Find the animal", "", "dogs bark"},
+		{"no instruction known", true, "", "", "dogs bark"},
+		{"prefix outside the template", true, "Find it", "query: ", "query: Instruct: Find it\nQuery: dogs bark"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			enc := &recordingEncoder{hashEncoder: hashEncoder{dim: 16}, seen: map[string]bool{}}
+			c := tinyCollection()
+			c.Instruction = tc.instruction
+			opts := Options{Name: "rec", Instruct: tc.instruct, QueryPrefix: tc.prefix}
+			if _, err := Evaluate(context.Background(), enc, []*collection.Collection{c}, opts); err != nil {
+				t.Fatal(err)
+			}
+			if !enc.seen[tc.want] {
+				t.Errorf("encoder never saw %q; saw %v", tc.want, enc.seen)
+			}
+			if !enc.seen[DocText(c.Docs[1])] {
+				t.Errorf("documents must be encoded without instruction or prefix; saw %v", enc.seen)
+			}
+		})
+	}
+}
+
+func TestCacheMissesChangedCorpus(t *testing.T) {
+	enc := &hashEncoder{dim: 16}
+	opts := Options{Name: "hash", CacheDir: t.TempDir(), ModelKey: "hash-16"}
+	c := tinyCollection()
+	if _, err := Evaluate(context.Background(), enc, []*collection.Collection{c}, opts); err != nil {
+		t.Fatal(err)
+	}
+	before := enc.texts.Load()
+	c.Docs[2].Text = "the stock market rose today"
+	r, err := Evaluate(context.Background(), enc, []*collection.Collection{c}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := enc.texts.Load() - before; got < int64(len(c.Docs)) || r.Runs[0].Datasets[0].Timing.Cached {
+		t.Errorf("an edited corpus reused the cache: %d texts encoded again, cached=%v", got, r.Runs[0].Datasets[0].Timing.Cached)
 	}
 }

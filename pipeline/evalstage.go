@@ -53,7 +53,7 @@ func evalSets(dataDir string, cfg EvalConfig) ([]*collection.Collection, error) 
 // kept query stays in the corpus, even past maxDocs, so no relevant document
 // is lost.
 func Sample(c *collection.Collection, maxQueries, maxDocs int) *collection.Collection {
-	out := &collection.Collection{Name: c.Name, Language: c.Language, Qrels: map[string]map[string]int{}}
+	out := &collection.Collection{Name: c.Name, Language: c.Language, Instruction: c.Instruction, Qrels: map[string]map[string]int{}}
 	qids := make([]string, len(c.Queries))
 	for i, q := range c.Queries {
 		qids[i] = q.ID
@@ -116,13 +116,15 @@ func evalInputs(opt Options) []string {
 }
 
 // evalOptions are the evaluation settings shared by every model: texts are
-// truncated as in training.
+// truncated as in training, and queries carry their set's instruction in the
+// template the trainer writes them in.
 func evalOptions(opt Options, name string) eval.Options {
 	o := eval.DefaultOptions()
 	o.Name = name
 	o.MaxLen = opt.Config.Train.PassageMaxLen
 	o.QueryMaxLen = opt.Config.Train.QueryMaxLen
 	o.BatchSize = opt.Config.Eval.BatchSize
+	o.Instruct = true
 	o.Depth = 100 // enough for Recall@100 and nDCG@10; keeps the run files small
 	return o
 }
@@ -134,7 +136,8 @@ func evalKey(opt Options) any {
 		Eval                                  EvalConfig
 		MaxLen, QueryMaxLen, BatchSize, Depth int
 		Measures                              string
-	}{opt.Config.Eval, o.MaxLen, o.QueryMaxLen, o.BatchSize, o.Depth, fmt.Sprint(o.Measures)}
+		Instruct                              bool
+	}{opt.Config.Eval, o.MaxLen, o.QueryMaxLen, o.BatchSize, o.Depth, fmt.Sprint(o.Measures), o.Instruct}
 }
 
 // evalStage evaluates one model on the evaluation sets and keeps the TREC

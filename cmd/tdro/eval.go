@@ -29,7 +29,7 @@ func newEvalCmd() *cobra.Command {
 		compare                []string
 		dataDir, out, baseline string
 		cacheDir, measureList  string
-		tableList              string
+		tableList, instruction string
 		opts                   = eval.DefaultOptions()
 		noCache                bool
 	)
@@ -46,6 +46,11 @@ or paths: a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv), a SMART f
 cross-lingual XQuAD-R. --run NAME=FILE scores an external TREC run file (one --data set).
 --compare DIR adds the runs of an earlier eval --out directory (read from its JSON files,
 per-query values included) to the tables and significance tests without re-running them.
+
+Queries are encoded as tdro trains them, "Instruct: {instruction}\nQuery: {query}", with
+each set's instruction (E5-Mistral's for BEIR sets, ones in that style for the SMART
+collections and XQuAD-R; --instruction for a set tdro knows none for); --instruct=false
+encodes them plainly, for models trained without instructions.
 
 Corpus and query embeddings are cached under --cache, keyed by the checkpoint's files
 and the texts, so evaluating the same model again is instant.
@@ -88,6 +93,11 @@ significance marks, p-values, bar plots, per-query difference histograms).`,
 			cols, err := loadSets(dataDir, sets)
 			if err != nil {
 				return err
+			}
+			for _, c := range cols {
+				if c.Instruction == "" {
+					c.Instruction = instruction
+				}
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -183,7 +193,9 @@ significance marks, p-values, bar plots, per-query difference histograms).`,
 	f.IntVar(&opts.MaxLen, "max-len", opts.MaxLen, "tokens per document")
 	f.IntVar(&opts.QueryMaxLen, "query-max-len", 128, "tokens per query")
 	f.IntVar(&opts.BatchSize, "batch", opts.BatchSize, "texts per forward pass")
-	f.StringVar(&opts.QueryPrefix, "query-prefix", "", `text prepended to queries (an instruction, e.g. "query: ")`)
+	f.BoolVar(&opts.Instruct, "instruct", true, `encode queries as "Instruct: {instruction}\nQuery: {query}", as tdro trains them`)
+	f.StringVar(&instruction, "instruction", "", "query instruction for the --data sets tdro knows none for (bundled and common BEIR sets have one)")
+	f.StringVar(&opts.QueryPrefix, "query-prefix", "", `text prepended to queries (e.g. "query: ")`)
 	f.StringVar(&opts.DocPrefix, "doc-prefix", "", `text prepended to documents (e.g. "passage: ")`)
 	f.BoolVar(&opts.CountMissing, "count-missing", true, "score judged queries without results as 0 (trec_eval -c)")
 	return cmd
