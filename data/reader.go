@@ -54,11 +54,16 @@ func (rd *Reader) Next() (Record, error) {
 		}
 		rec, ferr := parseRecord(b, strconv.Itoa(rd.line))
 		if ferr != nil {
-			return Record{}, &LineError{File: rd.name, Line: rd.line, Field: ferr.Field, Err: ferr.Err}
+			return Record{}, lineError(rd.name, rd.line, ferr)
 		}
 		return rec, nil
 	}
 	return Record{}, io.EOF
+}
+
+// lineError locates a record's field error in its file.
+func lineError(file string, line int, ferr *FieldError) *LineError {
+	return &LineError{File: file, Line: line, Field: ferr.Field, Err: ferr.Err}
 }
 
 type rawPassage struct {
@@ -220,7 +225,8 @@ func ScanRecords(path string, fn func(line int, r Record) error) error {
 	}
 }
 
-// ReadRecords reads a whole domain file into memory (domains are small).
+// ReadRecords reads a whole records file into memory (tests, small files;
+// the trainer indexes its domains with IndexRecords instead).
 func ReadRecords(path string) ([]Record, error) {
 	var out []Record
 	err := ScanRecords(path, func(_ int, r Record) error {
