@@ -272,13 +272,22 @@ func TestBadCheckpointsGiveClearErrors(t *testing.T) {
 	}
 }
 
-// TestLoRAMergeEqualsBasePlusBA: the saved weight is W + (alpha/r)·B·A, only
-// adapters are trainable, and the merged model embeds like the adapted one.
+// TestLoRAMergeEqualsBasePlusBA: the saved weight is W + (alpha/r)·B·A for
+// every target the family has (BERT's six, a decoder's seven with
+// gate_proj), only adapters are trainable, and the merged model embeds like
+// the adapted one.
 func TestLoRAMergeEqualsBasePlusBA(t *testing.T) {
-	for _, typ := range []string{"bert", "qwen2"} {
-		t.Run(typ, func(t *testing.T) {
-			m := newSmall(t, typ, 5)
-			if err := m.EnableLoRA(LoRA{Rank: 4, Alpha: 8, Targets: []string{"q_proj", "v_proj", "up_proj", "down_proj", "o_proj", "k_proj"}}, 9); err != nil {
+	for _, tc := range []struct {
+		typ     string
+		targets []string
+	}{
+		{"bert", []string{"q_proj", "v_proj", "up_proj", "down_proj", "o_proj", "k_proj"}},
+		{"qwen2", []string{"q_proj", "v_proj", "up_proj", "gate_proj", "down_proj", "o_proj", "k_proj"}},
+		{"llama", []string{"gate_proj", "up_proj", "down_proj", "q_proj", "k_proj", "v_proj", "o_proj"}},
+	} {
+		t.Run(tc.typ, func(t *testing.T) {
+			m := newSmall(t, tc.typ, 5)
+			if err := m.EnableLoRA(LoRA{Rank: 4, Alpha: 8, Targets: tc.targets}, 9); err != nil {
 				t.Fatal(err)
 			}
 			trainable := 0
@@ -291,8 +300,9 @@ func TestLoRAMergeEqualsBasePlusBA(t *testing.T) {
 					trainable++
 				}
 			}
-			if trainable != 2*6*2 {
-				t.Fatalf("%d adapter tensors, want 24", trainable)
+			adapted := loraLinears(m.Config)
+			if want := 2 * len(tc.targets) * m.Config.NumLayers; trainable != want || 2*len(adapted) != want {
+				t.Fatalf("%d adapter tensors on %d linears, want %d", trainable, len(adapted), want)
 			}
 			// Give B non-zero values, as training would.
 			for v := range m.Store.IterVariables() {
@@ -318,26 +328,27 @@ func TestLoRAMergeEqualsBasePlusBA(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := map[string]string{"bert": "encoder.layer.1.attention.self.value", "qwen2": "layers.1.self_attn.v_proj"}[typ]
-			w, _ := m.hostWeight(p + ".weight")
-			a, _ := m.hostWeight(p + ".lora_A.weight")
-			b, _ := m.hostWeight(p + ".lora_B.weight")
-			merged, _ := back.hostWeight(p + ".weight")
-			out, in, r := w.shape[0], w.shape[1], a.shape[0]
-			for o := range out {
-				for i := range in {
-					var ba float64
-					for k := range r {
-						ba += float64(b.data[o*r+k]) * float64(a.data[k*in+i])
-					}
-					exp := float64(w.data[o*in+i]) + 8.0/4.0*ba
-					if d := math.Abs(exp - float64(merged.data[o*in+i])); d > 1e-6 {
-						t.Fatalf("merged[%d,%d] = %g, want W+(alpha/r)BA = %g", o, i, merged.data[o*in+i], exp)
+			for _, p := range adapted {
+				w, _ := m.hostWeight(p + ".weight")
+				a, _ := m.hostWeight(p + ".lora_A.weight")
+				b, _ := m.hostWeight(p + ".lora_B.weight")
+				merged, _ := back.hostWeight(p + ".weight")
+				out, in, r := w.shape[0], w.shape[1], a.shape[0]
+				for o := range out {
+					for i := range in {
+						var ba float64
+						for k := range r {
+							ba += float64(b.data[o*r+k]) * float64(a.data[k*in+i])
+						}
+						exp := float64(w.data[o*in+i]) + 8.0/4.0*ba
+						if d := math.Abs(exp - float64(merged.data[o*in+i])); d > 1e-6 {
+							t.Fatalf("%s: merged[%d,%d] = %g, want W+(alpha/r)BA = %g", p, o, i, merged.data[o*in+i], exp)
+						}
 					}
 				}
-			}
-			if back.Var(p+".lora_A.weight") != nil {
-				t.Fatal("saved checkpoint still has adapters")
+				if back.Var(p+".lora_A.weight") != nil {
+					t.Fatalf("saved checkpoint still has the adapter of %s", p)
+				}
 			}
 			got, err := back.Encode(texts, 32, 2)
 			if err != nil {
@@ -350,6 +361,112 @@ func TestLoRAMergeEqualsBasePlusBA(t *testing.T) {
 					}
 				}
 			}
+		})
+	}
+}
+
+// TestLoRATargetsTheModelLacks: a target with no projection in the model
+// (BERT has no gate_proj) is an error naming it and the model type, from New
+// and from EnableLoRA, which then leaves the model untouched; before, gate_proj
+// alone attached nothing and froze nothing, so "LoRA" trained every weight.
+func TestLoRATargetsTheModelLacks(t *testing.T) {
+	for _, tc := range []struct {
+		typ     string
+		targets []string
+		want    string // "" = accepted
+	}{
+		{"bert", []string{"gate_proj"}, "lora: target_modules gate_proj: a bert model has no such projection (its targets: q_proj k_proj v_proj o_proj up_proj down_proj)"},
+		{"bert", []string{"q_proj", "gate_proj", "v_proj"}, "lora: target_modules gate_proj: a bert model"},
+		{"roberta", []string{"gate_proj"}, "a roberta model has no such projection"},
+		{"bert", []string{"up_proj", "down_proj"}, ""},
+		{"qwen2", []string{"gate_proj"}, ""},
+	} {
+		t.Run(tc.typ+"/"+strings.Join(tc.targets, ","), func(t *testing.T) {
+			check := func(how string, err error) {
+				t.Helper()
+				if tc.want == "" && err != nil {
+					t.Fatalf("%s: %v", how, err)
+				}
+				if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+					t.Fatalf("%s: error %v, want one containing %q", how, err, tc.want)
+				}
+			}
+			c := smallConfig(tc.typ)
+			c.LoRA = &LoRA{Rank: 2, Targets: tc.targets}
+			_, err := New(c, loadTokenizer(t, "all-MiniLM-L6-v2"), 1)
+			check("New", err)
+
+			m := newSmall(t, tc.typ, 1)
+			err = m.EnableLoRA(LoRA{Rank: 2, Targets: tc.targets}, 1)
+			check("EnableLoRA", err)
+			if err != nil {
+				if m.Config.LoRA != nil {
+					t.Fatal("failed EnableLoRA left a LoRA config on the model")
+				}
+				for v := range m.Store.IterVariables() {
+					if !v.Trainable || strings.Contains(v.Path(), "/lora_") {
+						t.Fatalf("failed EnableLoRA changed %s (trainable=%v)", v.Path(), v.Trainable)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestLoRADropoutOnlyInTraining: lora_dropout drops the adapter's input in
+// training graphs only, and nothing else: with dropout 0, or with B = 0 (the
+// adapter adds nothing), training and inference graphs give the same
+// states. A qwen2 has no dropout of its own, so any difference is the
+// adapter's.
+func TestLoRADropoutOnlyInTraining(t *testing.T) {
+	ids := tensors.FromValue([][]int32{{5, 6, 7, 8, 9, 10}, {11, 12, 13, 0, 0, 0}})
+	mask := tensors.FromValue([][]int32{{1, 1, 1, 1, 1, 1}, {1, 1, 1, 0, 0, 0}})
+	for _, tc := range []struct {
+		name     string
+		dropout  float64
+		zeroB    bool
+		wantDiff bool
+	}{
+		{"dropout 0.5 changes the adapter's output", 0.5, false, true},
+		{"dropout 0 is a no-op", 0, false, false},
+		{"dropout leaves the base path alone", 0.5, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newSmall(t, "qwen2", 3)
+			if err := m.EnableLoRA(LoRA{Rank: 4, Alpha: 8, Dropout: tc.dropout, Targets: []string{"q_proj", "up_proj", "down_proj"}}, 1); err != nil {
+				t.Fatal(err)
+			}
+			if !tc.zeroB {
+				for v := range m.Store.IterVariables() {
+					if strings.HasSuffix(v.Path(), "lora_B/weight") {
+						s := v.Shape().Dimensions
+						data := make([]float32, s[0]*s[1])
+						for i := range data {
+							data[i] = float32(math.Cos(float64(i)*0.29)) * 0.2
+						}
+						v.MustSetValue(tensors.FromFlatDataAndDimensions(data, s...))
+					}
+				}
+			}
+			states := func(training bool) []float32 {
+				out, err := gmodel.ExecOnce(backend.MustGet(), m.Store, func(scope *gmodel.Scope, ids, mask *graph.Node) *graph.Node {
+					scope.Store().SetTraining(ids.Graph(), training)
+					return m.HiddenStates(scope, ids, mask)
+				}, ids, mask)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return tensors.MustCopyFlatData[float32](out)
+			}
+			infer, train := states(false), states(true)
+			maxDiff := 0.0
+			for i := range infer {
+				maxDiff = math.Max(maxDiff, math.Abs(float64(train[i]-infer[i])))
+			}
+			if (maxDiff > 1e-4) != tc.wantDiff || (!tc.wantDiff && maxDiff != 0) {
+				t.Fatalf("max |training - inference| = %g, want a difference: %v", maxDiff, tc.wantDiff)
+			}
+			t.Logf("max |training - inference| = %g", maxDiff)
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -27,10 +28,15 @@ const (
 // LoRA configures low-rank adapters: W' = W + (Alpha/Rank)·B·A on the target
 // projections; only A and B train.
 type LoRA struct {
-	Rank    int      `json:"r"`
-	Alpha   float64  `json:"lora_alpha"`
-	Dropout float64  `json:"lora_dropout"`
-	Targets []string `json:"target_modules"` // q_proj k_proj v_proj o_proj gate_proj up_proj down_proj (or query key value dense names for BERT: q k v o)
+	Rank    int     `json:"r"`
+	Alpha   float64 `json:"lora_alpha"`
+	Dropout float64 `json:"lora_dropout"`
+	// Targets are PEFT's Llama projection names (default q_proj k_proj
+	// v_proj o_proj; also gate_proj up_proj down_proj). BERT-family models
+	// take the same names, not BERT's own: q/k/v/o_proj, up_proj and
+	// down_proj wrap query, key, value, attention.output.dense,
+	// intermediate.dense and output.dense; they have no gate_proj.
+	Targets []string `json:"target_modules"`
 }
 
 // Config is the subset of a Hugging Face config.json the graphs need, plus
@@ -211,10 +217,21 @@ func (c *Config) Validate() error {
 		if len(l.Targets) == 0 {
 			l.Targets = []string{"q_proj", "k_proj", "v_proj", "o_proj"}
 		}
+		// A target the model lacks is an error, not skipped: a config made
+		// for a Llama, with gate_proj, would otherwise train fewer adapters
+		// than it says on a BERT (or, with gate_proj alone, none).
+		var missing []string
 		for _, t := range l.Targets {
-			if !loraTargets[t] {
-				return fmt.Errorf("lora: unknown target %q (want q_proj k_proj v_proj o_proj gate_proj up_proj down_proj)", t)
+			if !slices.Contains(loraTargets, t) {
+				return fmt.Errorf("lora: unknown target %q (want %s)", t, strings.Join(loraTargets, " "))
 			}
+			if loraLinear(c.Family(), t, 0) == "" {
+				missing = append(missing, t)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("lora: target_modules %s: a %s model has no such projection (its targets: %s)",
+				strings.Join(missing, " "), c.ModelType, strings.Join(familyTargets(c.Family()), " "))
 		}
 	}
 	return nil

@@ -19,6 +19,10 @@ func TestConfigValidateRejectsWhatTheGraphCannotDo(t *testing.T) {
 		{"pooling", `pooling "max" is not supported`, func(c *Config) { c.Pooling = "max" }},
 		{"lora rank", "lora: rank must be positive", func(c *Config) { c.LoRA = &LoRA{} }},
 		{"lora target", `lora: unknown target "qkv"`, func(c *Config) { c.LoRA = &LoRA{Rank: 2, Targets: []string{"qkv"}} }},
+		{"lora target bert lacks", "lora: target_modules gate_proj: a bert model has no such projection", func(c *Config) {
+			c.ModelType = "bert"
+			c.LoRA = &LoRA{Rank: 2, Targets: []string{"gate_proj"}}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := smallConfig("llama")

@@ -8,12 +8,43 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 )
 
-// loraTargets are the projection names LoRA can wrap (PEFT's Llama names;
-// for BERT they map onto query/key/value/attention.output.dense and the
-// feed-forward denses).
-var loraTargets = map[string]bool{
-	"q_proj": true, "k_proj": true, "v_proj": true, "o_proj": true,
-	"gate_proj": true, "up_proj": true, "down_proj": true,
+// loraTargets are the projection names LoRA can wrap: PEFT's Llama names,
+// in the order adapters are attached.
+var loraTargets = []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+
+// bertLinears maps LoRA targets onto BERT's Linear names. BERT's feed-forward
+// has no gate, so gate_proj matches nothing there.
+var bertLinears = map[string]string{"q_proj": "attention.self.query", "k_proj": "attention.self.key",
+	"v_proj": "attention.self.value", "o_proj": "attention.output.dense",
+	"up_proj": "intermediate.dense", "down_proj": "output.dense"}
+
+// loraLinear is the Linear prefix that target wraps in layer i, or "" when the
+// family has no such projection.
+func loraLinear(f Family, target string, i int) string {
+	if f == Decoder {
+		switch target {
+		case "q_proj", "k_proj", "v_proj", "o_proj":
+			return fmt.Sprintf("layers.%d.self_attn.%s", i, target)
+		case "gate_proj", "up_proj", "down_proj":
+			return fmt.Sprintf("layers.%d.mlp.%s", i, target)
+		}
+		return ""
+	}
+	if name, ok := bertLinears[target]; ok {
+		return fmt.Sprintf("encoder.layer.%d.%s", i, name)
+	}
+	return ""
+}
+
+// familyTargets are the LoRA targets a family has projections for.
+func familyTargets(f Family) []string {
+	var out []string
+	for _, t := range loraTargets {
+		if loraLinear(f, t, 0) != "" {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // loraLinears lists the Linear prefixes the config's LoRA targets.
@@ -27,25 +58,9 @@ func loraLinears(c *Config) []string {
 	}
 	var out []string
 	for i := range c.NumLayers {
-		if c.Family() == Decoder {
-			for _, t := range []string{"q_proj", "k_proj", "v_proj", "o_proj"} {
-				if want[t] {
-					out = append(out, fmt.Sprintf("layers.%d.self_attn.%s", i, t))
-				}
-			}
-			for _, t := range []string{"gate_proj", "up_proj", "down_proj"} {
-				if want[t] {
-					out = append(out, fmt.Sprintf("layers.%d.mlp.%s", i, t))
-				}
-			}
-			continue
-		}
-		bert := map[string]string{"q_proj": "attention.self.query", "k_proj": "attention.self.key",
-			"v_proj": "attention.self.value", "o_proj": "attention.output.dense",
-			"up_proj": "intermediate.dense", "down_proj": "output.dense"}
-		for _, t := range []string{"q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj"} {
-			if want[t] {
-				out = append(out, fmt.Sprintf("encoder.layer.%d.%s", i, bert[t]))
+		for _, t := range loraTargets {
+			if p := loraLinear(c.Family(), t, i); want[t] && p != "" {
+				out = append(out, p)
 			}
 		}
 	}
@@ -54,11 +69,16 @@ func loraLinears(c *Config) []string {
 
 // addLoRA attaches adapters (lora_A kaiming-uniform, lora_B zero, as PEFT
 // initializes them) and freezes every other weight, so that only adapters
-// train. Without a LoRA config it does nothing.
+// train. Without a LoRA config it does nothing. Targets that wrap nothing
+// are an error (Config.Validate reports them first): freezing nothing would
+// silently turn a LoRA run into a full fine-tune.
 func (m *Model) addLoRA(rng *rand.Rand) error {
-	lin := loraLinears(m.Config)
-	if lin == nil {
+	if m.Config.LoRA == nil {
 		return nil
+	}
+	lin := loraLinears(m.Config)
+	if len(lin) == 0 {
+		return fmt.Errorf("lora: target_modules %s wrap no linear of the %s model", strings.Join(m.Config.LoRA.Targets, " "), m.Config.ModelType)
 	}
 	r := m.Config.LoRA.Rank
 	for v := range m.Store.IterVariables() {

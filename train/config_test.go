@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tdro/tdro/data"
+	"github.com/tdro/tdro/model"
 )
 
 // TestBadConfigFailsBeforeTraining checks that each mistake is reported with
@@ -57,6 +58,9 @@ func TestBadConfigFailsBeforeTraining(t *testing.T) {
 		{"unknown model", func(c *Config) { c.Model = filepath.Join(dir, "no-such-model") }, "no-such-model"},
 		{"batch larger than domain", func(c *Config) { c.BatchSize = 5 }, `"x" has 4 records, fewer than the batch size 5`},
 		{"no output", func(c *Config) { c.Out = "" }, "out: empty"},
+		// Before, this froze nothing and trained every weight.
+		{"lora target the model lacks", func(c *Config) { c.LoRA = &model.LoRA{Rank: 4, Targets: []string{"gate_proj"}} },
+			"model tiny-bert: lora: target_modules gate_proj: a bert model has no such projection"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

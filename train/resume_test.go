@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,65 +59,42 @@ func checkpointValues(t *testing.T, path string) (map[string][]float32, *State) 
 	return out, st
 }
 
-// TestResumeAfterSIGKILL kills a training process with SIGKILL at a random
-// step, resumes it, and checks that the final weights (and optimizer state)
-// equal those of an uninterrupted run with the same seed.
-// TDRO_RESUME_SEED picks the kill step reproducibly (scripts/resume-soak.sh).
-func TestResumeAfterSIGKILL(t *testing.T) {
+// resumeConfig is the 12-step run the kill and interrupt tests stop and
+// resume: checkpoints at steps 3, 6 and 9 (and 12), about a second a run.
+func resumeConfig(t *testing.T) Config {
+	t.Helper()
 	mixture, _ := testMixture(t, 24, 0)
 	cfg := smallConfig(t, mixture)
 	cfg.Steps, cfg.BatchSize, cfg.CheckpointEvery = 12, 4, 3
 	cfg.QueryMaxLen, cfg.PassageMaxLen = 16, 16
+	return cfg
+}
 
-	// Uninterrupted reference run.
-	ref := cfg
-	ref.Out = filepath.Join(t.TempDir(), "ref")
-	if _, err := Run(context.Background(), ref, false); err != nil {
+// referenceRun runs cfg uninterrupted into a fresh directory.
+func referenceRun(t *testing.T, cfg Config) Config {
+	t.Helper()
+	cfg.Out = filepath.Join(t.TempDir(), "ref")
+	if _, err := Run(context.Background(), cfg, false); err != nil {
 		t.Fatal(err)
 	}
+	return cfg
+}
 
-	// Child run, killed once its log shows `kill` steps done.
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("TDRO_RESUME_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	kill := 1 + rand.New(rand.NewPCG(seed, 0)).IntN(cfg.Steps-2)
-	run := cfg
-	run.Out = filepath.Join(t.TempDir(), "killed")
-	cfgPath := filepath.Join(t.TempDir(), "config.json")
-	b, _ := json.Marshal(run)
-	if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	child := exec.Command(os.Args[0], "-test.run=^TestResumeChild$", "-test.count=1")
-	child.Env = append(os.Environ(), childConfigEnv+"="+cfgPath)
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(run.Out, "log.jsonl")
-	crashtest.KillWhen(t, child, 2*time.Minute, fmt.Sprintf("step %d", kill), func() bool {
-		b, _ := os.ReadFile(logPath)
-		return strings.Count(string(b), "\n") >= kill
-	})
-	b, _ = os.ReadFile(logPath)
-	killedAt := strings.Count(string(b), "\n")
-	if killedAt >= cfg.Steps {
-		t.Fatalf("child finished all %d steps before the kill", cfg.Steps)
-	}
-	from := 0 // killed before its first checkpoint: the resumed run starts over
-	if _, err := os.Stat(filepath.Join(run.Out, "checkpoint.bin")); err == nil {
-		_, st := checkpointValues(t, filepath.Join(run.Out, "checkpoint.bin"))
-		from = st.Step
-	}
-	t.Logf("seed %d: SIGKILL after %d logged steps; resuming from the checkpoint at step %d", seed, killedAt, from)
+// logLines counts the complete lines of a run's log so far.
+func logLines(cfg Config) int {
+	b, _ := os.ReadFile(filepath.Join(cfg.Out, "log.jsonl"))
+	return strings.Count(string(b), "\n")
+}
 
-	// Resume in this process and compare.
-	if _, err := Run(context.Background(), run, true); err != nil {
-		t.Fatal(err)
-	}
+// requireSameRun checks that a stopped-and-resumed run ended where the
+// uninterrupted ref did: every checkpointed variable (weights, optimizer
+// moments) within 1e-6, and a whole log with the same losses. It returns the
+// max abs weight difference.
+func requireSameRun(t *testing.T, ref, run Config) float64 {
+	t.Helper()
 	want, _ := checkpointValues(t, filepath.Join(ref.Out, "checkpoint.bin"))
 	got, gotState := checkpointValues(t, filepath.Join(run.Out, "checkpoint.bin"))
-	if gotState.Step != cfg.Steps || len(got) != len(want) || len(want) == 0 {
+	if gotState.Step != run.Steps || len(got) != len(want) || len(want) == 0 {
 		t.Fatalf("resumed checkpoint: step %d, %d variables; reference %d variables", gotState.Step, len(got), len(want))
 	}
 	maxDiff := 0.0
@@ -132,14 +111,155 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 		t.Fatalf("resumed weights differ from the uninterrupted run: max abs diff %g", maxDiff)
 	}
 	// The log is whole again: one line per step, the same losses.
-	refLog, runLog := readLog(t, filepath.Join(ref.Out, "log.jsonl")), readLog(t, logPath)
-	if len(runLog) != cfg.Steps {
-		t.Fatalf("resumed log has %d lines, want %d", len(runLog), cfg.Steps)
+	refLog, runLog := readLog(t, filepath.Join(ref.Out, "log.jsonl")), readLog(t, filepath.Join(run.Out, "log.jsonl"))
+	if len(runLog) != run.Steps || len(refLog) != ref.Steps {
+		t.Fatalf("resumed log has %d lines, reference %d, want %d", len(runLog), len(refLog), run.Steps)
 	}
 	for i := range refLog {
 		if runLog[i].Step != i+1 || runLog[i].Loss != refLog[i].Loss {
 			t.Fatalf("log line %d: %+v, reference %+v", i, runLog[i], refLog[i])
 		}
 	}
-	t.Logf("max abs weight diff after resume: %g", maxDiff)
+	return maxDiff
+}
+
+// TestResumeAfterSIGKILL kills a training process with SIGKILL at a random
+// step past its first checkpoint, resumes it, and checks that the resumed
+// run restored that checkpoint (a kill before it would only test a fresh
+// start) and that the final weights (and optimizer state) equal those of an
+// uninterrupted run with the same seed.
+// TDRO_RESUME_SEED picks the kill step reproducibly (scripts/resume-soak.sh).
+func TestResumeAfterSIGKILL(t *testing.T) {
+	cfg := resumeConfig(t)
+	ref := referenceRun(t, cfg)
+
+	// Child run, killed once its log shows `kill` steps done (3 to 10 of 12)
+	// and its first checkpoint (step 3) is on disk: the checkpoint is
+	// renamed into place after the log line of its step, so the line count
+	// alone could kill between the two.
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("TDRO_RESUME_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("TDRO_RESUME_SEED: %v", err)
+		}
+	}
+	kill := cfg.CheckpointEvery + rand.New(rand.NewPCG(seed, 0)).IntN(cfg.Steps-1-cfg.CheckpointEvery)
+	run := cfg
+	run.Out = filepath.Join(t.TempDir(), "killed")
+	cfgPath := filepath.Join(t.TempDir(), "config.json")
+	b, _ := json.Marshal(run)
+	if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	child := exec.Command(os.Args[0], "-test.run=^TestResumeChild$", "-test.count=1")
+	child.Env = append(os.Environ(), childConfigEnv+"="+cfgPath)
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ckPath := filepath.Join(run.Out, "checkpoint.bin")
+	crashtest.KillWhen(t, child, 2*time.Minute, fmt.Sprintf("step %d and a checkpoint", kill), func() bool {
+		if logLines(run) < kill {
+			return false
+		}
+		_, err := os.Stat(ckPath)
+		return err == nil
+	})
+	killedAt := logLines(run)
+	if killedAt >= cfg.Steps {
+		t.Fatalf("child finished all %d steps before the kill", cfg.Steps)
+	}
+	_, st := checkpointValues(t, ckPath)
+	from := st.Step
+	if from <= 0 || from > killedAt {
+		t.Fatalf("checkpoint at step %d after %d logged steps; want one in 1..%d", from, killedAt, killedAt)
+	}
+	t.Logf("seed %d: SIGKILL after %d logged steps; resuming from the checkpoint at step %d", seed, killedAt, from)
+
+	// Resume in this process and compare.
+	res, err := Run(context.Background(), run, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ResumedFrom != from {
+		t.Fatalf("resumed run started from step %d, want the checkpoint's %d", res.ResumedFrom, from)
+	}
+	t.Logf("max abs weight diff after resume: %g", requireSameRun(t, ref, run))
+}
+
+// TestInterruptThenResume cancels Run's context, as Ctrl-C and SIGTERM do
+// (cmd/tdro/interrupt.go): Run returns an error wrapping ErrInterrupted and
+// the context's error, with a checkpoint at the step it stopped (none when
+// no step ran) and no final model, and Run with resume then ends with the
+// weights of an uninterrupted run.
+func TestInterruptThenResume(t *testing.T) {
+	cfg := resumeConfig(t)
+	ref := referenceRun(t, cfg)
+	tests := []struct {
+		name            string
+		checkpointEvery int
+		cancelAfter     int // logged steps; 0 cancels before Run starts
+	}{
+		// The interrupt writes the only checkpoint before the end.
+		{"mid-run, no periodic checkpoints", 0, 4},
+		// The interrupt's checkpoint supersedes the periodic ones.
+		{"mid-run, past periodic checkpoints", 3, 7},
+		// Nothing to save: resuming starts over.
+		{"before the first step", 3, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			run := cfg
+			run.CheckpointEvery = tc.checkpointEvery
+			run.Out = filepath.Join(t.TempDir(), "interrupted")
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			if tc.cancelAfter == 0 {
+				cancel()
+			} else {
+				// Cancel from outside the loop, as the signal handler does,
+				// once the log shows cancelAfter steps: the loop sees it
+				// before one of the steps that follow.
+				wg.Go(func() {
+					for ctx.Err() == nil && logLines(run) < tc.cancelAfter {
+						time.Sleep(time.Millisecond)
+					}
+					cancel()
+				})
+			}
+			res, err := Run(ctx, run, false)
+			cancel()
+			wg.Wait()
+			if !errors.Is(err, ErrInterrupted) || !errors.Is(err, context.Canceled) {
+				t.Fatalf("Run with a cancelled context: %v, want an error wrapping ErrInterrupted and context.Canceled", err)
+			}
+			done := logLines(run)
+			if res == nil || res.Steps != done || done < tc.cancelAfter || done >= run.Steps {
+				t.Fatalf("interrupted after %d logged steps, result %+v; want %d..%d steps", done, res, tc.cancelAfter, run.Steps-1)
+			}
+			if res.ModelDir != "" {
+				t.Fatalf("interrupted run reports a final model %s", res.ModelDir)
+			}
+			if _, err := os.Stat(filepath.Join(run.Out, "model")); !os.IsNotExist(err) {
+				t.Fatalf("interrupted run wrote its final model (stat: %v)", err)
+			}
+			ckPath := filepath.Join(run.Out, "checkpoint.bin")
+			if done == 0 {
+				if _, err := os.Stat(ckPath); !os.IsNotExist(err) {
+					t.Fatalf("run interrupted before its first step left a checkpoint (stat: %v)", err)
+				}
+			} else if _, st := checkpointValues(t, ckPath); st.Step != done {
+				t.Fatalf("interrupted after %d steps, checkpoint at step %d", done, st.Step)
+			}
+
+			res, err = Run(context.Background(), run, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.ResumedFrom != done {
+				t.Fatalf("resumed from step %d, want %d", res.ResumedFrom, done)
+			}
+			t.Logf("interrupted after %d of %d steps; max abs weight diff after resume: %g", done, run.Steps, requireSameRun(t, ref, run))
+		})
+	}
 }

@@ -28,12 +28,13 @@ type LogEntry struct {
 
 // Result describes a finished (or interrupted) run.
 type Result struct {
-	Steps      int     // steps done
-	FinalLoss  float64 // loss of the last step run in this process (0 if none)
-	Model      *model.Model
-	ModelDir   string // Hugging Face checkpoint of the final model
-	Checkpoint string
-	Log        string
+	Steps       int     // steps done
+	ResumedFrom int     // steps restored from the checkpoint (0: a fresh start)
+	FinalLoss   float64 // loss of the last step run in this process (0 if none)
+	Model       *model.Model
+	ModelDir    string // Hugging Face checkpoint of the final model
+	Checkpoint  string
+	Log         string
 }
 
 // BuildModel returns a model: a preset with random weights (seeded), or a
@@ -108,7 +109,7 @@ func Run(ctx context.Context, cfg Config, resume bool) (*Result, error) {
 	if err := writeConfig(cfg); err != nil {
 		return nil, err
 	}
-	res := &Result{Model: m, Checkpoint: loop.CheckpointPath(), Log: loop.LogPath(), Steps: start}
+	res := &Result{Model: m, Checkpoint: loop.CheckpointPath(), Log: loop.LogPath(), Steps: start, ResumedFrom: start}
 	err = loop.Run(ctx, start, func(i int) (any, error) {
 		t0 := time.Now()
 		b := sampler.Next()

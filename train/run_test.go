@@ -1,13 +1,17 @@
 package train
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -151,3 +155,126 @@ func readLog(t testing.TB, path string) []LogEntry {
 }
 
 func newRNG() *rand.Rand { return rand.New(rand.NewPCG(3, 3)) }
+
+// documentedLogFields reads the fields docs/train.md's output table lists for
+// log.jsonl, so that the log and its documentation cannot drift apart.
+func documentedLogFields(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "docs", "train.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "| `log.jsonl` |"); ok {
+			var fields []string
+			for _, m := range regexp.MustCompile("`([a-z_]+)`").FindAllStringSubmatch(rest, -1) {
+				fields = append(fields, m[1])
+			}
+			return fields
+		}
+	}
+	t.Fatal("docs/train.md has no log.jsonl row in its output table")
+	return nil
+}
+
+// TestRunLogHasEveryDocumentedField checks each line of log.jsonl: exactly
+// the fields docs/train.md documents, and values that mean what it says —
+// the loss is the batch domain's mean InfoNCE times its loss_scale, lr
+// follows warmup then cosine decay, and the norm, token counts and timings
+// are positive and consistent.
+func TestRunLogHasEveryDocumentedField(t *testing.T) {
+	mixture, _ := testMixture(t, 12, 0)
+	// One domain's loss is rescaled, as the loss-reweight transfer does.
+	mix, err := data.LoadMixture(mixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scale := map[string]float64{}
+	for i := range mix.Domains {
+		scale[mix.Domains[i].Name] = 1
+	}
+	mix.Domains[1].LossScale, scale[mix.Domains[1].Name] = 2, 2
+	if err := mix.Save(mixture); err != nil {
+		t.Fatal(err)
+	}
+	cfg := smallConfig(t, mixture)
+	cfg.Steps, cfg.BatchSize, cfg.Negatives, cfg.QueryMaxLen, cfg.PassageMaxLen = 10, 4, 1, 16, 16
+	cfg.LearningRate, cfg.WarmupSteps, cfg.Decay, cfg.MinLRRatio, cfg.CheckpointEvery = 1e-3, 3, DecayCosine, 0.1, 0
+	res, err := Run(context.Background(), cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(res.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != cfg.Steps {
+		t.Fatalf("log has %d lines, want %d", len(lines), cfg.Steps)
+	}
+	want := documentedLogFields(t)
+	slices.Sort(want)
+	passages := cfg.BatchSize * (1 + cfg.Negatives)
+	minTokens := 2 * (cfg.BatchSize + passages) // [CLS] and [SEP] at least
+	maxTokens := cfg.BatchSize*cfg.QueryMaxLen + passages*cfg.PassageMaxLen
+	finitePos := func(x float64) bool { return x > 0 && !math.IsInf(x, 0) && !math.IsNaN(x) }
+	near := func(a, b, rel float64) bool { return math.Abs(a-b) <= rel*math.Max(math.Abs(a), math.Abs(b)) }
+	scaled := 0
+	lrs := make([]float64, len(lines))
+	for i, line := range lines {
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(line), &raw); err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		if got := slices.Sorted(maps.Keys(raw)); !slices.Equal(got, want) {
+			t.Fatalf("line %d has fields %v, docs/train.md documents %v", i+1, got, want)
+		}
+		var e LogEntry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		lrs[i] = e.LR
+		dl, ok := e.DomainLoss[e.Domain]
+		for _, c := range []struct {
+			what string
+			ok   bool
+		}{
+			{"step is the number of updates done", e.Step == i+1},
+			{"domain is a mixture domain", scale[e.Domain] > 0},
+			{"domain_loss has the batch's one domain", ok && len(e.DomainLoss) == 1},
+			{"domain_loss is a finite positive InfoNCE", finitePos(dl)},
+			{"loss is domain_loss times the domain's loss_scale", near(e.Loss, scale[e.Domain]*dl, 1e-5)},
+			{"lr is the schedule's", near(e.LR, cfg.LearningRateAt(i, cfg.Steps), 1e-12)},
+			{"grad_norm is finite and positive", finitePos(e.GradNorm)},
+			{fmt.Sprintf("tokens is in [%d, %d]", minTokens, maxTokens), e.Tokens >= minTokens && e.Tokens <= maxTokens},
+			{"step_s is finite and positive", finitePos(e.Seconds)},
+			{"tokens_per_s is tokens / step_s", finitePos(e.TokensPerSec) && near(e.TokensPerSec, float64(e.Tokens)/e.Seconds, 1e-9)},
+		} {
+			if !c.ok {
+				t.Errorf("line %d: want %s: %s", i+1, c.what, line)
+			}
+		}
+		if scale[e.Domain] != 1 {
+			scaled++
+		}
+	}
+	if scaled == 0 {
+		t.Errorf("no step drew the rescaled domain %s: the loss_scale check ran on nothing", mix.Domains[1].Name)
+	}
+	// The schedule's shape: linear warmup to the peak, then a decay that
+	// ends at min_lr_ratio.
+	w, peak := cfg.WarmupSteps, cfg.LearningRate
+	for i := range lrs {
+		switch {
+		case i < w && !near(lrs[i], peak*float64(i+1)/float64(w), 1e-12):
+			t.Errorf("warmup step %d: lr %g, want %g", i+1, lrs[i], peak*float64(i+1)/float64(w))
+		case i == w && !near(lrs[i], peak, 1e-12):
+			t.Errorf("first step after warmup: lr %g, want the peak %g", lrs[i], peak)
+		case i > w && !(lrs[i] < lrs[i-1]):
+			t.Errorf("decay step %d: lr %g, not below the previous %g", i+1, lrs[i], lrs[i-1])
+		}
+	}
+	if last := lrs[len(lrs)-1]; !near(last, peak*cfg.MinLRRatio, 1e-12) {
+		t.Errorf("last lr %g, want learning_rate x min_lr_ratio = %g", last, peak*cfg.MinLRRatio)
+	}
+}
