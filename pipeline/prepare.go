@@ -33,18 +33,16 @@ func prepareStage(opt Options) Stage {
 			}
 			for i := range mix.Domains {
 				d := &mix.Domains[i]
-				recs, err := data.ReadRecords(d.Path)
+				// Streamed: a user's domain may not fit in memory.
+				dst := s.Path(dataDir, d.Name+".jsonl")
+				_, n, err := importers.CopyRecords([]string{d.Path}, dst, importers.Options{})
 				if err != nil {
 					return fmt.Errorf("domain %q: %w", d.Name, err)
 				}
-				if len(recs) == 0 {
+				if n == 0 {
 					return fmt.Errorf("domain %q: %s has no records", d.Name, d.Path)
 				}
-				dst := s.Path(dataDir, d.Name+".jsonl")
-				if err := data.WriteRecords(dst, recs); err != nil {
-					return err
-				}
-				d.Path, d.Records, d.Weight, d.LossScale = dst, len(recs), 1/float64(len(mix.Domains)), 0
+				d.Path, d.Records, d.Weight, d.LossScale = dst, n, 1/float64(len(mix.Domains)), 0
 			}
 			return mix.Save(s.Path(mixtureFile))
 		}

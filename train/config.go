@@ -170,7 +170,7 @@ func LoadDomains(mixturePath string, names []string) ([]Domain, error) {
 	}
 	out := make([]Domain, len(selected))
 	for i, d := range selected {
-		recs, err := data.ReadRecords(d.Path)
+		recs, err := data.IndexRecords(d.Path)
 		if err != nil {
 			return nil, fmt.Errorf("domain %q: %w", d.Name, err)
 		}

@@ -24,7 +24,8 @@ type LossConfig struct {
 	HardNegativesOnly bool `json:"hard_negatives_only,omitempty"`
 	// CrossDeviceNegatives gathers passages from every device as extra
 	// negatives (and scales the loss by the device count, as Tevatron does).
-	// Training here runs on one device, where this is accepted and is a no-op.
+	// Training here runs on one device, where this is accepted and is a
+	// no-op; on a backend with several devices it is an error (checkDevices).
 	CrossDeviceNegatives bool `json:"cross_device_negatives,omitempty"`
 }
 
@@ -37,6 +38,17 @@ func (c LossConfig) Validate() error {
 	case "", Cosine, Dot:
 	default:
 		return fmt.Errorf("similarity must be %q or %q, got %q", Cosine, Dot, c.Similarity)
+	}
+	return nil
+}
+
+// checkDevices refuses cross-device negatives on a backend with several
+// devices: tdro trains on one device (no data-parallel all-gather), so the
+// option would silently do nothing there. On one device the gathered set is
+// the local batch and the loss factor 1: accepted, a no-op.
+func (c LossConfig) checkDevices(devices int) error {
+	if c.CrossDeviceNegatives && devices > 1 {
+		return fmt.Errorf("cross_device_negatives: the backend has %d devices, but tdro trains on one (data-parallel training with an all-gather of passages is not implemented); unset the option", devices)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package train
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/graph"
@@ -96,6 +97,19 @@ func TestInfoNCEMatchesHost(t *testing.T) {
 			if math.Abs(float64(got[i])-want[i]) > 1e-3*math.Max(1, want[i]) {
 				t.Errorf("%+v: loss[%d] = %v, want %v", cfg, i, got[i], want[i])
 			}
+		}
+	}
+}
+
+func TestCrossDeviceNegatives(t *testing.T) {
+	for _, tc := range []struct {
+		cross   bool
+		devices int
+		ok      bool
+	}{{false, 1, true}, {true, 1, true}, {false, 8, true}, {true, 2, false}} {
+		err := LossConfig{Temperature: 0.05, CrossDeviceNegatives: tc.cross}.checkDevices(tc.devices)
+		if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), "2 devices")) {
+			t.Errorf("cross=%v on %d devices: %v", tc.cross, tc.devices, err)
 		}
 	}
 }

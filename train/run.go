@@ -112,7 +112,10 @@ func Run(ctx context.Context, cfg Config, resume bool) (*Result, error) {
 	res := &Result{Model: m, Checkpoint: loop.CheckpointPath(), Log: loop.LogPath(), Steps: start, ResumedFrom: start}
 	err = loop.Run(ctx, start, func(i int) (any, error) {
 		t0 := time.Now()
-		b := sampler.Next()
+		b, err := sampler.Next()
+		if err != nil {
+			return nil, err
+		}
 		in := TokenizeBatch(m.Tokenizer, &b, cfg.QueryMaxLen, cfg.PassageMaxLen)
 		lr := cfg.OptimizerConfig.LearningRateAt(i, cfg.Steps)
 		sr, err := tr.Step(in, lr, ExampleWeights(domains, &b), nil)

@@ -11,10 +11,11 @@ import (
 )
 
 // Domain is one training dataset as the sampler sees it: its mixture entry
-// and its records.
+// and its records (data.IndexRecords reads them from disk as they are drawn;
+// data.RecordSlice holds them in memory).
 type Domain struct {
 	data.Domain
-	Records []data.Record
+	Records data.Records
 }
 
 // Example is one training example: a query and its group of passages, the
@@ -98,17 +99,12 @@ func NewSampler(domains []Domain, cfg SamplerConfig) (*Sampler, error) {
 		if weights[i] == 0 {
 			continue
 		}
-		if len(d.Records) == 0 {
+		if d.Records == nil || d.Records.Len() == 0 {
 			return nil, fmt.Errorf("sampler: domain %q has no records", d.Name)
 		}
-		if !cfg.Mixed && len(d.Records) < cfg.BatchSize {
+		if !cfg.Mixed && d.Records.Len() < cfg.BatchSize {
 			return nil, fmt.Errorf("sampler: domain %q has %d records, fewer than the batch size %d (its batches would repeat records as in-batch negatives)",
-				d.Name, len(d.Records), cfg.BatchSize)
-		}
-		for j, r := range d.Records {
-			if len(r.Positives) == 0 {
-				return nil, fmt.Errorf("sampler: domain %q record %d (query_id %q) has no positive passage", d.Name, j, r.QueryID)
-			}
+				d.Name, d.Records.Len(), cfg.BatchSize)
 		}
 	}
 	pcg := rand.NewPCG(cfg.Seed, 0x7464726f) // "tdro"
@@ -168,8 +164,8 @@ func (s *Sampler) drawDomain() int {
 
 // nextRecord returns the next record of domain d in its shuffled order,
 // starting a new epoch (fresh permutation) when the domain is exhausted.
-func (s *Sampler) nextRecord(d int) *data.Record {
-	n := len(s.domains[d].Records)
+func (s *Sampler) nextRecord(d int) (data.Record, error) {
+	n := s.domains[d].Records.Len()
 	if s.cursor[d] >= n {
 		s.cursor[d] = 0
 		s.epoch[d]++
@@ -178,9 +174,23 @@ func (s *Sampler) nextRecord(d int) *data.Record {
 	if s.perm[d] == nil {
 		s.perm[d] = permutation(n, s.cfg.Seed, d, s.epoch[d])
 	}
-	r := &s.domains[d].Records[s.perm[d][s.cursor[d]]]
+	i := s.perm[d][s.cursor[d]]
 	s.cursor[d]++
-	return r
+	return s.record(d, i)
+}
+
+// record reads record i of domain d; one without a positive passage (only
+// records built in memory can lack one: files are validated when indexed)
+// is an error naming it.
+func (s *Sampler) record(d, i int) (data.Record, error) {
+	r, err := s.domains[d].Records.Record(i)
+	if err != nil {
+		return data.Record{}, fmt.Errorf("sampler: domain %q: %w", s.domains[d].Name, err)
+	}
+	if len(r.Positives) == 0 {
+		return data.Record{}, fmt.Errorf("sampler: domain %q record %d (query_id %q) has no positive passage", s.domains[d].Name, i, r.QueryID)
+	}
+	return r, nil
 }
 
 // permutation is a function of (seed, domain, epoch) only, so a restored
@@ -190,8 +200,9 @@ func permutation(n int, seed uint64, domain, epoch int) []int {
 	return rng.Perm(n)
 }
 
-// Next draws the next batch.
-func (s *Sampler) Next() Batch {
+// Next draws the next batch. Its only errors are records that cannot be
+// read (a domain file changed or removed under a running job).
+func (s *Sampler) Next() (Batch, error) {
 	b := Batch{Domain: -1, Examples: make([]Example, s.cfg.BatchSize)}
 	if !s.cfg.Mixed {
 		b.Domain = s.drawDomain()
@@ -201,12 +212,18 @@ func (s *Sampler) Next() Batch {
 		if s.cfg.Mixed {
 			d = s.drawDomain()
 		}
-		b.Examples[i] = s.example(d, s.nextRecord(d))
+		r, err := s.nextRecord(d)
+		if err != nil {
+			return Batch{}, err
+		}
+		if b.Examples[i], err = s.example(d, r); err != nil {
+			return Batch{}, err
+		}
 	}
-	return b
+	return b, nil
 }
 
-func (s *Sampler) example(d int, r *data.Record) Example {
+func (s *Sampler) example(d int, r data.Record) (Example, error) {
 	dom := &s.domains[d]
 	instr := ""
 	if len(dom.Instructions) > 0 {
@@ -226,10 +243,13 @@ func (s *Sampler) example(d int, r *data.Record) Example {
 		// No mined negatives: fall back to random passages of the same domain,
 		// as Tevatron does for records without hard negatives.
 		for j := 1; j <= s.cfg.Negatives; j++ {
-			o := &dom.Records[s.rng.IntN(len(dom.Records))]
+			o, err := s.record(d, s.rng.IntN(dom.Records.Len()))
+			if err != nil {
+				return Example{}, err
+			}
 			ex.Passages[j] = passage(o.Positives[s.rng.IntN(len(o.Positives))])
 		}
-		return ex
+		return ex, nil
 	}
 	if len(negs) >= s.cfg.Negatives {
 		// Without replacement: a random subset in random order.
@@ -241,7 +261,7 @@ func (s *Sampler) example(d int, r *data.Record) Example {
 			ex.Passages[j] = passage(negs[s.rng.IntN(len(negs))])
 		}
 	}
-	return ex
+	return ex, nil
 }
 
 // PassageText joins a passage's title and text as Tevatron does
@@ -266,7 +286,7 @@ func (s *Sampler) Restore(st SamplerState) error {
 		return fmt.Errorf("sampler state: %w", err)
 	}
 	for d := range s.domains {
-		if st.Cursor[d] < 0 || st.Cursor[d] > len(s.domains[d].Records) {
+		if st.Cursor[d] < 0 || st.Cursor[d] > s.domains[d].Records.Len() {
 			return fmt.Errorf("sampler state: domain %q cursor %d out of range", s.domains[d].Name, st.Cursor[d])
 		}
 	}

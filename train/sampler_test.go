@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -15,16 +16,28 @@ func syntheticDomains(sizes []int, weights []float64, negs int) []Domain {
 	for d, n := range sizes {
 		ds[d].Name = fmt.Sprintf("d%d", d)
 		ds[d].Weight = weights[d]
+		var recs data.RecordSlice
 		for i := 0; i < n; i++ {
 			r := data.Record{QueryID: fmt.Sprint(i), Query: fmt.Sprintf("q %d %d", d, i),
 				Positives: []data.Passage{{Text: fmt.Sprintf("pos %d %d", d, i)}}}
 			for j := 0; j < negs; j++ {
 				r.Negatives = append(r.Negatives, data.Passage{Title: "t", Text: fmt.Sprintf("neg %d %d %d", d, i, j)})
 			}
-			ds[d].Records = append(ds[d].Records, r)
+			recs = append(recs, r)
 		}
+		ds[d].Records = recs
 	}
 	return ds
+}
+
+// mustNext draws a batch or fails the test.
+func mustNext(t testing.TB, s *Sampler) Batch {
+	t.Helper()
+	b, err := s.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // chiSquare returns the statistic of observed counts against probabilities.
@@ -55,7 +68,7 @@ func TestSamplerDomainFrequencies(t *testing.T) {
 		}
 		counts := make([]int, len(ds))
 		for i := 0; i < 5000; i++ {
-			b := s.Next()
+			b := mustNext(t, s)
 			for _, ex := range b.Examples {
 				if !mixed && ex.Domain != b.Domain {
 					t.Fatalf("homogeneous batch of domain %d holds an example of %d", b.Domain, ex.Domain)
@@ -92,7 +105,7 @@ func TestSamplerMixedDefaultsToUniform(t *testing.T) {
 	}
 	counts := make([]int, 3)
 	for i := 0; i < 3000; i++ {
-		for _, ex := range s.Next().Examples {
+		for _, ex := range mustNext(t, s).Examples {
 			counts[ex.Domain]++
 		}
 	}
@@ -112,7 +125,7 @@ func TestSamplerExamples(t *testing.T) {
 	}
 	seen := map[int]map[string]int{0: {}, 1: {}}
 	for i := 0; i < 20; i++ {
-		b := s.Next()
+		b := mustNext(t, s)
 		for _, ex := range b.Examples {
 			if len(ex.Passages) != 4 {
 				t.Fatalf("want positive + 3 negatives, got %d passages", len(ex.Passages))
@@ -166,7 +179,7 @@ func TestSamplerEpochCoversEveryRecordOnce(t *testing.T) {
 	for epoch := 0; epoch < 3; epoch++ {
 		seen := map[string]bool{}
 		for i := 0; i < 3; i++ {
-			for _, ex := range s.Next().Examples {
+			for _, ex := range mustNext(t, s).Examples {
 				if seen[ex.Query] {
 					t.Fatalf("epoch %d repeats %q", epoch, ex.Query)
 				}
@@ -184,7 +197,7 @@ func TestSamplerStateRestoreContinuesExactly(t *testing.T) {
 	cfg := SamplerConfig{BatchSize: 5, Negatives: 3, Seed: 42}
 	a, _ := NewSampler(ds, cfg)
 	for i := 0; i < 13; i++ {
-		a.Next()
+		mustNext(t, a)
 	}
 	st, err := a.State()
 	if err != nil {
@@ -195,7 +208,7 @@ func TestSamplerStateRestoreContinuesExactly(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 20; i++ {
-		if x, y := a.Next(), b.Next(); !reflect.DeepEqual(x, y) {
+		if x, y := mustNext(t, a), mustNext(t, b); !reflect.DeepEqual(x, y) {
 			t.Fatalf("batch %d after restore differs:\n%v\n%v", i, x, y)
 		}
 	}
@@ -204,7 +217,7 @@ func TestSamplerStateRestoreContinuesExactly(t *testing.T) {
 	d, _ := NewSampler(ds, cfg)
 	cfg.Seed++
 	e, _ := NewSampler(ds, cfg)
-	x, y, z := c.Next(), d.Next(), e.Next()
+	x, y, z := mustNext(t, c), mustNext(t, d), mustNext(t, e)
 	if !reflect.DeepEqual(x, y) || reflect.DeepEqual(x, z) {
 		t.Fatal("seeding is not reproducible")
 	}
@@ -251,5 +264,55 @@ func TestExampleWeightsAndDomainLosses(t *testing.T) {
 	got := DomainLosses(ds, b, []float32{1, 2, 4, 3})
 	if !reflect.DeepEqual(got, map[string]float64{"d0": 2, "d1": 3}) {
 		t.Fatalf("domain losses %v", got)
+	}
+}
+
+// TestSamplerReadsIndexedFiles: a domain indexed on disk gives exactly the
+// batches of the same records in memory, and a record without a positive
+// (only possible in memory) is an error when drawn.
+func TestSamplerReadsIndexedFiles(t *testing.T) {
+	mem := syntheticDomains([]int{9, 5}, []float64{2, 1}, 2)
+	disk := make([]Domain, len(mem))
+	for d := range mem {
+		recs := mem[d].Records.(data.RecordSlice)
+		path := filepath.Join(t.TempDir(), mem[d].Name+".jsonl")
+		if err := data.WriteRecords(path, recs); err != nil {
+			t.Fatal(err)
+		}
+		idx, err := data.IndexRecords(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := idx.(*data.RecordFile); !ok {
+			t.Fatalf("%s held in memory", path)
+		}
+		disk[d] = Domain{Domain: mem[d].Domain, Records: idx}
+	}
+	for _, mixed := range []bool{false, true} {
+		cfg := SamplerConfig{BatchSize: 3, Negatives: 2, Mixed: mixed, Seed: 5}
+		a, err := NewSampler(mem, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := NewSampler(disk, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 20; i++ { // several epochs of both domains
+			if x, y := mustNext(t, a), mustNext(t, b); !reflect.DeepEqual(x, y) {
+				t.Fatalf("mixed=%v batch %d: memory %+v, disk %+v", mixed, i, x, y)
+			}
+		}
+	}
+
+	bad := syntheticDomains([]int{3}, []float64{1}, 0)
+	recs := bad[0].Records.(data.RecordSlice)
+	recs[1].Positives = nil
+	s, err := NewSampler(bad, SamplerConfig{BatchSize: 3, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Next(); err == nil || !strings.Contains(err.Error(), `"d0" record 1 (query_id "1") has no positive passage`) {
+		t.Errorf("record without positive: got %v", err)
 	}
 }

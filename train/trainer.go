@@ -164,6 +164,9 @@ func NewTrainer(backend compute.Backend, store *gmodel.Store, emb Embedder, cfg 
 	if cfg.GradCacheChunk < 0 {
 		return nil, fmt.Errorf("grad_cache_chunk must be >= 0, got %d", cfg.GradCacheChunk)
 	}
+	if err := cfg.Loss.checkDevices(backend.NumDevices()); err != nil {
+		return nil, err
+	}
 	sc, err := NewScorer(backend, store, emb, cfg.Loss)
 	if err != nil {
 		return nil, err
