@@ -29,7 +29,7 @@ func BenchmarkStepTinyBert(b *testing.B) {
 	var names []string
 	for _, d := range mix.Domains {
 		names = append(names, d.Name)
-		recs, err := data.ReadRecords(d.Path)
+		recs, err := data.IndexRecords(d.Path)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -75,7 +75,10 @@ func BenchmarkStepTinyBert(b *testing.B) {
 			}
 		}
 	})
-	bt := sampler.Next()
+	bt, err := sampler.Next()
+	if err != nil {
+		b.Fatal(err)
+	}
 	in, _ := encode(bt)
 	b.Run("contrastive", func(b *testing.B) {
 		tr.Step(in, 1e-4, nil, nil)

@@ -57,7 +57,10 @@ type StepLog struct {
 // Step runs step i (0-based).
 func (l *Loop) Step(i int) (*StepLog, error) {
 	t0 := time.Now()
-	batch := l.Sampler.Next()
+	batch, err := l.Sampler.Next()
+	if err != nil {
+		return nil, err
+	}
 	in, err := l.Encode(batch)
 	if err != nil {
 		return nil, err

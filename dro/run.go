@@ -125,7 +125,7 @@ func run(ctx context.Context, cfg Config, domains []train.Domain, m models, resu
 	res.EMA = slices.Clone(learner.EMA)
 	sizes := make([]int, len(domains))
 	for i, d := range domains {
-		sizes[i] = len(d.Records)
+		sizes[i] = d.Records.Len()
 	}
 	if err := writeWeights(res, sizes, cfg.SelectFrom); err != nil {
 		return nil, err
@@ -143,7 +143,7 @@ func checkDomains(domains []train.Domain) error {
 		return errors.New("dro: no domains")
 	}
 	for _, d := range domains {
-		if len(d.Records) == 0 {
+		if d.Records == nil || d.Records.Len() == 0 {
 			return fmt.Errorf("dro: domain %q (%s) has no records", d.Name, d.Path)
 		}
 	}

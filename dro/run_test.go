@@ -169,7 +169,10 @@ func testLoopStepIsExact(t *testing.T, micro int) {
 	}
 	// By hand, on an identical second set-up.
 	hand, m2 := build()
-	batch := hand.Sampler.Next()
+	batch, err := hand.Sampler.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
 	in, _ := hand.Encode(batch)
 	var dom []int
 	for _, ex := range batch.Examples {

@@ -46,6 +46,7 @@ func synthDomains(k, n int, seed uint64) []train.Domain {
 	doms := make([]train.Domain, k)
 	for g := range k {
 		doms[g].Domain = data.Domain{Name: fmt.Sprintf("dom%d", g), Path: fmt.Sprintf("dom%d.jsonl", g), Weight: 1}
+		var recs data.RecordSlice
 		for i := range n {
 			topic := fmt.Sprintf("t%d_%d", g, i)
 			words := func(m int) string {
@@ -61,8 +62,9 @@ func synthDomains(k, n int, seed uint64) []train.Domain {
 				other := fmt.Sprintf("t%d_%d", g, (i+1+j)%n)
 				rec.Negatives = append(rec.Negatives, data.Passage{DocID: other, Text: other + " " + words(6)})
 			}
-			doms[g].Records = append(doms[g].Records, rec)
+			recs = append(recs, rec)
 		}
+		doms[g].Records = recs
 	}
 	return doms
 }
