@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"image/png"
+	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -62,104 +65,545 @@ func uninterrupted(t *testing.T) (string, []Result) {
 }
 
 // TestEndToEndTinyPreset runs the whole pipeline on the tiny preset and
-// checks that every artefact exists and parses.
+// checks that every artefact of the run directory exists, parses and holds
+// what it should (the walk at the end fails on a file no check covers;
+// checkpoints/ is scratch state and left out), then that a second
+// invocation skips every stage.
 func TestEndToEndTinyPreset(t *testing.T) {
 	dir, res := uninterrupted(t)
+	cfg := tinyOptions(t, dir).Config
 	var names []string
 	for _, r := range res {
 		names = append(names, r.Stage)
 		if r.Status != Ran {
 			t.Errorf("stage %s: %s on a fresh run directory", r.Stage, r.Status)
 		}
-		m, err := LoadManifest(dir, r.Stage)
-		if err != nil || m == nil || m.Key == "" || m.Versions.GoMLX == "" {
-			t.Errorf("manifest of %s: %+v, %v", r.Stage, m, err)
-		}
 	}
 	want := "base prepare train-reference dro transfer train-top70 train-ratio eval-bm25 eval-reference eval-top70 eval-ratio eval-base report"
 	if got := strings.Join(names, " "); got != want {
 		t.Fatalf("stages %s, want %s", got, want)
 	}
-	path := func(p ...string) string { return filepath.Join(append([]string{dir}, p...)...) }
 
-	var cfg Config
-	if err := readJSON(path("config.json"), &cfg); err != nil || cfg.Train.Steps != 4 {
-		t.Errorf("config.json: %v (steps %d)", err, cfg.Train.Steps)
+	// path marks a file (or every file under a directory) as checked and
+	// returns its absolute path; glob does the same for the matches of a
+	// pattern and returns them relative to the run directory.
+	checked := map[string]bool{}
+	path := func(p ...string) string {
+		rel := filepath.Join(p...)
+		abs := filepath.Join(dir, rel)
+		filepath.Walk(abs, func(f string, info os.FileInfo, err error) error {
+			if err == nil && info.Mode().IsRegular() {
+				r, _ := filepath.Rel(dir, f)
+				checked[r] = true
+			}
+			return nil
+		})
+		checked[rel] = true
+		return abs
 	}
-	mix, err := data.LoadMixture(path(mixtureFile))
-	if err != nil || len(mix.Domains) != 4 {
-		t.Fatalf("prepared mixture: %v", err)
+	glob := func(pattern string) []string {
+		m, err := filepath.Glob(filepath.Join(dir, pattern))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, f := range m {
+			r, _ := filepath.Rel(dir, f)
+			path(r)
+			out = append(out, r)
+		}
+		return out
 	}
-	for _, d := range mix.Domains {
-		recs, err := data.ReadRecords(d.Path)
-		if err != nil || len(recs) == 0 || d.Weight != 0.25 {
-			t.Errorf("domain %s: %d records, weight %v, %v", d.Name, len(recs), d.Weight, err)
+	baseNames := func(files []string) string {
+		var out []string
+		for _, f := range files {
+			out = append(out, filepath.Base(f))
+		}
+		sort.Strings(out)
+		return strings.Join(out, " ")
+	}
+	jsonFile := func(rel string) {
+		var v any
+		if err := readJSONLoose(path(rel), &v); err != nil {
+			t.Errorf("%s: %v", rel, err)
 		}
 	}
-	for _, m := range []string{"base", "reference", "top70", "ratio"} {
+	trained := []string{referenceRun}
+	for _, tr := range cfg.Transfer {
+		trained = append(trained, tr.Name)
+	}
+	evaluated := append(append([]string{"bm25"}, trained...), baseRun) // stage order
+	columns := []string{"dataset"}                                     // the results tables: uniform, every mixture, base, BM25
+	for _, m := range append(append([]string{}, trained...), baseRun, "bm25") {
+		columns = append(columns, runName(m))
+	}
+	path(".lock")
+
+	// config.json, manifests and the stage logs.
+	var saved Config
+	if err := readJSON(path("config.json"), &saved); err != nil || !reflect.DeepEqual(&saved, cfg) {
+		t.Errorf("config.json: %v\n got %+v\nwant %+v", err, saved, *cfg)
+	}
+	for _, name := range names {
+		rel := filepath.Join("manifests", name+".json")
+		m, err := LoadManifest(dir, name)
+		path(rel)
+		if err != nil || m == nil || m.Stage != name || m.Key == "" || m.OutputsHash == "" || m.Versions.GoMLX == "" || m.Resumed ||
+			m.Seconds <= 0 || m.Finished.Before(m.Started) {
+			t.Errorf("%s: %+v, %v", rel, m, err)
+			continue
+		}
+		for out, h := range m.Outputs {
+			if got, err := HashPath(filepath.Join(dir, out)); err != nil || got != h {
+				t.Errorf("%s: output %s hashes to %s (%v), manifest says %s", rel, out, got, err, h)
+			}
+		}
+		log, err := os.ReadFile(path("logs", name+".log"))
+		if err != nil || !bytes.HasPrefix(log, []byte("["+name+"] running\n")) || !bytes.Contains(log, []byte("["+name+"] done in ")) {
+			t.Errorf("logs/%s.log: %v\n%s", name, err, log)
+		}
+	}
+	if m := glob("manifests/*.started.json"); len(m) != 0 {
+		t.Errorf("stages still marked as started after the run: %v", m)
+	}
+	if got := len(glob("manifests/*.json")); got != len(names) {
+		t.Errorf("%d manifests for %d stages", got, len(names))
+	}
+	if got := len(glob("logs/*.log")); got != len(names) {
+		t.Errorf("%d stage logs for %d stages", got, len(names))
+	}
+
+	// Prepared data.
+	mix, err := data.LoadMixture(path(mixtureFile))
+	if err != nil || len(mix.Domains) != len(cfg.Prepare.Domains) {
+		t.Fatalf("prepared mixture: %v", err)
+	}
+	domains := map[string]bool{}
+	for _, d := range mix.Domains {
+		domains[d.Name] = true
+		recs, err := data.ReadRecords(path(dataDir, d.Name+".jsonl"))
+		if err != nil || len(recs) != cfg.Prepare.MaxRecords || d.Records != len(recs) || d.Weight != 0.25 || d.Language == "" ||
+			d.Path != filepath.Join(dir, dataDir, d.Name+".jsonl") {
+			t.Errorf("domain %+v: %d records, %v", d, len(recs), err)
+		}
+		for _, r := range recs {
+			if r.Query == "" || len(r.Positives) == 0 || len(r.Negatives) != cfg.Prepare.Negatives {
+				t.Errorf("domain %s: record %s has %d positives, %d negatives", d.Name, r.QueryID, len(r.Positives), len(r.Negatives))
+				break
+			}
+		}
+	}
+	for _, d := range cfg.Prepare.Domains {
+		if !domains[d] {
+			t.Errorf("domain %s not prepared", d)
+		}
+	}
+	if got := len(glob("data/*.jsonl")); got != len(mix.Domains) {
+		t.Errorf("%d records files for %d domains", got, len(mix.Domains))
+	}
+	for _, f := range glob("data/.prepare/*.json") { // prepare's per-domain state
+		jsonFile(f)
+	}
+
+	// Models: every Hugging Face checkpoint loads; its JSON files parse.
+	for _, m := range append([]string{baseRun}, trained...) {
 		if _, err := model.Load(path(modelDir(m))); err != nil {
 			t.Errorf("model %s: %v", m, err)
 		}
-	}
-	for _, w := range []string{"curr", "mean", "ema", "top70"} {
-		if _, err := dro.LoadWeights(path(droDir, weightsFile(w))); err != nil {
-			t.Errorf("weights %s: %v", w, err)
+		for _, f := range []string{"config.json", "tokenizer.json", "modules.json", "sentence_bert_config.json", "1_Pooling/config.json"} {
+			jsonFile(filepath.Join(modelDir(m), f))
+		}
+		if fi, err := os.Stat(path(modelDir(m), "model.safetensors")); err != nil || fi.Size() < 1<<20 {
+			t.Errorf("model %s: weights %v", m, err)
 		}
 	}
-	top, err := data.LoadMixture(path(mixturePath("top70")))
-	if err != nil || len(top.Domains) != 2 { // floor(4 * 70%)
-		t.Errorf("top70 mixture: %v", err)
-	}
-	stats, err := loadStats(dir)
-	if err != nil || len(stats.Mixtures) != 3 || stats.Mixtures[1].Records >= stats.Mixtures[0].Records || stats.Mixtures[0].Tokens <= 0 {
-		t.Errorf("stats: %+v, %v", stats, err)
-	}
-	for _, m := range []string{"reference", "top70", "ratio"} {
-		c, err := ReadLossLog(path(trainLog(m)), m)
-		if err != nil || len(c.Loss) != 4 {
-			t.Errorf("training log %s: %d steps, %v", m, len(c.Loss), err)
-		}
-	}
-	for _, run := range []string{"bm25", "reference", "top70", "ratio", "base"} {
-		for _, ds := range []string{"adi", "xquadr-zh"} {
-			var mteb evalreport.MTEB
-			if err := readJSONLoose(path(evalDir(run), "json", runName(run), ds+".json"), &mteb); err != nil || len(mteb.Tdro.PerQuery) == 0 {
-				t.Errorf("eval JSON %s/%s: %v", run, ds, err)
-			}
-			if r, _, err := metrics.ReadRun(path(evalDir(run), "runs", ds, runName(run)+".trec")); err != nil || len(r) == 0 {
-				t.Errorf("run file %s/%s: %v", run, ds, err)
-			}
-		}
-	}
-	for _, p := range []string{"plots/loss.png", "dro/plots/alpha_final.png", "dro/plots/alpha_steps.png"} {
-		f, err := os.Open(path(p))
-		if err != nil {
-			t.Error(err)
-			continue
-		}
-		if _, err := png.Decode(f); err != nil {
-			t.Errorf("%s: %v", p, err)
-		}
-		f.Close()
-	}
-	md, err := os.ReadFile(path("report.md"))
+
+	// tDRO: weights in the official schema, the per-step log, the plots.
+	curr, err := dro.LoadWeights(path(droDir, weightsFile("curr")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| dataset | uniform | top70 | ratio | base | bm25 |", "| top70 | top-k 70% | 2 |", "![loss curves](plots/loss.png)", "not trained twice"} {
-		if !bytes.Contains(md, []byte(want)) {
-			t.Errorf("report.md lacks %q", want)
+	weights := glob(filepath.Join(droDir, dro.WeightsDir, "*.json"))
+	for _, w := range []string{"curr", "mean", "ema", "top70"} {
+		if !contains(weights, filepath.Join(droDir, weightsFile(w))) {
+			t.Errorf("no %s weights: %v", w, weights)
 		}
 	}
+	for _, f := range weights {
+		w, err := dro.LoadWeights(filepath.Join(dir, f))
+		if err != nil || len(w.DomainWeights) != len(mix.Domains) {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		var pct int
+		if _, err := fmt.Sscanf(filepath.Base(f), "top%d.json", &pct); err == nil {
+			kept := 0
+			for _, v := range w.DomainWeights {
+				if v > 0 {
+					kept++
+				}
+			}
+			if kept != len(mix.Domains)*pct/100 {
+				t.Errorf("%s keeps %d domains, want floor(%d*%d%%)", f, kept, len(mix.Domains), pct)
+			}
+		}
+	}
+	logLines := readJSONLines(t, path(droDir, "log.jsonl"))
+	if len(logLines) != cfg.DRO.Steps {
+		t.Errorf("dro/log.jsonl: %d lines for %d steps", len(logLines), cfg.DRO.Steps)
+	}
+	for i, line := range logLines {
+		var fields map[string]json.RawMessage
+		json.Unmarshal(line, &fields)
+		for _, f := range []string{"step", "lr", "loss", "grad_norm", "alpha", "log_alpha", "scores", "proxy_loss", "ref_loss", "examples"} { // docs/dro.md
+			if _, ok := fields[f]; !ok {
+				t.Errorf("dro/log.jsonl line %d: no %q", i+1, f)
+			}
+		}
+		var st dro.StepLog
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&st); err != nil {
+			t.Errorf("dro/log.jsonl line %d: %v", i+1, err)
+			continue
+		}
+		sum := 0.0
+		for _, a := range st.Alpha {
+			sum += a
+		}
+		if st.Step != i+1 || len(st.Alpha) != len(mix.Domains) || math.Abs(sum-1) > 1e-9 || len(st.ProxyLoss) == 0 || len(st.RefLoss) != len(st.ProxyLoss) {
+			t.Errorf("dro/log.jsonl line %d: step %d, alpha %v (sum %v), %d proxy and %d reference losses", i+1, st.Step, st.Alpha, sum, len(st.ProxyLoss), len(st.RefLoss))
+		}
+		if i == len(logLines)-1 && cfg.DRO.SelectFrom == "curr" {
+			for d, a := range st.Alpha {
+				if math.Abs(a-curr.DomainWeights[d]) > 1e-12 {
+					t.Errorf("curr.json: %s weight %v, the last step's alpha %v", d, curr.DomainWeights[d], a)
+				}
+			}
+		}
+	}
+	if got := baseNames(glob("dro/plots/*")); got != "alpha_final.png alpha_final.svg alpha_steps.png alpha_steps.svg" {
+		t.Errorf("dro/plots: %s", got)
+	}
+	if fi, err := os.Stat(path(droDir, "checkpoint.bin")); err != nil || fi.Size() == 0 {
+		t.Errorf("dro checkpoint: %v", err)
+	}
+
+	// Transferred mixtures and their statistics.
+	path(mixturesDir, "stats.json")
+	stats, err := loadStats(dir)
+	if err != nil || len(stats.Mixtures) != 1+len(cfg.Transfer) || stats.Mixtures[0].Name != "uniform" {
+		t.Fatalf("stats: %+v, %v", stats, err)
+	}
+	if got := len(glob("mixtures/*.json")); got != 1+len(cfg.Transfer) {
+		t.Errorf("%d files in mixtures/, want stats.json and %d mixtures", got, len(cfg.Transfer))
+	}
+	for i, tr := range cfg.Transfer {
+		m, err := data.LoadMixture(path(mixturePath(tr.Name)))
+		if err != nil {
+			t.Errorf("mixture %s: %v", tr.Name, err)
+			continue
+		}
+		st := stats.Mixtures[i+1]
+		records, tokens := 0, int64(0)
+		for _, d := range m.Domains {
+			if _, err := os.Stat(d.Path); err != nil || filepath.Dir(d.Path) != filepath.Join(dir, dataDir) {
+				t.Errorf("mixture %s: domain %s: %v", tr.Name, d.Name, err)
+			}
+			switch tr.Strategy {
+			case dro.TopK:
+				if d.Weight != 1/float64(len(m.Domains)) {
+					t.Errorf("mixture %s: %s weight %v, want equal weights", tr.Name, d.Name, d.Weight)
+				}
+			case dro.Ratio:
+				if math.Abs(d.Weight-curr.DomainWeights[d.Name]) > 1e-12 {
+					t.Errorf("mixture %s: %s weight %v, tDRO weight %v", tr.Name, d.Name, d.Weight, curr.DomainWeights[d.Name])
+				}
+			}
+			records += stats.Domains[d.Name].Records
+			tokens += stats.Domains[d.Name].Tokens
+		}
+		want := len(mix.Domains)
+		if tr.Strategy == dro.TopK {
+			want = int(float64(len(mix.Domains)) * tr.Percent / 100)
+		}
+		if len(m.Domains) != want || st.Name != tr.Name || len(st.Domains) != want || st.Records != records || st.Tokens != tokens || tokens <= 0 {
+			t.Errorf("mixture %s: %d domains (want %d); stats %+v, want %d records and %d tokens", tr.Name, len(m.Domains), want, st, records, tokens)
+		}
+	}
+
+	// Training logs: one line per step, drawing only from the mixture's domains.
+	for i, m := range trained {
+		c, err := ReadLossLog(path(trainLog(m)), m)
+		if err != nil || len(c.Loss) != cfg.Train.Steps {
+			t.Errorf("training log %s: %d steps, %v", m, len(c.Loss), err)
+		}
+		for j, line := range readJSONLines(t, path(trainLog(m))) {
+			var rec struct {
+				Step   int     `json:"step"`
+				Domain string  `json:"domain"`
+				Loss   float64 `json:"loss"`
+			}
+			if err := json.Unmarshal(line, &rec); err != nil || rec.Step != j+1 || !contains(stats.Mixtures[i].Domains, rec.Domain) || !(rec.Loss > 0) {
+				t.Errorf("%s line %d: %+v, %v; domains %v", trainLog(m), j+1, rec, err, stats.Mixtures[i].Domains)
+			}
+		}
+	}
+	if got := len(glob("logs/*.jsonl")); got != len(trained) {
+		t.Errorf("%d training logs for %d training runs", got, len(trained))
+	}
+
+	// Evaluation: the MTEB-style JSON and the TREC run file of every run and set.
+	scores := map[string]map[string]map[string]any{} // run -> set -> measures
+	for _, run := range evaluated {
+		name := runName(run)
+		scores[name] = map[string]map[string]any{}
+		for _, ds := range cfg.Eval.Sets {
+			var mteb evalreport.MTEB
+			rel := filepath.Join(evalDir(run), "json", name, ds+".json")
+			if err := readJSONLoose(path(rel), &mteb); err != nil || mteb.TaskName != ds || mteb.Tdro.Run != name ||
+				len(mteb.Tdro.PerQuery) == 0 || len(mteb.Tdro.PerQuery) > cfg.Eval.MaxQueries || len(mteb.Scores["test"]) != 1 {
+				t.Errorf("%s: %v (task %q, run %q, %d queries)", rel, err, mteb.TaskName, mteb.Tdro.Run, len(mteb.Tdro.PerQuery))
+				continue
+			}
+			scores[name][ds] = mteb.Scores["test"][0]
+			if v, ok := mteb.Scores["test"][0]["main_score"].(float64); !ok || v < 0 || v > 1 {
+				t.Errorf("%s: main_score %v", rel, mteb.Scores["test"][0]["main_score"])
+			}
+			r, _, err := metrics.ReadRun(path(evalDir(run), "runs", ds, name+".trec"))
+			if err != nil || len(r) != len(mteb.Tdro.PerQuery) {
+				t.Errorf("run file %s/%s: %d queries, %v", run, ds, len(r), err)
+			}
+		}
+		if res, err := evalreport.ReadJSON(filepath.Join(dir, evalDir(run), "json")); err != nil || len(res.Runs) != 1 || len(res.Runs[0].Datasets) != len(cfg.Eval.Sets) {
+			t.Errorf("eval/%s/json does not read back: %v", run, err)
+		}
+		if n := len(glob(filepath.Join(evalDir(run), "*", "*", "*"))); n != 2*len(cfg.Eval.Sets) {
+			t.Errorf("eval/%s holds %d files, want a JSON and a run file per set", run, n)
+		}
+	}
+	// cell checks a results cell of either report against the eval JSON.
+	cell := func(where, caption, run, ds, got string) {
+		measure := strings.Replace(caption, "@", "_at_", 1) // ndcg@10 -> ndcg_at_10, the MTEB name
+		v, err := resultNumber(got)
+		var want float64
+		if ds == "mean" {
+			for _, s := range cfg.Eval.Sets {
+				x, _ := scores[run][s][measure].(float64)
+				want += x / float64(len(cfg.Eval.Sets))
+			}
+		} else {
+			want, _ = scores[run][ds][measure].(float64)
+		}
+		if err != nil || fmt.Sprintf("%.4f", v) != fmt.Sprintf("%.4f", want) {
+			t.Errorf("%s: %s of %s on %s is %q, the eval JSON says %.4f", where, caption, run, ds, got, want)
+		}
+	}
+
+	// Figures: every SVG parses as XML with an <svg> root, every PNG decodes.
+	if got := baseNames(glob("plots/*")); got != "loss.png loss.svg results_ndcg10.svg" {
+		t.Errorf("plots: %s", got)
+	}
+	for _, f := range append(glob("plots/*"), glob("dro/plots/*")...) {
+		if err := checkFigure(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+
+	// report.md: every table well-formed; the results with a row per set
+	// and the mean, a column per run, numbers equal to the eval JSON's.
+	mdBytes, err := os.ReadFile(path("report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := string(mdBytes)
+	tables, err := parseMarkdownTables(md)
+	if err != nil {
+		t.Fatalf("report.md: %v", err)
+	}
+	results := 0
+	for _, tb := range tables {
+		switch {
+		case tb.Header[0] == "dataset":
+			results++
+			caption := strings.Trim(tb.Caption, "*")
+			if strings.Join(tb.Header, " ") != strings.Join(columns, " ") || len(tb.Rows) != len(cfg.Eval.Sets)+1 {
+				t.Errorf("report.md %s: columns %v, %d rows; want %v and %d sets + mean", caption, tb.Header, len(tb.Rows), columns, len(cfg.Eval.Sets))
+				continue
+			}
+			for i, row := range tb.Rows {
+				ds := "mean"
+				if i < len(cfg.Eval.Sets) {
+					ds = cfg.Eval.Sets[i]
+					if row[0] != ds {
+						t.Errorf("report.md %s: row %d is %s, want %s", caption, i, row[0], ds)
+					}
+				} else if row[0] != "*mean*" {
+					t.Errorf("report.md %s: last row %s, want *mean*", caption, row[0])
+				}
+				for j, c := range row[1:] {
+					cell("report.md", caption, columns[j+1], ds, c)
+				}
+			}
+		case tb.Header[0] == "stage":
+			if len(tb.Rows) != len(names)-1 { // the report stage is still running when it writes the table
+				t.Errorf("report.md stage table: %d rows for %d stages", len(tb.Rows), len(names)-1)
+			}
+		case tb.Header[0] == "domain":
+			if len(tb.Rows) != len(mix.Domains) {
+				t.Errorf("report.md weights table: %d rows for %d domains", len(tb.Rows), len(mix.Domains))
+			}
+		case tb.Header[0] == "mixture":
+			if len(tb.Rows) != len(stats.Mixtures) || !strings.HasPrefix(strings.Join(tb.Rows[1], " | "), "top70 | top-k 70% | 2 |") {
+				t.Errorf("report.md mixtures table: %v", tb.Rows)
+			}
+		}
+	}
+	if results != 2 { // nDCG@10 and Recall@100
+		t.Errorf("report.md: %d results tables, want 2", results)
+	}
+	if !strings.Contains(md, "not trained twice") {
+		t.Error("report.md does not say the uniform baseline is the reference")
+	}
+	mdFigs := mdImages(md)
+	if got := strings.Join(mdFigs, " "); got != "dro/plots/alpha_final.png dro/plots/alpha_steps.png plots/loss.png plots/results_ndcg10.svg" {
+		t.Errorf("report.md figures: %s", got)
+	}
+
+	// report.html: a well-formed page with every section.
 	h, err := os.ReadFile(path("report.html"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"<svg", `class="tdro-results"`, "xquadr-zh", "</html>"} {
-		if !bytes.Contains(h, []byte(want)) {
-			t.Errorf("report.html lacks %q", want)
+	doc, err := parseHTML(h)
+	if err != nil {
+		t.Fatalf("report.html does not parse: %v", err)
+	}
+	if html := doc.elems(); len(html) != 1 || html[0].Name != "html" || len(doc.tag("head")) != 1 || len(doc.tag("body")) != 1 ||
+		len(doc.tag("head")[0].tag("title")) != 1 || doc.tag("head")[0].tag("title")[0].text() == "" {
+		t.Fatalf("report.html: not one <html> with a head, a title and a body")
+	}
+	sec := htmlSections(doc.tag("body")[0])
+	for _, s := range []string{"Pipeline", "Learned domain weights (stage 1, tDRO)", "Data used per mixture", "Training loss", "Retrieval results"} {
+		if _, ok := sec[s]; !ok {
+			t.Errorf("report.html: no section %q", s)
 		}
 	}
+	find := func(section string, keep func(*htmlNode) bool) []*htmlNode {
+		var out []*htmlNode
+		for _, e := range sec[section] {
+			out = append(out, e.all(keep)...)
+		}
+		return out
+	}
+	is := func(name, class string) func(*htmlNode) bool {
+		return func(n *htmlNode) bool { return n.Name == name && (class == "" || n.hasClass(class)) }
+	}
+	img := func(src string) func(*htmlNode) bool {
+		return func(n *htmlNode) bool { return n.Name == "img" && n.Attr["src"] == src }
+	}
+	// The pipeline diagram: an inline SVG with a box per stage (the
+	// evaluations in one), and the table of every stage.
+	var boxes []string
+	for _, g := range find("Pipeline", is("g", "")) {
+		if tl := g.tag("title"); len(tl) == 1 {
+			boxes = append(boxes, tl[0].text())
+		}
+	}
+	if svg := find("Pipeline", is("svg", "")); len(svg) != 1 || strings.Join(boxes, " ") != "base prepare train-reference dro transfer train-top70 train-ratio eval" {
+		t.Errorf("report.html pipeline diagram: %d SVGs, boxes %v", len(svg), boxes)
+	}
+	if tb := find("Pipeline", is("table", "")); len(tb) != 1 {
+		t.Errorf("report.html: %d stage tables", len(tb))
+	} else if st := readHTMLTable(tb[0]); len(st.Rows) != len(names)-1 {
+		t.Errorf("report.html stage table: %d rows for %d stages", len(st.Rows), len(names)-1)
+	} else {
+		for i, row := range st.Rows {
+			if row[0] != names[i] || row[4] != string(Ran) {
+				t.Errorf("report.html stage table row %d: %v, want %s ran", i, row, names[i])
+			}
+		}
+	}
+	// The weight chart, the trajectories and the table of every domain.
+	w := "Learned domain weights (stage 1, tDRO)"
+	if len(find(w, img("dro/plots/alpha_final.png"))) != 1 || len(find(w, img("dro/plots/alpha_steps.png"))) != 1 {
+		t.Error("report.html: no weight chart or trajectories")
+	}
+	if tb := find(w, is("table", "")); len(tb) != 1 || len(readHTMLTable(tb[0]).Rows) != len(mix.Domains) {
+		t.Errorf("report.html: no weights table with a row per domain")
+	}
+	// Data per mixture: a row per mixture, counts as in stats.json.
+	if tb := find("Data used per mixture", is("table", "")); len(tb) != 1 {
+		t.Error("report.html: no data-per-mixture table")
+	} else {
+		mt := readHTMLTable(tb[0])
+		if len(mt.Rows) != len(stats.Mixtures) {
+			t.Errorf("report.html data per mixture: %d rows, want %d", len(mt.Rows), len(stats.Mixtures))
+		}
+		for i, row := range mt.Rows {
+			if i < len(stats.Mixtures) && (row[0] != stats.Mixtures[i].Name || row[2] != fmt.Sprint(len(stats.Mixtures[i].Domains)) ||
+				row[3] != thousands(stats.Mixtures[i].Records) || row[4] != thousands(int(stats.Mixtures[i].Tokens))) {
+				t.Errorf("report.html data per mixture row %v, stats %+v", row, stats.Mixtures[i])
+			}
+		}
+	}
+	if len(find("Training loss", img("plots/loss.png"))) != 1 {
+		t.Error("report.html: no loss curves")
+	}
+	// Results: a table per measure, a column per run, a row per set and the mean.
+	rt := find("Retrieval results", is("table", "tdro-results"))
+	if len(rt) != 2 || len(find("Retrieval results", img("plots/results_ndcg10.svg"))) != 1 {
+		t.Errorf("report.html: %d results tables, want 2, and the nDCG@10 chart", len(rt))
+	}
+	captions := find("Retrieval results", is("h3", ""))
+	for i, tb := range rt {
+		caption := ""
+		if i < len(captions) {
+			caption = captions[i].text()
+		}
+		r := readHTMLTable(tb)
+		if strings.Join(r.Header, " ") != strings.Join(columns, " ") || len(r.Rows) != len(cfg.Eval.Sets)+1 {
+			t.Errorf("report.html %s: columns %v, %d rows", caption, r.Header, len(r.Rows))
+			continue
+		}
+		for j, row := range r.Rows {
+			ds := "mean"
+			if j < len(cfg.Eval.Sets) {
+				ds = cfg.Eval.Sets[j]
+			}
+			if row[0] != ds {
+				t.Errorf("report.html %s: row %d is %s, want %s", caption, j, row[0], ds)
+			}
+			for k, c := range row[1:] {
+				cell("report.html", caption, columns[k+1], ds, c)
+			}
+		}
+	}
+	// Every figure either report shows exists and parses.
+	var htmlFigs []string
+	for _, n := range doc.tag("img") {
+		htmlFigs = append(htmlFigs, n.Attr["src"])
+	}
+	if strings.Join(htmlFigs, " ") != strings.Join(mdFigs, " ") {
+		t.Errorf("report.html shows %v, report.md %v", htmlFigs, mdFigs)
+	}
+	for _, f := range htmlFigs {
+		if err := checkFigure(path(f)); err != nil {
+			t.Errorf("report.html figure: %v", err)
+		}
+	}
+
+	// Nothing in the run directory went unchecked (checkpoints/ is scratch).
+	filepath.Walk(dir, func(f string, info os.FileInfo, err error) error {
+		rel, _ := filepath.Rel(dir, f)
+		if err != nil || rel == "checkpoints" {
+			return filepath.SkipDir
+		}
+		if info.Mode().IsRegular() && !checked[rel] {
+			t.Errorf("%s: an artefact this test does not check", rel)
+		}
+		return nil
+	})
 
 	// A second invocation finds everything up to date.
 	res2, err := Run(context.Background(), tinyOptions(t, dir))
@@ -171,6 +615,26 @@ func TestEndToEndTinyPreset(t *testing.T) {
 			t.Errorf("rerun: stage %s %s, want skipped", r.Stage, r.Status)
 		}
 	}
+}
+
+// readJSONLines reads a JSONL file; every line must be a JSON object.
+func readJSONLines(t *testing.T, path string) []json.RawMessage {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	var out []json.RawMessage
+	for i, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(line), &obj); err != nil {
+			t.Errorf("%s line %d: %v", path, i+1, err)
+			continue
+		}
+		out = append(out, json.RawMessage(line))
+	}
+	return out
 }
 
 func readJSONLoose(path string, v any) error {
