@@ -211,6 +211,11 @@ func (e *Engine) runStage(ctx context.Context, st *Stage, done map[string]*Manif
 	if err := os.Remove(ManifestPath(e.Dir, st.Name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return Result{}, fmt.Errorf("stage %s: %w", st.Name, err)
 	}
+	for _, p := range append(append([]string{}, st.Outputs...), st.Scratch...) {
+		if err := removeTemps(e.abs(p)); err != nil {
+			return Result{}, fmt.Errorf("stage %s: clear temporary files of %s: %w", st.Name, p, err)
+		}
+	}
 	if !resume {
 		for _, p := range append(append([]string{}, st.Outputs...), st.Scratch...) {
 			if err := os.RemoveAll(e.abs(p)); err != nil {

@@ -209,11 +209,28 @@ func TestEngineResumesInterruptedStage(t *testing.T) {
 		t.Fatal("interrupted stage has a manifest")
 	}
 
+	// What a SIGKILL mid-write leaves: atomicfile temporaries in and beside
+	// the stage's paths, and a half-copied directory (copyDir) beside one.
+	temps := []string{"checkpoints/count/.state.json.tmp-123", "count/.sum.txt.tmp-9", "checkpoints/.count.tmp-77/model.safetensors"}
+	for _, p := range temps {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(e.Dir, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(e.Dir, p), []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	f.reset()
 	f.stopAt, f.cancel = 0, nil
 	rs, err = e.Run(context.Background(), f.stages())
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, p := range append(temps, "checkpoints/.count.tmp-77") {
+		if _, err := os.Stat(filepath.Join(e.Dir, p)); err == nil {
+			t.Errorf("the resumed stage left the temporary %s", p)
+		}
 	}
 	if got := statuses(rs); got != "copy=skipped count=resumed side=ran" {
 		t.Fatalf("statuses %s", got)

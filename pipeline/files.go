@@ -1,9 +1,12 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/tdro/tdro/internal/atomicfile"
 )
@@ -43,4 +46,45 @@ func copyDir(src, dst string) error {
 		return err
 	}
 	return os.Rename(tmp, dst)
+}
+
+// isTemp reports whether name is an interrupted atomic write's temporary
+// (atomicfile's file, copyDir's directory): ".NAME.tmp-RANDOM".
+func isTemp(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-")
+}
+
+// removeTemps deletes the temporaries a kill left in and beside path: a
+// stage that runs again owns them, and a half-copied model must not stay on
+// disk. Results never depended on them (manifests skip hidden files).
+func removeTemps(path string) error {
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "."+filepath.Base(path)+".tmp-") {
+			if err := os.RemoveAll(filepath.Join(filepath.Dir(path), e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p != path && isTemp(d.Name()) {
+			if err := os.RemoveAll(p); err != nil {
+				return err
+			}
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
 }
