@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 )
 
@@ -41,10 +42,36 @@ func readParity(t testing.TB) *parityFixture {
 }
 
 // TestParityWithRustTokenizers: every id of every string must match.
+// parityLanguages counts the fixture's real strings per language (by
+// source: stsb-LANG, the Chinese, Korean and English datasets; code and
+// edge cases count for none) and keeps the languages with >= 100.
+func parityLanguages(p *parityFixture) map[string]int {
+	bySource := map[string]string{"cmrc2018": "zh", "drcd": "zh-Hant", "korquad": "ko", "ko_chatbot": "ko",
+		"agnews": "en", "sick": "en", "pubmedqa": "en", "conala-intent": "en"}
+	n := map[string]int{}
+	for _, s := range p.Strings {
+		src := strings.TrimSuffix(strings.TrimSuffix(s.Source, "-q"), "-ctx") // questions and contexts
+		if lang, ok := strings.CutPrefix(src, "stsb-"); ok {
+			n[lang]++
+		} else if lang, ok := bySource[src]; ok {
+			n[lang]++
+		}
+	}
+	for lang, c := range n {
+		if c < 100 {
+			delete(n, lang)
+		}
+	}
+	return n
+}
+
 func TestParityWithRustTokenizers(t *testing.T) {
 	p := readParity(t)
 	if len(p.Strings) < 2000 {
 		t.Fatalf("fixture has %d strings, want >= 2000", len(p.Strings))
+	}
+	if langs := parityLanguages(p); len(langs) < 5 {
+		t.Fatalf("fixture covers %d languages with >= 100 real strings (%v), want >= 5", len(langs), langs)
 	}
 	for _, name := range []string{"all-MiniLM-L6-v2", "qwen3"} {
 		t.Run(name, func(t *testing.T) {
