@@ -39,19 +39,36 @@ func layout(nodes []DiagramNode) (col, row map[string]int, cols, rows int) {
 }
 
 // DiagramSVG draws the stages as boxes in dependency columns with arrows,
-// each box showing the stage's wall time.
+// each box showing the stage's wall time. Each column is as wide as its
+// longest line and long labels wrap onto two lines, so the diagram fits a
+// page at full size instead of being shrunk to unreadable text.
 func DiagramSVG(nodes []DiagramNode) string {
-	const bh, gx, gy, pad = 54, 36, 14, 10
-	bw := 150
-	for _, n := range nodes {
-		bw = max(bw, 16+int(7.4*float64(len([]rune(n.Label)))))
-	}
+	const lineH, gx, gy, pad, minW = 16, 30, 14, 10, 96
 	col, row, cols, rows := layout(nodes)
-	width, height := pad*2+cols*bw+(cols-1)*gx, pad*2+rows*bh+(rows-1)*gy
+	lines := map[string][]string{}
+	colW := make([]int, cols)
+	maxLines := 1
+	for _, n := range nodes {
+		lines[n.Name] = wrapLabel(n.Label, 18)
+		maxLines = max(maxLines, len(lines[n.Name]))
+		w := minW
+		for _, l := range lines[n.Name] {
+			w = max(w, 18+int(7.4*float64(len([]rune(l)))))
+		}
+		colW[col[n.Name]] = max(colW[col[n.Name]], w)
+	}
+	bh := 24 + lineH*maxLines
+	colX := make([]int, cols+1)
+	colX[0] = pad
+	for c := range cols {
+		colX[c+1] = colX[c] + colW[c] + gx
+	}
+	width, height := colX[cols]-gx+pad, pad*2+rows*bh+(rows-1)*gy
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" style="max-width:100%%;height:auto" font-family="sans-serif">`, width, height, width, height)
 	b.WriteString(`<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#666"/></marker></defs>`)
-	x := func(n string) int { return pad + col[n]*(bw+gx) }
+	x := func(n string) int { return colX[col[n]] }
+	w := func(n string) int { return colW[col[n]] }
 	y := func(n string) int { return pad + row[n]*(bh+gy) }
 	for _, n := range nodes {
 		for _, a := range n.After {
@@ -59,7 +76,7 @@ func DiagramSVG(nodes []DiagramNode) string {
 				continue // a long edge would cross the boxes between; the column order already says it
 			}
 			fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#666" stroke-width="1.3" marker-end="url(#arrow)"/>`,
-				x(a)+bw, y(a)+bh/2, x(n.Name)-2, y(n.Name)+bh/2)
+				x(a)+w(a), y(a)+bh/2, x(n.Name)-2, y(n.Name)+bh/2)
 		}
 	}
 	for _, n := range nodes {
@@ -68,18 +85,48 @@ func DiagramSVG(nodes []DiagramNode) string {
 			fill = "#ffffff"
 		}
 		fmt.Fprintf(&b, `<g><title>%s</title><rect x="%d" y="%d" width="%d" height="%d" rx="7" fill="%s" stroke="#4a6a9a"/>`,
-			html.EscapeString(n.Name), x(n.Name), y(n.Name), bw, bh, fill)
-		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="12.5" text-anchor="middle" font-weight="bold">%s</text>`,
-			x(n.Name)+bw/2, y(n.Name)+22, html.EscapeString(n.Label))
+			html.EscapeString(n.Name), x(n.Name), y(n.Name), w(n.Name), bh, fill)
+		ls := lines[n.Name]
+		top := y(n.Name) + (bh-lineH*(len(ls)+1))/2 + 12 // label lines and the time line, centred
+		for i, l := range ls {
+			fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="12.5" text-anchor="middle" font-weight="bold">%s</text>`,
+				x(n.Name)+w(n.Name)/2, top+i*lineH, html.EscapeString(l))
+		}
 		sub := n.Time
 		if n.Status == Skipped || n.Status == Resumed {
 			sub += " · " + string(n.Status)
 		}
 		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11.5" text-anchor="middle" fill="#333">%s</text></g>`,
-			x(n.Name)+bw/2, y(n.Name)+40, html.EscapeString(sub))
+			x(n.Name)+w(n.Name)/2, top+len(ls)*lineH+1, html.EscapeString(sub))
 	}
 	b.WriteString(`</svg>`)
 	return b.String()
+}
+
+// wrapLabel splits a label longer than width runes onto two lines, at the
+// space nearest its middle.
+func wrapLabel(label string, width int) []string {
+	r := []rune(label)
+	if len(r) <= width {
+		return []string{label}
+	}
+	best := -1
+	for i, c := range r {
+		if c == ' ' && (best < 0 || abs(i-len(r)/2) < abs(best-len(r)/2)) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return []string{label}
+	}
+	return []string{string(r[:best]), string(r[best+1:])}
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 // DiagramText is the diagram for Markdown: one line per dependency column,

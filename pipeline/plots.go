@@ -84,7 +84,7 @@ func PlotLossCurves(curves []Curve, title, base string) (string, error) {
 	p.Title.Text = title
 	p.X.Label.Text = "step"
 	p.Y.Label.Text = "InfoNCE loss (EMA 0.9)"
-	p.Legend.Left = true // losses fall: the lower left corner is where the curves are not
+	p.Legend.Top = true // losses fall from the upper left: the upper right corner is where the curves are not
 	for i, c := range curves {
 		pts := make(plotter.XYs, len(c.Loss))
 		ys := smooth(c.Loss, 0.9)

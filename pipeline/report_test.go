@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,5 +114,41 @@ func TestReadLossLog(t *testing.T) {
 	os.WriteFile(path, []byte("{\"step\":1,\"loss\":2.5}\nnot json\n"), 0o644)
 	if _, err := ReadLossLog(path, "x"); err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Fatalf("err = %v, want line 2 named", err)
+	}
+}
+
+func TestWrapLabel(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"transfer", []string{"transfer"}},
+		{"2: fine-tune top70", []string{"2: fine-tune top70"}},
+		{"evaluate 3 models + base + BM25", []string{"evaluate 3 models", "+ base + BM25"}},
+		{"0: reference (uniform)", []string{"0: reference", "(uniform)"}},
+		{"averyveryverylonglabelwithoutspaces", []string{"averyveryverylonglabelwithoutspaces"}},
+	} {
+		if got := wrapLabel(tc.in, 18); !slices.Equal(got, tc.want) {
+			t.Errorf("wrapLabel(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestDiagramFitsThePage: the default pipeline's diagram is at most the
+// report's text width (1100 px), so the browser never shrinks its text.
+func TestDiagramFitsThePage(t *testing.T) {
+	var nodes []DiagramNode
+	for _, n := range []struct{ name, label string }{{"base", "init model"}, {"prepare", "data prepare"}, {"train-reference", "0: reference (uniform)"},
+		{"dro", "1: tDRO weights"}, {"transfer", "transfer"}, {"train-top70", "2: fine-tune top70"}, {"train-ratio", "2: fine-tune ratio"},
+		{"eval-bm25", "eval BM25"}, {"eval-reference", "eval uniform"}} {
+		nodes = append(nodes, DiagramNode{Name: n.name, Label: n.label, Time: "1m02s", Status: Ran})
+	}
+	svg := DiagramSVG(flowDiagram(nodes, []string{"reference", "top70", "ratio"}))
+	var w, h int
+	if _, err := fmt.Sscanf(svg[strings.Index(svg, `viewBox="0 0 `)+len(`viewBox="0 0 `):], "%d %d", &w, &h); err != nil {
+		t.Fatalf("no viewBox in %.200s: %v", svg, err)
+	}
+	if w > 1100 || h > 200 {
+		t.Errorf("diagram is %d x %d px, want at most 1100 wide (the page) and 200 high", w, h)
 	}
 }

@@ -53,11 +53,9 @@ func (c Cell) html() string {
 		title = fmt.Sprintf(` title="Δ=%+.4f over %d queries; t-test p=%.3g, randomization p=%.3g"`,
 			c.Test.MeanDiff, c.Test.N, c.Test.PTTest, c.Test.PRandom)
 	}
-	mark := c.Mark()
-	if mark != "" {
-		mark = `<sup class="sig">` + mark + `</sup>`
-	}
-	return fmt.Sprintf("<td%s>%s%s</td>", title, v, mark)
+	// Every cell has a mark slot of the same width, so the numbers of a
+	// column stay aligned whether or not they carry a mark.
+	return fmt.Sprintf(`<td%s>%s<sup class="sig">%s</sup></td>`, title, v, c.Mark())
 }
 
 // HTMLTables renders one table per measure (see Markdown) as HTML.
@@ -121,7 +119,7 @@ table.tdro-results tr.mean{border-top:2px solid #888}table.tdro-results tr.mean 
 table.tdro-results tr.mean td,table.tdro-results tr.mean th{border-top:2px solid #888}
 table.tdro-results th.baseline{color:#555}
 table.tdro-results tbody tr:hover{background:#f5f8fc}
-sup.sig{color:#b3261e;font-weight:bold;margin-left:1px}
+sup.sig{color:#b3261e;font-weight:bold;display:inline-block;width:.8em;margin-left:1px;text-align:left}
 .legend{font-size:.9rem;color:#444}
 figure{margin:1rem 0}figure svg{max-width:100%;height:auto}
 .warn{color:#8a5300}

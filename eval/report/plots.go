@@ -41,11 +41,13 @@ func DatasetBars(t *Table) ([]byte, error) {
 	for i, ds := range t.Datasets {
 		labels[nd-1-i] = ds
 	}
+	top := 0.0
 	for j, run := range t.Runs {
 		vals := make(plotter.Values, nd)
 		for i := range t.Datasets {
 			if c := t.Cells[i][j]; c.OK {
 				vals[nd-1-i] = c.Value
+				top = max(top, c.Value)
 			}
 		}
 		bars, err := plotter.NewBarChart(vals, barH)
@@ -62,6 +64,9 @@ func DatasetBars(t *Table) ([]byte, error) {
 	}
 	p.NominalY(labels...)
 	p.X.Min = 0
+	if top > 0 {
+		p.X.Max = 1.05 * top // the longest bar ends inside the frame
+	}
 	height := vg.Points(70) + vg.Length(nd)*(barH*vg.Length(nr)+vg.Points(8))
 	return svg(p, vg.Points(640), height, true)
 }
