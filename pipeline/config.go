@@ -64,6 +64,10 @@ type EvalConfig struct {
 	MaxDocs    int      `json:"max_docs"`       // per set, 0: all (judged documents are always kept)
 	BatchSize  int      `json:"batch_size"`
 	BM25       bool     `json:"bm25"`
+	// PlainQueries encodes queries without their set's instruction (for a
+	// starting checkpoint trained without instructions); by default they
+	// carry it, as the trainer writes them.
+	PlainQueries bool `json:"plain_queries,omitempty"`
 }
 
 // LoadConfig reads a preset and, if path is not empty, the user's file over

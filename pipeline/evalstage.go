@@ -124,7 +124,7 @@ func evalOptions(opt Options, name string) eval.Options {
 	o.MaxLen = opt.Config.Train.PassageMaxLen
 	o.QueryMaxLen = opt.Config.Train.QueryMaxLen
 	o.BatchSize = opt.Config.Eval.BatchSize
-	o.Instruct = true
+	o.Instruct = !opt.Config.Eval.PlainQueries
 	o.Depth = 100 // enough for Recall@100 and nDCG@10; keeps the run files small
 	return o
 }

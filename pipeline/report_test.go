@@ -152,3 +152,24 @@ func TestDiagramFitsThePage(t *testing.T) {
 		t.Errorf("diagram is %d x %d px, want at most 1100 wide (the page) and 200 high", w, h)
 	}
 }
+
+// TestPlainQueries: eval.plain_queries turns the instruction off, changes
+// the evaluation stages' key (they rerun) and the report's note.
+func TestPlainQueries(t *testing.T) {
+	cfg, err := LoadConfig("tiny", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := Options{Config: cfg}
+	instructed, key := evalOptions(opt, "x").Instruct, fmt.Sprint(evalKey(opt))
+	cfg.Eval.PlainQueries = true
+	if !instructed || evalOptions(opt, "x").Instruct {
+		t.Errorf("Instruct: %v by default, %v with plain_queries; want true, false", instructed, evalOptions(opt, "x").Instruct)
+	}
+	if fmt.Sprint(evalKey(opt)) == key {
+		t.Error("plain_queries does not change the evaluation stages' key")
+	}
+	if !strings.Contains(queryNote(cfg.Eval), "plainly") || strings.Contains(queryNote(EvalConfig{}), "plainly") {
+		t.Errorf("notes: %q / %q", queryNote(cfg.Eval), queryNote(EvalConfig{}))
+	}
+}

@@ -70,7 +70,7 @@ func reportStage(opt Options, models, evals []string) Stage {
 				Notes: []string{
 					"The uniform baseline is the stage-0 reference model: stage 2 uses the same recipe, seed and starting model on each transferred mixture, so the uniform run is not trained twice.",
 					baseNote(cfg.Model),
-					"Dense models encode each query as they were trained to, \"Instruct: {instruction}\\nQuery: {query}\", with the evaluation set's instruction (E5-Mistral's for BEIR, the same style for the SMART collections and XQuAD-R); documents and BM25 queries carry none.",
+					queryNote(cfg.Eval),
 					fmt.Sprintf("tDRO weights: %s after %d steps (measure %s, eta %g); mixtures: %s.", cfg.DRO.SelectFrom, cfg.DRO.Steps, cfg.DRO.Measure, cfg.DRO.Eta, transferList(cfg.Transfer)),
 				},
 			}
@@ -165,6 +165,14 @@ func capText(n int) string {
 		return "all"
 	}
 	return thousands(n)
+}
+
+// queryNote says how the dense models saw the evaluation queries.
+func queryNote(e EvalConfig) string {
+	if e.PlainQueries {
+		return "Dense models encode the evaluation queries plainly (eval.plain_queries), without the instructions their training queries carried."
+	}
+	return "Dense models encode each query as they were trained to, \"Instruct: {instruction}\\nQuery: {query}\", with the evaluation set's instruction (E5-Mistral's for BEIR, the same style for the SMART collections and XQuAD-R); documents and BM25 queries carry none."
 }
 
 // baseNote says what the "base" column of the results is.
