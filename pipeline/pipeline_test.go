@@ -399,6 +399,26 @@ func TestEndToEndTinyPreset(t *testing.T) {
 			t.Errorf("%s: %s of %s on %s is %q, the eval JSON says %.4f", where, caption, run, ds, got, want)
 		}
 	}
+	// resultsTable checks a results table of either report: a column per
+	// run, a row per set then the mean row (labelled mean), every number.
+	resultsTable := func(where, caption string, header []string, rows [][]string, mean string) {
+		if strings.Join(header, " ") != strings.Join(columns, " ") || len(rows) != len(cfg.Eval.Sets)+1 {
+			t.Errorf("%s %s: columns %v, %d rows; want %v and %d sets + mean", where, caption, header, len(rows), columns, len(cfg.Eval.Sets))
+			return
+		}
+		for i, row := range rows {
+			ds, label := "mean", mean
+			if i < len(cfg.Eval.Sets) {
+				ds, label = cfg.Eval.Sets[i], cfg.Eval.Sets[i]
+			}
+			if row[0] != label {
+				t.Errorf("%s %s: row %d is %s, want %s", where, caption, i, row[0], label)
+			}
+			for j, c := range row[1:] {
+				cell(where, caption, columns[j+1], ds, c)
+			}
+		}
+	}
 
 	// Figures: every SVG parses as XML with an <svg> root, every PNG decodes.
 	if got := baseNames(glob("plots/*")); got != "loss.png loss.svg results_ndcg10.svg" {
@@ -426,25 +446,7 @@ func TestEndToEndTinyPreset(t *testing.T) {
 		switch {
 		case tb.Header[0] == "dataset":
 			results++
-			caption := strings.Trim(tb.Caption, "*")
-			if strings.Join(tb.Header, " ") != strings.Join(columns, " ") || len(tb.Rows) != len(cfg.Eval.Sets)+1 {
-				t.Errorf("report.md %s: columns %v, %d rows; want %v and %d sets + mean", caption, tb.Header, len(tb.Rows), columns, len(cfg.Eval.Sets))
-				continue
-			}
-			for i, row := range tb.Rows {
-				ds := "mean"
-				if i < len(cfg.Eval.Sets) {
-					ds = cfg.Eval.Sets[i]
-					if row[0] != ds {
-						t.Errorf("report.md %s: row %d is %s, want %s", caption, i, row[0], ds)
-					}
-				} else if row[0] != "*mean*" {
-					t.Errorf("report.md %s: last row %s, want *mean*", caption, row[0])
-				}
-				for j, c := range row[1:] {
-					cell("report.md", caption, columns[j+1], ds, c)
-				}
-			}
+			resultsTable("report.md", strings.Trim(tb.Caption, "*"), tb.Header, tb.Rows, "*mean*")
 		case tb.Header[0] == "stage":
 			if len(tb.Rows) != len(names)-1 { // the report stage is still running when it writes the table
 				t.Errorf("report.md stage table: %d rows for %d stages", len(tb.Rows), len(names)-1)
@@ -562,22 +564,7 @@ func TestEndToEndTinyPreset(t *testing.T) {
 			caption = captions[i].text()
 		}
 		r := readHTMLTable(tb)
-		if strings.Join(r.Header, " ") != strings.Join(columns, " ") || len(r.Rows) != len(cfg.Eval.Sets)+1 {
-			t.Errorf("report.html %s: columns %v, %d rows", caption, r.Header, len(r.Rows))
-			continue
-		}
-		for j, row := range r.Rows {
-			ds := "mean"
-			if j < len(cfg.Eval.Sets) {
-				ds = cfg.Eval.Sets[j]
-			}
-			if row[0] != ds {
-				t.Errorf("report.html %s: row %d is %s, want %s", caption, j, row[0], ds)
-			}
-			for k, c := range row[1:] {
-				cell("report.html", caption, columns[k+1], ds, c)
-			}
-		}
+		resultsTable("report.html", caption, r.Header, r.Rows, "mean")
 	}
 	// Every figure either report shows exists and parses.
 	var htmlFigs []string
