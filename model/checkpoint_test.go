@@ -305,16 +305,7 @@ func TestLoRAMergeEqualsBasePlusBA(t *testing.T) {
 				t.Fatalf("%d adapter tensors on %d linears, want %d", trainable, len(adapted), want)
 			}
 			// Give B non-zero values, as training would.
-			for v := range m.Store.IterVariables() {
-				if strings.HasSuffix(v.Path(), "lora_B/weight") {
-					s := v.Shape().Dimensions
-					data := make([]float32, s[0]*s[1])
-					for i := range data {
-						data[i] = float32(math.Sin(float64(i)*0.37)) * 0.05
-					}
-					v.MustSetValue(tensors.FromFlatDataAndDimensions(data, s...))
-				}
-			}
+			setLoRAB(m, func(i int) float32 { return float32(math.Sin(float64(i)*0.37)) * 0.05 })
 			texts := []string{"adapted model", "another text with more words in it"}
 			want, err := m.Encode(texts, 32, 2)
 			if err != nil {
@@ -437,16 +428,7 @@ func TestLoRADropoutOnlyInTraining(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !tc.zeroB {
-				for v := range m.Store.IterVariables() {
-					if strings.HasSuffix(v.Path(), "lora_B/weight") {
-						s := v.Shape().Dimensions
-						data := make([]float32, s[0]*s[1])
-						for i := range data {
-							data[i] = float32(math.Cos(float64(i)*0.29)) * 0.2
-						}
-						v.MustSetValue(tensors.FromFlatDataAndDimensions(data, s...))
-					}
-				}
+				setLoRAB(m, func(i int) float32 { return float32(math.Cos(float64(i)*0.29)) * 0.2 })
 			}
 			states := func(training bool) []float32 {
 				out, err := gmodel.ExecOnce(backend.MustGet(), m.Store, func(scope *gmodel.Scope, ids, mask *graph.Node) *graph.Node {
@@ -510,6 +492,21 @@ func TestLoRATrainsOnlyAdapters(t *testing.T) {
 			if !nonzero {
 				t.Fatalf("%s has a zero gradient", n)
 			}
+		}
+	}
+}
+
+// setLoRAB fills every adapter's B matrix with f(index), as training would
+// move it off its zero initialisation.
+func setLoRAB(m *Model, f func(i int) float32) {
+	for v := range m.Store.IterVariables() {
+		if strings.HasSuffix(v.Path(), "lora_B/weight") {
+			s := v.Shape().Dimensions
+			data := make([]float32, s[0]*s[1])
+			for i := range data {
+				data[i] = f(i)
+			}
+			v.MustSetValue(tensors.FromFlatDataAndDimensions(data, s...))
 		}
 	}
 }
