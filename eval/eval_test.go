@@ -13,6 +13,7 @@ import (
 
 	"github.com/tdro/tdro/collection"
 	"github.com/tdro/tdro/eval/metrics"
+	"github.com/tdro/tdro/eval/search"
 	"github.com/tdro/tdro/internal/shareddata"
 )
 
@@ -318,5 +319,38 @@ func TestCacheMissesChangedCorpus(t *testing.T) {
 	}
 	if got := enc.texts.Load() - before; got < int64(len(c.Docs)) || r.Runs[0].Datasets[0].Timing.Cached {
 		t.Errorf("an edited corpus reused the cache: %d texts encoded again, cached=%v", got, r.Runs[0].Datasets[0].Timing.Cached)
+	}
+}
+
+// lastDocSearcher stands in for an approximate index or an external vector
+// engine: it answers every query with the corpus's last row.
+type lastDocSearcher struct {
+	n     int
+	calls *int
+}
+
+func (s lastDocSearcher) Search(_ context.Context, queries [][]float32, k int) ([][]search.Hit, error) {
+	*s.calls++
+	out := make([][]search.Hit, len(queries))
+	for i := range out {
+		out[i] = []search.Hit{{Doc: s.n - 1, Score: 1}}
+	}
+	return out, nil
+}
+
+// TestPluggableSearcher: Options.NewSearcher replaces exact search, and its
+// hits are what gets scored.
+func TestPluggableSearcher(t *testing.T) {
+	calls := 0
+	opts := Options{Name: "ann", NewSearcher: func(corpus search.Vectors) search.Searcher {
+		return lastDocSearcher{n: corpus.Len(), calls: &calls}
+	}}
+	r, err := Evaluate(context.Background(), &hashEncoder{dim: 32}, []*collection.Collection{tinyCollection()}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mrr, _ := r.Runs[0].Datasets[0].Mean(metrics.Measure{Kind: metrics.MRR})
+	if calls == 0 || math.Abs(mrr-1.0/3) > 1e-12 {
+		t.Errorf("searcher called %d times, MRR %v; want it used and MRR 1/3 (only q3's document d4 is the last row)", calls, mrr)
 	}
 }

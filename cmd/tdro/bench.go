@@ -33,6 +33,12 @@ var benchCmd = &cobra.Command{
 const peakGFLOPS = 200.0
 
 func init() {
+	benchCmd.AddCommand(newBenchEvalCmd())
+	rootCmd.AddCommand(benchCmd)
+}
+
+// newBenchEvalCmd builds tdro bench eval (fresh flags each call, for tests).
+func newBenchEvalCmd() *cobra.Command {
 	var (
 		dataDir, preset      string
 		texts, maxLen, batch int
@@ -55,9 +61,9 @@ search  effective GFLOP/s of the score products (2 x queries x corpus x dim per 
         the corpus, to show memory stays bounded at 1M x 768.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', tabwriter.AlignRight)
 			if load, err := os.ReadFile("/proc/loadavg"); err == nil { // shared machines: say how busy it was
-				fmt.Printf("load average at start: %s (GOMAXPROCS %d)\n", strings.Join(strings.Fields(string(load))[:3], " "), runtime.GOMAXPROCS(0))
+				fmt.Fprintf(cmd.OutOrStdout(), "load average at start: %s (GOMAXPROCS %d)\n", strings.Join(strings.Fields(string(load))[:3], " "), runtime.GOMAXPROCS(0))
 			}
 			if !skipEncode {
 				if err := benchEncode(w, dataDir, preset, texts, maxLen, batch); err != nil {
@@ -79,8 +85,7 @@ search  effective GFLOP/s of the score products (2 x queries x corpus x dim per 
 	f.IntVar(&queries, "queries", 256, "queries per search")
 	f.IntVar(&k, "k", 100, "hits per query")
 	f.BoolVar(&stream, "stream", false, "generate corpus blocks on the fly (memory-bounded; try --corpus 1000000)")
-	benchCmd.AddCommand(cmd)
-	rootCmd.AddCommand(benchCmd)
+	return cmd
 }
 
 func benchEncode(w *tabwriter.Writer, dataDir, preset string, n, maxLen, batch int) error {

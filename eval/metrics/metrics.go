@@ -197,8 +197,9 @@ func Rank(results []Result) []Result {
 	return out
 }
 
-// Evaluate scores run against qrels. It fails on NaN scores and on a document
-// retrieved twice for one query (trec_eval refuses both too), naming the query.
+// Evaluate scores run against qrels. It fails on NaN or infinite scores
+// (ranks among them mean nothing) and on a document retrieved twice for one
+// query, naming the query.
 func Evaluate(qrels Qrels, run Run, measures []Measure, opts Options) (*Scores, error) {
 	s := &Scores{Measures: measures, PerQuery: map[string][]float64{}}
 	for q, res := range run {
@@ -208,8 +209,8 @@ func Evaluate(qrels Qrels, run Run, measures []Measure, opts Options) (*Scores, 
 		}
 		seen := make(map[string]struct{}, len(res))
 		for _, r := range res {
-			if math.IsNaN(r.Score) {
-				return nil, fmt.Errorf("query %s: document %s has a NaN score", q, r.DocID)
+			if math.IsNaN(r.Score) || math.IsInf(r.Score, 0) {
+				return nil, fmt.Errorf("query %s: document %s has a non-finite score (%v)", q, r.DocID, r.Score)
 			}
 			if _, dup := seen[r.DocID]; dup {
 				return nil, fmt.Errorf("query %s: document %s retrieved twice", q, r.DocID)

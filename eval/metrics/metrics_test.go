@@ -88,6 +88,11 @@ func TestEvaluateMissingAndUnjudged(t *testing.T) {
 			t.Errorf("missing %v unjudged %v", s.Missing, s.Unjudged)
 		}
 	}
+	for _, bad := range []float64{math.Inf(1), math.Inf(-1)} {
+		if _, err := Evaluate(qrels, Run{"1": {{"d1", bad}}}, ms, Options{}); err == nil || !strings.Contains(err.Error(), "non-finite") {
+			t.Errorf("score %v: got %v, want a non-finite score error", bad, err)
+		}
+	}
 	if _, err := Evaluate(qrels, Run{"1": {{"d1", math.NaN()}}}, ms, Options{}); err == nil {
 		t.Error("NaN score accepted")
 	}
