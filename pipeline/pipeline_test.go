@@ -632,56 +632,71 @@ func readJSONLoose(path string, v any) error {
 	return json.Unmarshal(b, v)
 }
 
-// TestSIGKILLDuringTrainingResumes kills a process running the pipeline
-// while stage 0 trains, reruns it, and checks that finished stages are
-// skipped, the interrupted one resumes, and every model, weight file and
-// ranking equals the uninterrupted run's. scripts/pipeline_kill.sh does the
-// same for every stage.
+// TestSIGKILLDuringTrainingResumes kills the pipeline process with SIGKILL
+// in the middle of stage 0 (the reference training) and, in another run, in
+// the middle of stage 1 (tDRO), once the stage has written a checkpoint;
+// the rerun must skip what had finished, resume the killed stage from its
+// checkpoint, and end with models, weights, mixtures and runs identical to
+// an uninterrupted run's. scripts/pipeline_kill.sh does the same for every
+// stage.
 func TestSIGKILLDuringTrainingResumes(t *testing.T) {
 	if os.Getenv("TDRO_PIPELINE_RUN") != "" {
 		return
 	}
 	refDir, _ := uninterrupted(t)
-	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestPipelineHelper$")
-	cmd.Env = append(os.Environ(), "TDRO_PIPELINE_RUN="+dir)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ckpt := filepath.Join(dir, checkpointDir(referenceRun), "checkpoint.bin")
-	crashtest.KillWhen(t, cmd, 3*time.Minute, "stage 0's first checkpoint", func() bool {
-		_, err := os.Stat(ckpt)
-		return err == nil
-	})
-	if m, _ := LoadManifest(dir, "train-"+referenceRun); m != nil {
-		t.Skip("stage 0 finished before the kill landed; nothing to resume")
-	}
+	for _, tc := range []struct {
+		stage, checkpoint string
+		done              []string // stages that finished before it
+	}{
+		{"train-" + referenceRun, filepath.Join(checkpointDir(referenceRun), "checkpoint.bin"), []string{"base", "prepare"}},
+		{"dro", filepath.Join(droDir, "checkpoint.bin"), []string{"base", "prepare", "train-" + referenceRun}},
+	} {
+		t.Run(tc.stage, func(t *testing.T) {
+			dir := t.TempDir()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestPipelineHelper$")
+			cmd.Env = append(os.Environ(), "TDRO_PIPELINE_RUN="+dir)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			crashtest.KillWhen(t, cmd, 3*time.Minute, tc.stage+"'s first checkpoint", func() bool {
+				_, err := os.Stat(filepath.Join(dir, tc.checkpoint))
+				return err == nil
+			})
+			if m, _ := LoadManifest(dir, tc.stage); m != nil {
+				t.Skip(tc.stage + " finished before the kill landed; nothing to resume")
+			}
 
-	res, err := Run(context.Background(), tinyOptions(t, dir))
-	if err != nil {
-		t.Fatal(err)
+			res, err := Run(context.Background(), tinyOptions(t, dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			status := map[string]Status{}
+			for _, r := range res {
+				status[r.Stage] = r.Status
+			}
+			for _, st := range tc.done {
+				if status[st] != Skipped {
+					t.Errorf("after SIGKILL in %s: %s %s, want skipped", tc.stage, st, status[st])
+				}
+			}
+			if status[tc.stage] != Resumed {
+				t.Errorf("after SIGKILL: %s %s, want resumed", tc.stage, status[tc.stage])
+			}
+			same := func(rel string) {
+				a, errA := HashPath(filepath.Join(refDir, rel))
+				b, errB := HashPath(filepath.Join(dir, rel))
+				if errA != nil || errB != nil || a != b {
+					t.Errorf("%s differs from the uninterrupted run (%v %v)", rel, errA, errB)
+				}
+			}
+			for _, m := range []string{"reference", "top70", "ratio"} {
+				same(filepath.Join(modelDir(m), "model.safetensors"))
+				same(filepath.Join(evalDir(m), "runs"))
+			}
+			same(filepath.Join(droDir, dro.WeightsDir))
+			same(mixturesDir)
+		})
 	}
-	status := map[string]Status{}
-	for _, r := range res {
-		status[r.Stage] = r.Status
-	}
-	if status["base"] != Skipped || status["prepare"] != Skipped || status["train-"+referenceRun] != Resumed {
-		t.Fatalf("after SIGKILL: base %s, prepare %s, train-reference %s; want skipped, skipped, resumed",
-			status["base"], status["prepare"], status["train-"+referenceRun])
-	}
-	same := func(rel string) {
-		a, errA := HashPath(filepath.Join(refDir, rel))
-		b, errB := HashPath(filepath.Join(dir, rel))
-		if errA != nil || errB != nil || a != b {
-			t.Errorf("%s differs from the uninterrupted run (%v %v)", rel, errA, errB)
-		}
-	}
-	for _, m := range []string{"reference", "top70", "ratio"} {
-		same(filepath.Join(modelDir(m), "model.safetensors"))
-		same(filepath.Join(evalDir(m), "runs"))
-	}
-	same(filepath.Join(droDir, dro.WeightsDir))
-	same(mixturesDir)
 }
 
 // TestPipelineHelper is the process TestSIGKILLDuringTrainingResumes kills.
