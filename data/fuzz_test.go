@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
+	"reflect"
 	"testing"
 )
 
@@ -60,6 +63,42 @@ func FuzzReader(f *testing.F) {
 			}
 			if got.QueryID != want.QueryID || got.Query != want.Query || len(got.Positives) != len(want.Positives) || len(got.Negatives) != len(want.Negatives) {
 				t.Fatalf("round trip changed %+v into %+v", want, got)
+			}
+		}
+	})
+}
+
+// FuzzIndexRecords checks that an indexed file gives exactly the records the
+// streaming reader gives, in order, or fails at the same first bad line.
+func FuzzIndexRecords(f *testing.F) {
+	for _, s := range []string{
+		"{\"query\":\"a\",\"pos\":[\"p\"]}\n\n  {\"query_id\":\"x\",\"query\":\"b\",\"positive_passages\":[{\"text\":\"t\"}]}",
+		"{\"query\":\"a\",\"pos\":[\"p\"]}\r\n{\"query\":\"\",\"pos\":[\"p\"]}\n",
+		"\n\n\n", "{", "{\"query\":\"中文\",\"pos\":[\"답\"]}",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		path := filepath.Join(t.TempDir(), "d.jsonl")
+		if err := os.WriteFile(path, in, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want, wantErr := ReadRecords(path)
+		got, err := IndexRecords(path)
+		var le, wantLE *LineError
+		if wantErr != nil {
+			if !errors.As(err, &le) || !errors.As(wantErr, &wantLE) || le.Line != wantLE.Line || le.Field != wantLE.Field {
+				t.Fatalf("index error %v, reader error %v", err, wantErr)
+			}
+			return
+		}
+		if err != nil || got.Len() != len(want) {
+			t.Fatalf("index: %v, %d records; reader: %d", err, got.Len(), len(want))
+		}
+		for i := range want {
+			r, err := got.Record(i)
+			if err != nil || !reflect.DeepEqual(r, want[i]) {
+				t.Fatalf("record %d: %+v (%v), reader %+v", i, r, err, want[i])
 			}
 		}
 	})
