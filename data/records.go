@@ -67,11 +67,11 @@ func IndexRecords(path string) (Records, error) {
 			break
 		}
 		if text := bytes.TrimSpace(b); len(text) > 0 {
-			if _, ferr := parseRecord(text, strconv.Itoa(line)); ferr != nil {
-				return nil, lineError(path, line, ferr)
-			}
 			if len(b) > 1<<31-1 {
 				return nil, &LineError{File: path, Line: line, Err: fmt.Errorf("line of %d bytes (at most 2 GiB)", len(b))}
+			}
+			if _, ferr := parseRecord(text, strconv.Itoa(line)); ferr != nil {
+				return nil, lineError(path, line, ferr)
 			}
 			rf.offset = append(rf.offset, off)
 			rf.length = append(rf.length, int32(len(b)))
