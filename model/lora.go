@@ -69,17 +69,14 @@ func loraLinears(c *Config) []string {
 
 // addLoRA attaches adapters (lora_A kaiming-uniform, lora_B zero, as PEFT
 // initializes them) and freezes every other weight, so that only adapters
-// train. Without a LoRA config it does nothing. Targets that wrap nothing
-// are an error (Config.Validate reports them first): freezing nothing would
-// silently turn a LoRA run into a full fine-tune.
+// train. Without a LoRA config it does nothing. Its callers validate the
+// config first, and Config.Validate rejects a target the model has no
+// projection for, so every target here wraps a linear.
 func (m *Model) addLoRA(rng *rand.Rand) error {
 	if m.Config.LoRA == nil {
 		return nil
 	}
 	lin := loraLinears(m.Config)
-	if len(lin) == 0 {
-		return fmt.Errorf("lora: target_modules %s wrap no linear of the %s model", strings.Join(m.Config.LoRA.Targets, " "), m.Config.ModelType)
-	}
 	r := m.Config.LoRA.Rank
 	for v := range m.Store.IterVariables() {
 		if strings.HasPrefix(v.Path(), Scope+"/") {
