@@ -17,10 +17,12 @@ import (
 // a Tevatron record or a FlagEmbedding {"query","pos","neg"} record; blank
 // lines are ignored. Lines can be of any length.
 type Reader struct {
-	name string
-	r    *bufio.Reader
-	line int
-	done bool
+	name  string
+	r     *bufio.Reader
+	line  int
+	done  bool
+	read  int64 // bytes consumed
+	start int64 // where the line last returned (or rejected) starts
 }
 
 // NewReader reads records from r; name (usually the file path) appears in
@@ -31,6 +33,11 @@ func NewReader(r io.Reader, name string) *Reader {
 
 // Line is the 1-based number of the line last returned (or rejected).
 func (rd *Reader) Line() int { return rd.line }
+
+// Span is where the line last returned (or rejected) lies in the input: its
+// first byte and its length, newline included (IndexRecords reads records
+// back from there).
+func (rd *Reader) Span() (start, length int64) { return rd.start, rd.read - rd.start }
 
 // Next returns the next record, io.EOF at the end, a *LineError for a
 // malformed line (after which Next may be called again), or another error
@@ -48,6 +55,7 @@ func (rd *Reader) Next() (Record, error) {
 			return Record{}, fmt.Errorf("read %s after line %d: %w", rd.name, rd.line, err)
 		}
 		rd.line++
+		rd.start, rd.read = rd.read, rd.read+int64(len(b))
 		b = bytes.TrimSpace(b)
 		if len(b) == 0 {
 			continue

@@ -1,7 +1,6 @@
 package data
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -56,31 +55,20 @@ func IndexRecords(path string) (Records, error) {
 		return nil, err
 	}
 	rf := &RecordFile{path: path, size: st.Size(), modTime: st.ModTime()}
-	r := bufio.NewReaderSize(f, 1<<16)
-	var off int64
-	for line := 1; ; line++ {
-		b, err := r.ReadBytes('\n')
-		if err != nil && err != io.EOF {
-			return nil, fmt.Errorf("read %s after line %d: %w", path, line-1, err)
-		}
-		if len(b) == 0 && err == io.EOF {
+	rd := NewReader(f, path)
+	for {
+		if _, err := rd.Next(); err == io.EOF {
 			break
+		} else if err != nil {
+			return nil, err
 		}
-		if text := bytes.TrimSpace(b); len(text) > 0 {
-			if len(b) > 1<<31-1 {
-				return nil, &LineError{File: path, Line: line, Err: fmt.Errorf("line of %d bytes (at most 2 GiB)", len(b))}
-			}
-			if _, ferr := parseRecord(text, strconv.Itoa(line)); ferr != nil {
-				return nil, lineError(path, line, ferr)
-			}
-			rf.offset = append(rf.offset, off)
-			rf.length = append(rf.length, int32(len(b)))
-			rf.line = append(rf.line, int32(line))
+		start, n := rd.Span()
+		if n > 1<<31-1 {
+			return nil, &LineError{File: path, Line: rd.Line(), Err: fmt.Errorf("line of %d bytes (at most 2 GiB)", n)}
 		}
-		off += int64(len(b))
-		if err == io.EOF {
-			break
-		}
+		rf.offset = append(rf.offset, start)
+		rf.length = append(rf.length, int32(n))
+		rf.line = append(rf.line, int32(rd.Line()))
 	}
 	return rf, nil
 }
