@@ -98,7 +98,7 @@ func TestDefaultInstruction(t *testing.T) {
 		{"msmarco-trec-dl19-5k", "Given a web search query, retrieve relevant passages that answer the query"},
 		{"dbpedia-entity-5k", "Given a query, retrieve relevant entity descriptions from DBPedia"},
 		{"SciFact", "Given a scientific claim, retrieve documents that support or refute the claim"},
-		{"xquadr-zh-en", qaInstruction},
+		{"xquadr-zh-en", QAInstruction},
 		{"cran", "Given a question on aeronautics, retrieve scientific abstracts that answer the question"},
 		{"my-own-set", ""},
 	} {

@@ -2,9 +2,11 @@ package collection
 
 import "strings"
 
-// qaInstruction is the training instruction of the bundled extractive-QA
-// domains (cmrc2018, drcd, korquad); XQuAD-R is the same task.
-const qaInstruction = "Given a question, retrieve Wikipedia passages that answer the question"
+// QAInstruction is the instruction of extractive QA over Wikipedia: the
+// training instruction of the bundled QA domains (cmrc2018, drcd, korquad,
+// data/importers) and the evaluation instruction of XQuAD-R, the same task,
+// so that evaluation asks the model what training taught it.
+const QAInstruction = "Given a question, retrieve Wikipedia passages that answer the question"
 
 // instructions are the query instructions of known evaluation sets, matched
 // by name prefix: E5-Mistral's (Wang et al. 2024, which the LLM-DR recipe and
@@ -30,7 +32,7 @@ var instructions = []struct{ prefix, text string }{
 	{"cran", "Given a question on aeronautics, retrieve scientific abstracts that answer the question"},
 	{"med", "Given a medical question, retrieve MEDLINE abstracts that answer the question"},
 	{"adi", "Given a query on documentation, retrieve abstracts that are relevant to it"},
-	{"xquadr", qaInstruction},
+	{"xquadr", QAInstruction},
 }
 
 // DefaultInstruction is the query instruction tdro uses for an evaluation

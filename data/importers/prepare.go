@@ -37,15 +37,13 @@ type Source struct {
 // XQuAD-R evaluation languages that no other training domain covers.
 var DefaultSTSLanguages = []string{"de", "es", "ru"}
 
-const qaInstruction = "Given a question, retrieve Wikipedia passages that answer the question"
-
 // DefaultSources lists the bundled training domains (../shared/data/train),
 // with one stsb_mt domain per language in stsLanguages.
 func DefaultSources(stsLanguages []string) []Source {
 	srcs := []Source{
-		{Name: "cmrc2018", Language: "zh", Format: "squad", Files: []string{"train/cmrc2018/*.json"}, Instructions: []string{qaInstruction}},
-		{Name: "drcd", Language: "zh-Hant", Format: "squad", Files: []string{"train/drcd/*.json"}, Instructions: []string{qaInstruction}},
-		{Name: "korquad", Language: "ko", Format: "squad", Files: []string{"train/korquad/*.json"}, Instructions: []string{qaInstruction}},
+		{Name: "cmrc2018", Language: "zh", Format: "squad", Files: []string{"train/cmrc2018/*.json"}, Instructions: []string{collection.QAInstruction}},
+		{Name: "drcd", Language: "zh-Hant", Format: "squad", Files: []string{"train/drcd/*.json"}, Instructions: []string{collection.QAInstruction}},
+		{Name: "korquad", Language: "ko", Format: "squad", Files: []string{"train/korquad/*.json"}, Instructions: []string{collection.QAInstruction}},
 		{Name: "ko_chatbot", Language: "ko", Format: "ko_chatbot", Files: []string{"train/ko_chatbot/*.csv"},
 			Instructions: []string{"Given a chit-chat message, retrieve a suitable reply"}},
 		{Name: "ko_qpair", Language: "ko", Format: "ko_qpair", Files: []string{"train/ko_qpair/*.csv"}, Symmetric: true,
