@@ -211,17 +211,18 @@ func (e *Engine) runStage(ctx context.Context, st *Stage, done map[string]*Manif
 	if err := os.Remove(ManifestPath(e.Dir, st.Name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return Result{}, fmt.Errorf("stage %s: %w", st.Name, err)
 	}
+	// A resumed stage keeps its paths but not the temporaries a kill left in
+	// and beside them; a fresh attempt starts from nothing.
 	for _, p := range append(append([]string{}, st.Outputs...), st.Scratch...) {
-		if err := removeTemps(e.abs(p)); err != nil {
-			return Result{}, fmt.Errorf("stage %s: clear temporary files of %s: %w", st.Name, p, err)
+		err := removeTemps(e.abs(p))
+		if err == nil && !resume {
+			err = os.RemoveAll(e.abs(p))
+		}
+		if err != nil {
+			return Result{}, fmt.Errorf("stage %s: clear %s: %w", st.Name, p, err)
 		}
 	}
 	if !resume {
-		for _, p := range append(append([]string{}, st.Outputs...), st.Scratch...) {
-			if err := os.RemoveAll(e.abs(p)); err != nil {
-				return Result{}, fmt.Errorf("stage %s: clear %s: %w", st.Name, p, err)
-			}
-		}
 		if err := atomicfile.WriteJSON(markPath, started{Key: m.Key, Started: time.Now().UTC()}); err != nil {
 			return Result{}, fmt.Errorf("stage %s: %w", st.Name, err)
 		}

@@ -53,7 +53,10 @@ func evalSets(dataDir string, cfg EvalConfig) ([]*collection.Collection, error) 
 // kept query stays in the corpus, even past maxDocs, so no relevant document
 // is lost.
 func Sample(c *collection.Collection, maxQueries, maxDocs int) *collection.Collection {
-	out := &collection.Collection{Name: c.Name, Language: c.Language, Instruction: c.Instruction, Qrels: map[string]map[string]int{}}
+	// Everything but the sample itself carries over (name, language, instruction...).
+	out := &collection.Collection{}
+	*out = *c
+	out.Docs, out.Queries, out.Qrels = nil, nil, map[string]map[string]int{}
 	qids := make([]string, len(c.Queries))
 	for i, q := range c.Queries {
 		qids[i] = q.ID
