@@ -33,14 +33,19 @@ type Config struct {
 
 	// Loss of proxy and reference: InfoNCE over each example's own positive
 	// and hard negatives (hard_negatives_only is forced on: in mixed batches
-	// other examples may be false negatives). Official: cos, temperature 0.002.
+	// other examples may be false negatives). Official: cos, temperature
+	// 0.002 in every stage. Temperature 0 (the default) scores at the
+	// temperature the reference was trained at, read from its
+	// train.RecipeFile: scoring a model at a temperature it was not trained
+	// at distorts its losses and so the weights.
 	train.LossConfig
 	train.OptimizerConfig     // the proxy's AdamW and schedule
 	GradCacheChunk        int `json:"grad_cache_chunk,omitempty"` // rows per encoder call; 0 = whole batch
 	// MicroBatches is the official run's gradient_accumulation_steps: the
-	// batch is scored as this many micro-batches whose scores are summed
-	// into one weight update, and the proxy's gradient is the mean of their
-	// weighted losses. Set grad_cache_chunk as well to bound the proxy's
+	// batch is scored as this many micro-batches whose mean score makes one
+	// weight update; every micro-batch but the last is weighted with the
+	// alpha from before the update (Learner.Step), and the proxy's gradient
+	// is the mean of their weighted losses. Set grad_cache_chunk as well to bound the proxy's
 	// memory by a chunk rather than the whole batch.
 	MicroBatches int `json:"micro_batches,omitempty"`
 
@@ -57,7 +62,7 @@ func DefaultConfig() Config {
 	opt.LearningRate = 1e-4
 	return Config{
 		Steps: 20, BatchSize: 16, Negatives: 7, QueryMaxLen: 32, PassageMaxLen: 64, Seed: 42,
-		LossConfig:      train.LossConfig{Temperature: 0.002, Similarity: train.Cosine, HardNegativesOnly: true},
+		LossConfig:      train.LossConfig{Similarity: train.Cosine, HardNegativesOnly: true},
 		OptimizerConfig: opt,
 		UpdateConfig:    UpdateConfig{}.WithDefaults(),
 		CheckpointEvery: 10,
@@ -106,7 +111,11 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config field %s %s", ch.field, ch.msg)
 		}
 	}
-	if err := c.LossConfig.Validate(); err != nil {
+	loss := c.LossConfig
+	if loss.Temperature == 0 { // the reference's, resolved by Run
+		loss.Temperature = 1
+	}
+	if err := loss.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	if err := c.OptimizerConfig.Validate(); err != nil {

@@ -1,10 +1,13 @@
 package dro
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tdro/tdro/train"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -57,5 +60,30 @@ func TestValidateMicroBatches(t *testing.T) {
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("micro_batches %d: err = %v, want %q", tc.micro, err, tc.want)
 		}
+	}
+}
+
+// TestScoringTemperature: an explicit temperature wins; otherwise the one
+// the reference records it was trained at; a reference that records none
+// is an error naming the field.
+func TestScoringTemperature(t *testing.T) {
+	ref := t.TempDir()
+	cfg := DefaultConfig()
+	cfg.Reference = ref
+	if _, err := ScoringTemperature(cfg); err == nil || !strings.Contains(err.Error(), "temperature") || !strings.Contains(err.Error(), train.RecipeFile) {
+		t.Errorf("no recipe: %v", err)
+	}
+	recipe := train.DefaultConfig()
+	recipe.Temperature = 0.07
+	b, _ := json.Marshal(recipe)
+	if err := os.WriteFile(filepath.Join(ref, train.RecipeFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ScoringTemperature(cfg); err != nil || got != 0.07 {
+		t.Errorf("from the reference: %v, %v; want 0.07", got, err)
+	}
+	cfg.Temperature = 0.002
+	if got, err := ScoringTemperature(cfg); err != nil || got != 0.002 {
+		t.Errorf("explicit: %v, %v; want 0.002", got, err)
 	}
 }

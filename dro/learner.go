@@ -16,11 +16,33 @@ const (
 	AbsentKeep Absent = "keep"
 )
 
+// Init says where alpha starts.
+type Init string
+
+const (
+	// InitUniform starts every domain at 1/k (tdro's default).
+	InitUniform Init = "uniform"
+	// InitMixture starts from the mixture's weights, normalised, as the
+	// official GroupWeights does with the sampler's configured probabilities.
+	InitMixture Init = "mixture"
+)
+
 // Defaults of the weight update (official tDRO code).
 const (
 	DefaultEta      = 0.02
 	DefaultEMADecay = 0.1
 )
+
+// alphaFloor is the smallest weight a domain keeps: exponentiated-gradient
+// steps can drive a weight below what float64 represents, and log(0) = -Inf
+// would make the state unsaveable (JSON has no -Inf) and a micro-batch of
+// such domains weightless. A floored domain stays representable and can
+// recover; at 1e-300 the floor never changes a weight sum.
+const alphaFloor = 1e-300
+
+// clipEpsilon is torch.nn.utils.clip_grad_norm_'s: the official update
+// scales the step by min(1, max_norm / (norm + 1e-6)), max_norm 1.
+const clipEpsilon = 1e-6
 
 // UpdateConfig configures the domain-weight update.
 type UpdateConfig struct {
@@ -29,6 +51,7 @@ type UpdateConfig struct {
 	Eta       float64 `json:"eta"`       // step size, default DefaultEta
 	Smoothing float64 `json:"smoothing"` // eps in alpha <- (1-eps) alpha + eps/k, default 0
 	EMA       float64 `json:"ema"`       // weight of the newest alpha in the EMA, default DefaultEMADecay
+	Init      Init    `json:"init"`      // where alpha starts, default InitUniform
 }
 
 // WithDefaults fills zero fields with the defaults.
@@ -44,6 +67,9 @@ func (c UpdateConfig) WithDefaults() UpdateConfig {
 	}
 	if c.EMA == 0 {
 		c.EMA = DefaultEMADecay
+	}
+	if c.Init == "" {
+		c.Init = InitUniform
 	}
 	return c
 }
@@ -62,6 +88,8 @@ func (c UpdateConfig) Validate() error {
 		return fmt.Errorf("smoothing: must be in [0,1), got %v", c.Smoothing)
 	case !(c.EMA > 0 && c.EMA <= 1):
 		return fmt.Errorf("ema: must be in (0,1], got %v", c.EMA)
+	case c.Init != InitUniform && c.Init != InitMixture:
+		return fmt.Errorf("init: unknown start %q (want %q or %q)", c.Init, InitUniform, InitMixture)
 	}
 	return nil
 }
@@ -70,7 +98,9 @@ func (c UpdateConfig) Validate() error {
 // learning them; it is JSON-serialisable so that checkpoints resume exactly.
 //
 // One optimizer step is any number of Observe calls (one per gradient
-// accumulation micro-batch; their scores are summed) followed by one Update.
+// accumulation micro-batch; their scores are averaged, as the official
+// trainer divides the accumulated gradient by the number of micro-batches)
+// followed by one Update.
 type Learner struct {
 	Config   UpdateConfig `json:"config"`
 	Steps    int          `json:"steps"`     // updates done
@@ -88,14 +118,38 @@ func NewLearner(k int, cfg UpdateConfig) (*Learner, error) {
 	if k <= 0 {
 		return nil, errors.New("dro: no domains")
 	}
+	start := make([]float64, k)
+	for g := range start {
+		start[g] = 1
+	}
+	return NewLearnerAt(start, cfg)
+}
+
+// NewLearnerAt starts at the given non-negative weights, normalised to sum
+// 1 (init "mixture": the mixture's weights).
+func NewLearnerAt(start []float64, cfg UpdateConfig) (*Learner, error) {
+	k := len(start)
+	if k == 0 {
+		return nil, errors.New("dro: no domains")
+	}
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("dro: %w", err)
 	}
+	sum := 0.0
+	for g, w := range start {
+		if !(w >= 0) || math.IsInf(w, 0) {
+			return nil, fmt.Errorf("dro: starting weight of domain %d is %v, want a finite number >= 0", g, w)
+		}
+		sum += w
+	}
+	if !(sum > 0) || math.IsInf(sum, 0) {
+		return nil, fmt.Errorf("dro: starting weights %v do not sum to a positive finite number", start)
+	}
 	l := &Learner{Config: cfg, LogAlpha: make([]float64, k), Alpha: make([]float64, k),
 		Mean: make([]float64, k), EMA: make([]float64, k), Last: make([]float64, k), Pending: make([]float64, k)}
 	for g := range k {
-		l.Alpha[g] = 1 / float64(k)
+		l.Alpha[g] = math.Max(start[g]/sum, alphaFloor)
 		l.LogAlpha[g] = math.Log(l.Alpha[g])
 		l.Mean[g] = l.Alpha[g]
 		l.EMA[g] = l.Alpha[g]
@@ -107,8 +161,9 @@ func NewLearner(k int, cfg UpdateConfig) (*Learner, error) {
 func (l *Learner) K() int { return len(l.Alpha) }
 
 // Observe scores one micro-batch (see Measure.Scores), applies the absent
-// policy and adds the scores to the pending sum. It returns the micro-batch
-// scores after the policy.
+// policy and adds the scores to the pending sum (Update divides it by the
+// number of micro-batches observed). It returns the micro-batch scores
+// after the policy.
 func (l *Learner) Observe(proxy, ref []float64, domain []int) ([]float64, error) {
 	scores, present, err := l.Config.Measure.Scores(proxy, ref, domain, l.K())
 	if err != nil {
@@ -127,22 +182,30 @@ func (l *Learner) Observe(proxy, ref []float64, domain []int) ([]float64, error)
 	return scores, nil
 }
 
-// Update applies one exponentiated-gradient step with the pending scores M:
+// Update applies one exponentiated-gradient step with the mean M of the
+// pending micro-batch scores (the official trainer's accumulated gradient
+// divided by gradient_accumulation_steps):
 //
-//	log alpha <- log alpha + eta * M / max(1, ||M||_2)
+//	log alpha <- log alpha + eta * M * min(1, 1/(||M||_2 + 1e-6))
 //	alpha     <- softmax(log alpha);  alpha <- (1-eps) alpha + eps/k
 //
-// and then sets log alpha to log(alpha), so the state stays normalised (the
-// softmax is unchanged by that shift when eps = 0). It updates the running
-// mean and the EMA and returns the scores used.
+// (the clip is torch's clip_grad_norm_ with max_norm 1), and then sets
+// log alpha to log(alpha), so the state stays normalised (the softmax is
+// unchanged by that shift when eps = 0). A weight never falls below
+// alphaFloor. It updates the running mean and the EMA and returns M.
 func (l *Learner) Update() []float64 {
 	k := l.K()
 	m := l.Pending
+	if l.Observed > 1 {
+		for g := range m {
+			m[g] /= float64(l.Observed)
+		}
+	}
 	norm := 0.0
 	for _, v := range m {
 		norm += v * v
 	}
-	scale := l.Config.Eta / math.Max(1, math.Sqrt(norm))
+	scale := l.Config.Eta * math.Min(1, 1/(math.Sqrt(norm)+clipEpsilon))
 	maxLog := math.Inf(-1)
 	for g := range k {
 		l.LogAlpha[g] += scale * m[g]
@@ -156,7 +219,7 @@ func (l *Learner) Update() []float64 {
 	eps := l.Config.Smoothing
 	l.Steps++
 	for g := range k {
-		a := (1-eps)*l.Alpha[g]/sum + eps/float64(k)
+		a := math.Max((1-eps)*l.Alpha[g]/sum+eps/float64(k), alphaFloor)
 		l.Alpha[g] = a
 		l.LogAlpha[g] = math.Log(a)
 		l.Mean[g] += (a - l.Mean[g]) / float64(l.Steps)
@@ -169,7 +232,9 @@ func (l *Learner) Update() []float64 {
 }
 
 // ExampleWeights returns alpha[domain[i]] normalised to sum 1 over the
-// micro-batch: the weights of the proxy's per-example losses.
+// micro-batch: the weights of the proxy's per-example losses. Weights are
+// never below alphaFloor, so the sum is positive; an empty micro-batch has
+// no weights.
 func (l *Learner) ExampleWeights(domain []int) []float64 {
 	w := make([]float64, len(domain))
 	sum := 0.0
@@ -184,12 +249,15 @@ func (l *Learner) ExampleWeights(domain []int) []float64 {
 }
 
 // Step is one optimizer step over a batch made of micro equal micro-batches
-// (gradient accumulation, the official run's gradient_accumulation_steps):
-// each micro-batch is observed on its own (its own normalisation and absent
-// policy), the summed scores make one Update, and the returned per-example
-// weights are each micro-batch's ExampleWeights divided by micro — the
-// gradient of their weighted loss is the mean of the micro-batches' losses,
-// as the accumulated gradient is. micro = 1 is a plain step.
+// (gradient accumulation, the official run's gradient_accumulation_steps),
+// in the official order: each micro-batch is observed on its own (its own
+// normalisation and absent policy); micro-batches 1..micro-1 are weighted
+// with alpha as it was before this step (their backward passes run before
+// the update), the mean of all micro-batch scores makes one Update, and the
+// last micro-batch is weighted with the new alpha. Each micro-batch's
+// ExampleWeights are divided by micro, so the gradient of the weighted loss
+// is the mean of the micro-batches' losses, as the accumulated gradient is.
+// micro = 1 is a plain step: scores, update, weights with the new alpha.
 func (l *Learner) Step(proxy, ref []float64, domain []int, micro int) (weights, scores []float64, err error) {
 	n := len(domain)
 	if micro < 1 || n%micro != 0 {
@@ -205,17 +273,23 @@ func (l *Learner) Step(proxy, ref []float64, domain []int, micro int) (weights, 
 		}
 		return x[lo : lo+size]
 	}
-	for lo := 0; lo < n; lo += size {
-		if _, err := l.Observe(proxy[lo:lo+size], part(ref, lo), domain[lo:lo+size]); err != nil {
-			return nil, nil, err
-		}
-	}
-	scores = l.Update()
 	weights = make([]float64, 0, n)
-	for lo := 0; lo < n; lo += size {
+	addWeights := func(lo int) {
 		for _, w := range l.ExampleWeights(domain[lo : lo+size]) {
 			weights = append(weights, w/float64(micro))
 		}
 	}
+	for lo := 0; lo < n; lo += size {
+		if _, err := l.Observe(proxy[lo:lo+size], part(ref, lo), domain[lo:lo+size]); err != nil {
+			clear(l.Pending)
+			l.Observed = 0
+			return nil, nil, err
+		}
+		if lo+size < n {
+			addWeights(lo)
+		}
+	}
+	scores = l.Update()
+	addWeights(n - size)
 	return weights, scores, nil
 }

@@ -1,6 +1,7 @@
 package dro
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -86,12 +87,12 @@ func TestUpdateClipsToUnitNorm(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		scores []float64
-		want   []float64 // softmax(log(1/3) + eta*M/max(1,|M|))
+		want   []float64 // softmax(log(1/3) + eta*M*min(1, 1/(|M|+1e-6))), torch's clip_grad_norm_
 	}{
-		// |M| = 5 -> clipped: increments [.012 .016 0]
-		{"clipped", []float64{3, 4, 0}, []float64{0.3342156935635123, 0.3355552336318501, 0.33022907280463765}},
+		// |M| = 5 -> clipped: increments [.012 .016 0]/(1+2e-7)
+		{"clipped", []float64{3, 4, 0}, []float64{0.334215693388348, 0.3355552331875396, 0.33022907342411245}},
 		// |M| = .5 -> unclipped: increments [.006 .008 0]
-		{"unclipped", []float64{0.3, 0.4, 0}, []float64{0.3337761468724112, 0.33444436716370723, 0.33177948596388146}},
+		{"unclipped", []float64{0.3, 0.4, 0}, []float64{0.33377614687241125, 0.33444436716370723, 0.33177948596388146}},
 	} {
 		l, err := NewLearner(3, UpdateConfig{Measure: Raw})
 		if err != nil {
@@ -112,7 +113,7 @@ func TestUpdateClipsToUnitNorm(t *testing.T) {
 }
 
 func TestUpdateSmoothingMeanEMA(t *testing.T) {
-	step1 := []float64{0.3342156935635123, 0.3355552336318501, 0.33022907280463765}
+	step1 := []float64{0.334215693388348, 0.3355552331875396, 0.33022907342411245}
 	l, _ := NewLearner(3, UpdateConfig{Measure: Raw, Smoothing: 0.3})
 	l.Observe([]float64{3, 4, 0}, nil, []int{0, 1, 2})
 	l.Update()
@@ -124,7 +125,7 @@ func TestUpdateSmoothingMeanEMA(t *testing.T) {
 	l.Update()
 	l.Observe([]float64{0, 0, 10}, nil, []int{0, 1, 2}) // clipped to +.02 on domain 2
 	l.Update()
-	step2 := []float64{0.3320008924408766, 0.33333155556266664, 0.3346675519964567}
+	step2 := []float64{0.33200089248496567, 0.3333315553402673, 0.33466755217476707}
 	near(t, "step 2", l.Alpha, step2, 1e-12)
 	var mean, ema []float64
 	for g := range 3 {
@@ -138,7 +139,7 @@ func TestUpdateSmoothingMeanEMA(t *testing.T) {
 func TestAbsentPolicyAndAccumulation(t *testing.T) {
 	for _, tc := range []struct {
 		absent Absent
-		want   []float64 // pending after two micro-batches
+		want   []float64 // pending (summed) after two micro-batches; Update uses their mean
 	}{
 		// micro-batch 1 scores [1 2 -]; micro-batch 2 scores [3 - -]
 		{AbsentZero, []float64{4, 2, 0}},
@@ -154,7 +155,7 @@ func TestAbsentPolicyAndAccumulation(t *testing.T) {
 		if l.Observed != 2 {
 			t.Fatalf("observed %d", l.Observed)
 		}
-		near(t, "used", l.Update(), tc.want, 0)
+		near(t, "used", l.Update(), []float64{tc.want[0] / 2, tc.want[1] / 2, tc.want[2] / 2}, 0)
 		near(t, "pending reset", l.Pending, []float64{0, 0, 0}, 0)
 	}
 }
@@ -168,19 +169,22 @@ func TestExampleWeights(t *testing.T) {
 
 func TestStepAccumulatesMicroBatches(t *testing.T) {
 	// Raw measure, 4 examples in 2 micro-batches: [0 1] with losses [1 2]
-	// and [0 0] with losses [3 5]. Summed scores [1+4, 2] = [5 2]:
-	// |M| = sqrt(29) -> log alpha += .02 * [5 2] / sqrt(29).
+	// and [0 0] with losses [3 5]. Mean of the micro-batch scores
+	// ([1 2] and [4 0]) is [2.5 1]: |M| = sqrt(7.25) -> log alpha +=
+	// .02 * [2.5 1] / (sqrt(7.25) + 1e-6) (the official trainer).
 	l, _ := NewLearner(2, UpdateConfig{Measure: Raw})
 	w, scores, err := l.Step([]float64{1, 2, 3, 5}, nil, []int{0, 1, 0, 0}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	near(t, "scores", scores, []float64{5, 2}, 1e-15)
-	d := 0.02 * (5 - 2) / math.Sqrt(29)
+	near(t, "scores", scores, []float64{2.5, 1}, 1e-15)
+	d := 0.02 * (2.5 - 1) / (math.Sqrt(7.25) + 1e-6)
 	a0 := 1 / (1 + math.Exp(-d))
 	near(t, "alpha", l.Alpha, []float64{a0, 1 - a0}, 1e-12)
-	// Each micro-batch's weights sum to 1/2: [a0 a1]/(a0+a1)/2, then 1/4 each.
-	near(t, "weights", w, []float64{a0 / 2, (1 - a0) / 2, 0.25, 0.25}, 1e-12)
+	// The first micro-batch is weighted with the alpha from before the
+	// update (uniform: 1/2 each, halved), the last with the new alpha
+	// (one domain only: 1/2 each, halved).
+	near(t, "weights", w, []float64{0.25, 0.25, 0.25, 0.25}, 1e-12)
 
 	// One micro-batch of the same examples: mean loss of domain 0 is 3.
 	l, _ = NewLearner(2, UpdateConfig{Measure: Raw})
@@ -208,6 +212,48 @@ func TestLearnerConfigErrors(t *testing.T) {
 		_, err := NewLearner(tc.k, tc.cfg)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: err = %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+}
+
+// TestAlphaFloor drives a weight below what float64 holds (a huge eta):
+// it stays at the floor, log alpha stays finite, the state serialises and
+// a micro-batch of floored domains still gets finite weights.
+func TestAlphaFloor(t *testing.T) {
+	l, err := NewLearner(2, UpdateConfig{Measure: Raw, Eta: 1e4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.Step([]float64{10, 0}, nil, []int{0, 1}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if l.Alpha[1] != alphaFloor || math.IsInf(l.LogAlpha[1], 0) {
+		t.Fatalf("alpha %v, log alpha %v: want domain 1 at the floor %g with a finite log", l.Alpha, l.LogAlpha, alphaFloor)
+	}
+	if _, err := json.Marshal(l); err != nil {
+		t.Fatalf("state does not serialise: %v", err)
+	}
+	w := l.ExampleWeights([]int{1, 1})
+	near(t, "floored micro-batch weights", w, []float64{0.5, 0.5}, 0)
+	// It can recover: a loss on domain 1 only moves it back up.
+	if _, _, err := l.Step([]float64{0, 10}, nil, []int{0, 1}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if !(l.Alpha[1] > alphaFloor) {
+		t.Fatalf("floored domain did not recover: %v", l.Alpha)
+	}
+}
+
+func TestNewLearnerAt(t *testing.T) {
+	l, err := NewLearnerAt([]float64{1, 3}, UpdateConfig{Init: InitMixture})
+	if err != nil {
+		t.Fatal(err)
+	}
+	near(t, "alpha", l.Alpha, []float64{0.25, 0.75}, 0)
+	near(t, "mean", l.Mean, []float64{0.25, 0.75}, 0)
+	for _, bad := range [][]float64{{0, 0}, {-1, 2}, {math.NaN(), 1}, {math.Inf(1), 1}, {1e308, 1e308}} {
+		if _, err := NewLearnerAt(bad, UpdateConfig{}); err == nil {
+			t.Errorf("start %v accepted", bad)
 		}
 	}
 }

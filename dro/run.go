@@ -20,7 +20,7 @@ import (
 // Directories of a run's output next to train.Loop's checkpoint.bin and
 // log.jsonl.
 const (
-	WeightsDir = "weights"     // curr.json, mean.json, ema.json, top20.json ... top90.json
+	WeightsDir = "weights"     // curr_weights.json, mean_, ema_, top20_ ... top90_weights.json (FileName)
 	PlotsDir   = "plots"       // PlotSteps and PlotFinal, each .png and .svg
 	PlotSteps  = "alpha_steps" // alpha per domain over the steps
 	PlotFinal  = "alpha_final" // final alpha per domain next to uniform (the paper's Figure 3)
@@ -38,12 +38,13 @@ type Result struct {
 	Curr        []float64 // final alpha
 	Mean        []float64 // running mean of alpha
 	EMA         []float64 // EMA of alpha
+	Temperature float64   // proxy and reference were scored at
 }
 
 // WeightsPath is the path of a weights file of the run: "curr", "mean",
 // "ema" or "top70" (any of TopPercents).
-func (r *Result) WeightsPath(name string) string {
-	return filepath.Join(r.Out, WeightsDir, name+".json")
+func (r *Result) WeightsPath(kind string) string {
+	return filepath.Join(r.Out, WeightsDir, FileName(kind))
 }
 
 // models is what the loop needs from the proxy and reference models, so
@@ -70,6 +71,9 @@ func run(ctx context.Context, cfg Config, domains []train.Domain, m models, resu
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Temperature == 0 {
+		return nil, errors.New("dro: the scoring temperature is not resolved (see ScoringTemperature)")
+	}
 	if err := checkDomains(domains); err != nil {
 		return nil, err
 	}
@@ -93,7 +97,7 @@ func run(ctx context.Context, cfg Config, domains []train.Domain, m models, resu
 	if err != nil {
 		return nil, fmt.Errorf("dro: reference: %w", err)
 	}
-	learner, err := NewLearner(len(domains), cfg.UpdateConfig)
+	learner, err := newLearner(domains, cfg.UpdateConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +115,7 @@ func run(ctx context.Context, cfg Config, domains []train.Domain, m models, resu
 	if err != nil {
 		return nil, fmt.Errorf("dro: %w", err)
 	}
-	res := &Result{Out: cfg.Out, Names: names, ResumedFrom: start}
+	res := &Result{Out: cfg.Out, Names: names, ResumedFrom: start, Temperature: cfg.Temperature}
 	if err := loop.Run(ctx, start, func(i int) (any, error) { return dl.Step(i) }); err != nil {
 		return nil, fmt.Errorf("dro: %w", err)
 	}
@@ -134,6 +138,19 @@ func run(ctx context.Context, cfg Config, domains []train.Domain, m models, resu
 		return nil, err
 	}
 	return res, nil
+}
+
+// newLearner starts the weights as cfg.Init says: uniform, or the
+// mixture's weights.
+func newLearner(domains []train.Domain, cfg UpdateConfig) (*Learner, error) {
+	start := make([]float64, len(domains))
+	for i, d := range domains {
+		start[i] = 1
+		if cfg.WithDefaults().Init == InitMixture {
+			start[i] = d.Weight
+		}
+	}
+	return NewLearnerAt(start, cfg)
 }
 
 // checkDomains rejects a run with no domains or a domain with no records

@@ -29,8 +29,11 @@ const DefaultPercent = 70
 
 // Transfer builds the fine-tuning mixture from mix (the domains that were
 // weighted) and the learned weights w. Every domain of w must be in mix and
-// every domain of mix in w. percent is used by TopK only. The result is a
-// new mixture; mix is not changed. TopK drops the unselected domains.
+// every domain of mix in w, except for Ratio (below). percent is used by
+// TopK only. The result is a new mixture; mix is not changed. TopK drops
+// the unselected domains. Ratio also takes a weights file that names only some of the mixture's
+// domains (an official top-k file): the others get weight 0 and are left
+// out, so Ratio on top70_weights.json gives TopK's 70% mixture.
 func Transfer(mix *data.Mixture, w *WeightsFile, strategy Strategy, percent float64) (*data.Mixture, error) {
 	if mix == nil || len(mix.Domains) == 0 {
 		return nil, fmt.Errorf("transfer: mixture has no domains")
@@ -38,7 +41,7 @@ func Transfer(mix *data.Mixture, w *WeightsFile, strategy Strategy, percent floa
 	if err := w.Validate(); err != nil {
 		return nil, fmt.Errorf("transfer: %w", err)
 	}
-	alpha, err := alignWeights(mix, w)
+	alpha, err := alignWeights(mix, w, strategy)
 	if err != nil {
 		return nil, fmt.Errorf("transfer: %w", err)
 	}
@@ -104,8 +107,13 @@ func TransferFiles(mixturePath, weightsPath string, strategy Strategy, percent f
 	return out, out.Save(outPath)
 }
 
-// alignWeights returns w's weights in mix's domain order, normalised to sum 1.
-func alignWeights(mix *data.Mixture, w *WeightsFile) ([]float64, error) {
+// alignWeights returns w's weights in mix's domain order, normalised to sum
+// 1. A mixture domain the file does not name gets weight 0: an official
+// top-k file (top70_weights.json) lists only the domains it selected, and
+// the official loader samples nothing else. Only the ratio strategy can use
+// such a file (it reproduces the selection); top-k needs every domain
+// ranked, and loss-reweight refuses a weight of 0.
+func alignWeights(mix *data.Mixture, w *WeightsFile, strategy Strategy) ([]float64, error) {
 	inMix := map[string]bool{}
 	for _, d := range mix.Domains {
 		inMix[d.Name] = true
@@ -119,8 +127,10 @@ func alignWeights(mix *data.Mixture, w *WeightsFile) ([]float64, error) {
 	sum := 0.0
 	for i, d := range mix.Domains {
 		wt, ok := w.DomainWeights[d.Name]
-		if !ok {
-			return nil, fmt.Errorf("mixture domain %q has no weight in the weights file", d.Name)
+		if !ok && strategy != Ratio {
+			return nil, fmt.Errorf("mixture domain %q has no weight in the weights file, which names %d of the mixture's %d domains "+
+				"(a top-k selection file: use strategy %q to train on its selection, or the curr/mean/ema weights with %q)",
+				d.Name, len(w.DomainIDs), len(mix.Domains), Ratio, strategy)
 		}
 		alpha[i] = wt
 		sum += wt

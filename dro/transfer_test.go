@@ -84,13 +84,78 @@ func TestTopPercentOfficialRule(t *testing.T) {
 	}
 }
 
-func TestSelectionFile(t *testing.T) {
-	w, _ := NewWeightsFile([]string{"a", "b", "c", "d"}, []float64{0.1, 0.4, 0.2, 0.3}, []int{1, 1, 1, 1})
+// TestSelectionFileIsOfficial: a top-k file holds exactly what the official
+// trainer writes — the selected domains only, ids 0..n-1 by descending
+// weight, weight 1/n, their sizes, epochs over the selected sizes.
+func TestSelectionFileIsOfficial(t *testing.T) {
+	w, _ := NewWeightsFile([]string{"a", "b", "c", "d"}, []float64{0.1, 0.3, 0.2, 0.4}, []int{10, 20, 30, 40})
 	sel, err := w.Selection(50)
 	if err != nil {
 		t.Fatal(err)
 	}
-	near(t, "top50", sel.Weights(), []float64{0, 0.5, 0, 0.5}, 0)
+	got, _ := json.Marshal(sel)
+	var gotMap, wantMap map[string]any
+	json.Unmarshal(got, &gotMap)
+	// total = 40 + 20 = 60: epoch d = .5*60/40, b = .5*60/20.
+	want := `{"domain_ids": {"d": 0, "b": 1}, "domain_weights": {"d": 0.5, "b": 0.5},
+		"size": {"d": 40, "b": 20}, "epoch": {"d": 0.75, "b": 1.5}}`
+	if err := json.Unmarshal([]byte(want), &wantMap); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(gotMap, wantMap) {
+		t.Fatalf("top50 file\n got %s\nwant %s", got, want)
+	}
+	if FileName("top50") != "top50_weights.json" || FileName("curr") != "curr_weights.json" {
+		t.Errorf("file names %s, %s", FileName("top50"), FileName("curr"))
+	}
+}
+
+// TestTransferReadsOfficialFiles: files in the official trainer's own layout
+// (its key order and numbering, as json.dump writes them) give the same
+// mixtures as tdro's: curr_weights.json with top-k, and top70_weights.json
+// (selected domains only) with ratio, which reproduces the selection.
+func TestTransferReadsOfficialFiles(t *testing.T) {
+	mix := testMixture("a", "b", "c", "d")
+	ours, _ := NewWeightsFile([]string{"a", "b", "c", "d"}, []float64{0.2, 0.3, 0.1, 0.4}, []int{10, 10, 10, 10})
+	dir := t.TempDir()
+	officialCurr := filepath.Join(dir, "curr_weights.json")
+	os.WriteFile(officialCurr, []byte(`{
+    "domain_ids": {"d": 0, "c": 1, "b": 2, "a": 3},
+    "domain_weights": {"d": 0.4, "c": 0.1, "b": 0.3, "a": 0.2},
+    "size": {"d": 10, "c": 10, "b": 10, "a": 10},
+    "epoch": {"d": 1.6, "c": 0.4, "b": 1.2, "a": 0.8}
+}`), 0o644)
+	officialTop := filepath.Join(dir, "top70_weights.json")
+	os.WriteFile(officialTop, []byte(`{
+    "domain_ids": {"d": 0, "b": 1},
+    "domain_weights": {"d": 0.5, "b": 0.5},
+    "size": {"d": 10, "b": 10},
+    "epoch": {"d": 1.0, "b": 1.0}
+}`), 0o644)
+	want, err := Transfer(mix, ours, TopK, 70)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		s    Strategy
+	}{{officialCurr, TopK}, {officialTop, Ratio}} {
+		w, err := LoadWeights(tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Transfer(mix, w, tc.s, 70)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s with %s: %+v, want %+v", filepath.Base(tc.path), tc.s, got.Domains, want.Domains)
+		}
+	}
+	ownTop, _ := ours.Selection(70)
+	if got, _ := Transfer(mix, ownTop, Ratio, 0); !reflect.DeepEqual(got, want) {
+		t.Errorf("tdro's own top70 file with ratio: %+v, want %+v", got.Domains, want.Domains)
+	}
 }
 
 func TestTransferStrategies(t *testing.T) {
@@ -161,7 +226,8 @@ func TestTransferBadInput(t *testing.T) {
 	}{
 		{"no domains", &data.Mixture{}, good, Ratio, 0, "no domains"},
 		{"unknown domain", mix, unknown, Ratio, 0, `"zz", which is not in the mixture`},
-		{"missing domain", mix, missing, Ratio, 0, `"b" has no weight`},
+		{"missing domain, top-k", mix, missing, TopK, 50, `"b" has no weight`},
+		{"missing domain, loss-reweight", mix, missing, LossReweight, 0, `"b" has no weight`},
 		{"percent 0", mix, good, TopK, 0, "(0,100]"},
 		{"percent 101", mix, good, TopK, 101, "(0,100]"},
 		{"selects none", mix, good, TopK, 40, "selects none"},

@@ -161,16 +161,25 @@ func TopPercent(weights []float64, percent float64) ([]int, error) {
 	return idx[:n], nil
 }
 
-// Selection is the weights file of a top-percent selection: the selected
-// domains share the weight equally, the others get 0.
+// Selection is the weights file of a top-percent selection as the official
+// trainer writes it (top{pct}_weights.json): only the selected domains,
+// renumbered 0..n-1 by descending weight, each at weight 1/n, with their
+// sizes and their epochs computed over the selected sizes only.
 func (w *WeightsFile) Selection(percent float64) (*WeightsFile, error) {
 	top, err := TopPercent(w.Weights(), percent)
 	if err != nil {
 		return nil, err
 	}
-	sel := make([]float64, len(w.DomainIDs))
-	for _, i := range top {
-		sel[i] = 1 / float64(len(top))
+	names, sizes := w.Names(), w.Sizes()
+	selNames := make([]string, len(top))
+	selWeights := make([]float64, len(top))
+	selSizes := make([]int, len(top))
+	for j, i := range top {
+		selNames[j], selWeights[j], selSizes[j] = names[i], 1/float64(len(top)), sizes[i]
 	}
-	return NewWeightsFile(w.Names(), sel, w.Sizes())
+	return NewWeightsFile(selNames, selWeights, selSizes)
 }
+
+// FileName is the name the official trainer gives a weights file of kind
+// "curr", "mean", "ema" or "top70" (any of TopPercents): curr_weights.json.
+func FileName(kind string) string { return kind + "_weights.json" }

@@ -17,8 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tdro/tdro/configs"
 	"github.com/tdro/tdro/data"
 	"github.com/tdro/tdro/dro"
+	"github.com/tdro/tdro/train"
 	"github.com/tdro/tdro/eval/metrics"
 	evalreport "github.com/tdro/tdro/eval/report"
 	"github.com/tdro/tdro/internal/crashtest"
@@ -217,6 +219,15 @@ func TestEndToEndTinyPreset(t *testing.T) {
 			t.Errorf("model %s: weights %v", m, err)
 		}
 	}
+	// A trained model records the loss it was trained with (tDRO scores the
+	// reference at that temperature).
+	for _, m := range trained {
+		jsonFile(filepath.Join(modelDir(m), train.RecipeFile))
+		loss, ok, err := train.TrainedLoss(path(modelDir(m)))
+		if err != nil || !ok || loss != cfg.Train.LossConfig {
+			t.Errorf("model %s: recipe loss %+v (%v, %v), want %+v", m, loss, ok, err, cfg.Train.LossConfig)
+		}
+	}
 
 	// tDRO: weights in the official schema, the per-step log, the plots.
 	curr, err := dro.LoadWeights(path(droDir, weightsFile("curr")))
@@ -231,21 +242,23 @@ func TestEndToEndTinyPreset(t *testing.T) {
 	}
 	for _, f := range weights {
 		w, err := dro.LoadWeights(filepath.Join(dir, f))
-		if err != nil || len(w.DomainWeights) != len(mix.Domains) {
+		if err != nil {
 			t.Errorf("%s: %v", f, err)
 			continue
 		}
 		var pct int
-		if _, err := fmt.Sscanf(filepath.Base(f), "top%d.json", &pct); err == nil {
-			kept := 0
-			for _, v := range w.DomainWeights {
-				if v > 0 {
-					kept++
+		if _, err := fmt.Sscanf(filepath.Base(f), "top%d_weights.json", &pct); err == nil {
+			// The official selection file: the selected domains only, equal weights.
+			if n := len(mix.Domains) * pct / 100; len(w.DomainWeights) != n || len(w.Size) != n {
+				t.Errorf("%s holds %d domains, want floor(%d*%d%%)", f, len(w.DomainWeights), len(mix.Domains), pct)
+			}
+			for d, v := range w.DomainWeights {
+				if math.Abs(v-1/float64(len(w.DomainWeights))) > 1e-12 {
+					t.Errorf("%s: %s weight %v, want equal weights", f, d, v)
 				}
 			}
-			if kept != len(mix.Domains)*pct/100 {
-				t.Errorf("%s keeps %d domains, want floor(%d*%d%%)", f, kept, len(mix.Domains), pct)
-			}
+		} else if len(w.DomainWeights) != len(mix.Domains) {
+			t.Errorf("%s holds %d domains, want the mixture's %d", f, len(w.DomainWeights), len(mix.Domains))
 		}
 	}
 	logLines := readJSONLines(t, path(droDir, "log.jsonl"))
@@ -277,7 +290,7 @@ func TestEndToEndTinyPreset(t *testing.T) {
 		if i == len(logLines)-1 && cfg.DRO.SelectFrom == "curr" {
 			for d, a := range st.Alpha {
 				if math.Abs(a-curr.DomainWeights[d]) > 1e-12 {
-					t.Errorf("curr.json: %s weight %v, the last step's alpha %v", d, curr.DomainWeights[d], a)
+					t.Errorf("curr_weights.json: %s weight %v, the last step's alpha %v", d, curr.DomainWeights[d], a)
 				}
 			}
 		}
@@ -772,7 +785,7 @@ func TestPrepareCopiesUserMixtureWithUniformWeights(t *testing.T) {
 }
 
 func TestPresetsLoadAndValidate(t *testing.T) {
-	for _, name := range []string{"default", "tiny", "large"} {
+	for _, name := range configs.Names() {
 		cfg, err := LoadConfig(name, "")
 		if err != nil {
 			t.Errorf("preset %s: %v", name, err)
@@ -793,5 +806,28 @@ func TestPresetsLoadAndValidate(t *testing.T) {
 	}
 	if _, err := LoadConfig("huge", ""); err == nil || !strings.Contains(err.Error(), "tiny") {
 		t.Errorf("unknown preset: %v", err)
+	}
+}
+
+// TestOfficialPreset: the official preset uses the official recipe's values
+// in every stage (docs/dro.md), and the default scores tDRO at the
+// reference's own temperature.
+func TestOfficialPreset(t *testing.T) {
+	cfg, err := LoadConfig("official", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.DRO
+	if cfg.Train.Temperature != 0.002 || d.Temperature != 0.002 || d.Negatives != 7 || d.Eta != 0.02 ||
+		d.Measure != dro.RelativeOfficial || d.MicroBatches != 4 || d.Absent != dro.AbsentZero ||
+		cfg.Train.WeightDecay != 0.1 || d.WeightDecay != 0.1 || len(cfg.Transfer) != 1 || cfg.Transfer[0].Percent != 70 {
+		t.Errorf("official preset: train %+v, dro %+v, transfer %+v", cfg.Train, d, cfg.Transfer)
+	}
+	def, err := LoadConfig("default", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.DRO.Temperature != 0 {
+		t.Errorf("default dro temperature %v, want 0 (the reference's)", def.DRO.Temperature)
 	}
 }

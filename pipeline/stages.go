@@ -180,10 +180,14 @@ func droStage(opt Options) (Stage, error) {
 			c.Base = base
 			c.Reference = s.Path(modelDir(referenceRun))
 			c.Out = s.Path(droDir)
-			_, err := dro.Run(ctx, c, s.Resume)
-			return err
+			res, err := dro.Run(ctx, c, s.Resume)
+			if err != nil {
+				return err
+			}
+			s.Logf("proxy and reference scored at temperature %g", res.Temperature)
+			return nil
 		},
 	}, nil
 }
 
-func weightsFile(kind string) string { return filepath.Join(dro.WeightsDir, kind+".json") }
+func weightsFile(kind string) string { return filepath.Join(dro.WeightsDir, dro.FileName(kind)) }

@@ -2,12 +2,14 @@ package train
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/tdro/tdro/backend"
+	"github.com/tdro/tdro/data"
 	"github.com/tdro/tdro/internal/atomicfile"
 	"github.com/tdro/tdro/model"
 	"github.com/tdro/tdro/tokenize"
@@ -140,7 +142,39 @@ func Run(ctx context.Context, cfg Config, resume bool) (*Result, error) {
 	if err := m.Save(res.ModelDir); err != nil {
 		return res, fmt.Errorf("save final model: %w", err)
 	}
+	if err := writeRecipe(res.ModelDir, cfg); err != nil {
+		return res, fmt.Errorf("save final model: %w", err)
+	}
 	return res, nil
+}
+
+// RecipeFile, in a trained model's directory, is the training recipe it was
+// trained with: the run's Config without its paths (model, tokenizer,
+// mixture, out), so that the same training in two run directories writes
+// the same bytes. tDRO reads the reference's temperature from it.
+const RecipeFile = "tdro_train.json"
+
+func writeRecipe(dir string, cfg Config) error {
+	cfg.Model, cfg.Tokenizer, cfg.Mixture, cfg.Out = "", "", "", ""
+	return atomicfile.WriteJSON(filepath.Join(dir, RecipeFile), cfg)
+}
+
+// TrainedLoss is the loss a model in dir was trained with, from its
+// RecipeFile; ok is false when dir has none (a checkpoint tdro did not
+// train).
+func TrainedLoss(dir string) (loss LossConfig, ok bool, err error) {
+	b, err := os.ReadFile(filepath.Join(dir, RecipeFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return LossConfig{}, false, nil
+	}
+	if err != nil {
+		return LossConfig{}, false, err
+	}
+	var cfg Config
+	if err := data.DecodeJSON(b, &cfg); err != nil {
+		return LossConfig{}, false, fmt.Errorf("%s: %w", filepath.Join(dir, RecipeFile), err)
+	}
+	return cfg.LossConfig, true, nil
 }
 
 // writeConfig records the effective configuration next to the run.

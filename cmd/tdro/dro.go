@@ -11,7 +11,7 @@ import (
 
 func init() {
 	cfg := dro.DefaultConfig()
-	var configPath, measure, absent string
+	var configPath, measure, absent, initFrom string
 	var resume bool
 	cmd := &cobra.Command{
 		Use:   "dro --config FILE [flags]",
@@ -26,25 +26,28 @@ on a per-domain measurement of proxy against reference loss:
   excess             mean max(proxy - reference, 0) (DoReMi)
   raw                mean proxy loss (GroupDRO)
 
-  log alpha += eta * M / max(1, ||M||_2);  alpha = softmax(log alpha)
+  log alpha += eta * M * min(1, 1/(||M||_2 + 1e-6));  alpha = softmax(log alpha)
 
-It writes, under --out: checkpoint.bin, log.jsonl (per step: alpha, log-alpha, scores,
-per-domain proxy and reference loss), weights/{curr,mean,ema}.json and
-weights/top{20..90}.json in the official tDRO schema, and plots/ (PNG and SVG).
+(M is the mean of the micro-batch scores with --micro-batches, as the official trainer.)
+Proxy and reference are scored at the temperature the reference was trained at (its
+tdro_train.json) unless --temperature is set. It writes, under --out: checkpoint.bin,
+log.jsonl (per step: alpha, log-alpha, scores, per-domain proxy and reference loss),
+weights/{curr,mean,ema}_weights.json and weights/top{20..90}_weights.json as the
+official tDRO trainer writes them, and plots/ (PNG and SVG).
 Ctrl-C saves a checkpoint; --resume continues exactly. Flags override --config.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if configPath != "" {
 				err := readConfigUnderFlags(cmd, func() (err error) {
 					cfg, err = dro.LoadConfig(configPath)
-					measure, absent = string(cfg.Measure), string(cfg.Absent)
+					measure, absent, initFrom = string(cfg.Measure), string(cfg.Absent), string(cfg.Init)
 					return err
 				})
 				if err != nil {
 					return err
 				}
 			}
-			cfg.Measure, cfg.Absent = dro.Measure(measure), dro.Absent(absent)
+			cfg.Measure, cfg.Absent, cfg.Init = dro.Measure(measure), dro.Absent(absent), dro.Init(initFrom)
 			var res *dro.Result
 			err := runInterruptible(cmd, func(ctx context.Context) (err error) {
 				res, err = dro.Run(ctx, cfg, resume)
@@ -54,7 +57,7 @@ Ctrl-C saves a checkpoint; --resume continues exactly. Flags override --config.`
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "tDRO: %d steps (%s)\n", res.Steps, cfg.Measure)
+			fmt.Fprintf(w, "tDRO: %d steps (%s, scored at temperature %g)\n", res.Steps, cfg.Measure, res.Temperature)
 			fmt.Fprintf(w, "  %-24s %8s %8s %8s\n", "domain", "curr", "mean", "ema")
 			for g, name := range res.Names {
 				fmt.Fprintf(w, "  %-24s %8.4f %8.4f %8.4f\n", name, res.Curr[g], res.Mean[g], res.EMA[g])
@@ -76,7 +79,7 @@ Ctrl-C saves a checkpoint; --resume continues exactly. Flags override --config.`
 	f.IntVar(&cfg.Negatives, "negatives", cfg.Negatives, "hard negatives per example")
 	f.IntVar(&cfg.QueryMaxLen, "query-max-len", cfg.QueryMaxLen, "query tokens")
 	f.IntVar(&cfg.PassageMaxLen, "passage-max-len", cfg.PassageMaxLen, "passage tokens")
-	f.Float64Var(&cfg.Temperature, "temperature", cfg.Temperature, "InfoNCE temperature (official: 0.002)")
+	f.Float64Var(&cfg.Temperature, "temperature", cfg.Temperature, "InfoNCE temperature of proxy and reference (0: the one the reference was trained at; official: 0.002)")
 	f.StringVar(&cfg.Similarity, "similarity", cfg.Similarity, "cos or dot")
 	f.Float64Var(&cfg.LearningRate, "lr", cfg.LearningRate, "proxy peak learning rate")
 	f.IntVar(&cfg.WarmupSteps, "warmup-steps", cfg.WarmupSteps, "proxy warmup steps")
@@ -85,9 +88,10 @@ Ctrl-C saves a checkpoint; --resume continues exactly. Flags override --config.`
 	f.Float64Var(&cfg.Eta, "eta", cfg.Eta, "weight step size")
 	f.Float64Var(&cfg.Smoothing, "smoothing", cfg.Smoothing, "alpha <- (1-eps) alpha + eps/k")
 	f.Float64Var(&cfg.EMA, "ema", cfg.EMA, "weight of the newest alpha in the EMA")
+	f.StringVar(&initFrom, "init", string(cfg.Init), "where alpha starts: uniform or mixture (the mixture's weights, as the official sampler's probabilities)")
 	f.StringVar(&cfg.SelectFrom, "select-from", cfg.SelectFrom, "weights the top{20..90} files select from: curr, mean or ema")
 	f.IntVar(&cfg.GradCacheChunk, "grad-cache-chunk", cfg.GradCacheChunk, "rows per encoder call (0: whole batch)")
-	f.IntVar(&cfg.MicroBatches, "micro-batches", cfg.MicroBatches, "gradient-accumulation micro-batches per step: scores summed into one weight update (official gradient_accumulation_steps)")
+	f.IntVar(&cfg.MicroBatches, "micro-batches", cfg.MicroBatches, "gradient-accumulation micro-batches per step: their mean score makes one weight update, the earlier ones weighted with the alpha from before it (official gradient_accumulation_steps)")
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed (sampling, preset init, dropout)")
 	f.IntVar(&cfg.CheckpointEvery, "checkpoint-every", cfg.CheckpointEvery, "steps between checkpoints")
 	rootCmd.AddCommand(cmd)

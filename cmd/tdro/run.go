@@ -19,7 +19,7 @@ func init() {
 	var preset, configPath, initCkpt string
 	var seed uint64
 	cmd := &cobra.Command{
-		Use:   "run [--preset default|tiny|large] [--config FILE] --data DIR --out RUN",
+		Use:   "run [--preset default|tiny|large|official] [--config FILE] --data DIR --out RUN",
 		Short: "Run the whole tDRO pipeline: prepare, reference, tDRO, transfer, fine-tune, evaluate, report",
 		Long: `run executes the paper's pipeline end to end inside one run directory:
 
