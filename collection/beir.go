@@ -79,7 +79,11 @@ func readQrelsTSV(path string, qrels map[string]map[string]int) error {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
+		b, err := data.CheckLine(path, line, sc.Bytes())
+		if err != nil {
+			return err
+		}
+		text := strings.TrimSpace(string(b))
 		if text == "" {
 			continue
 		}
@@ -160,6 +164,10 @@ func scanJSONL(path string, fn func(line int, b []byte) error) error {
 		b, err := r.ReadBytes('\n')
 		if err != nil && err != io.EOF {
 			return fmt.Errorf("read %s: %w", path, err)
+		}
+		b, cerr := data.CheckLine(path, line, b)
+		if cerr != nil {
+			return cerr
 		}
 		if t := bytes.TrimSpace(b); len(t) > 0 {
 			if ferr := fn(line, t); ferr != nil {

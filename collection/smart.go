@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/tdro/tdro/data"
 )
 
 // smartEntry is one ".I" block of a SMART file: its id and its fields
@@ -49,7 +51,11 @@ func parseSMART(r io.Reader, name string) ([]smartEntry, error) {
 		parts = map[byte][]string{}
 	}
 	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimRight(sc.Text(), " \t\r")
+		b, err := data.CheckLine(name, line, sc.Bytes())
+		if err != nil {
+			return nil, err
+		}
+		text := strings.TrimRight(string(b), " \t\r")
 		if marker, rest, ok := smartMarker(text); ok {
 			if marker == 'I' {
 				flush()
@@ -217,7 +223,11 @@ func readSMARTQrels(path string, c *Collection, docIDs map[string]bool) error {
 	cranScale := false
 	sc := bufio.NewScanner(f)
 	for line := 1; sc.Scan(); line++ {
-		cols := strings.Fields(sc.Text())
+		b, err := data.CheckLine(path, line, sc.Bytes())
+		if err != nil {
+			return err
+		}
+		cols := strings.Fields(string(b))
 		if len(cols) == 0 {
 			continue
 		}

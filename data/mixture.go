@@ -112,20 +112,46 @@ func (m *Mixture) Save(path string) error {
 	return atomicfile.WriteJSON(path, &out)
 }
 
-// Weights returns the domain weights normalised to sum to 1.
+// Weights returns the domain weights normalised to sum to 1 (all 0 when
+// every weight is 0 or one is not a finite number >= 0; Validate rejects
+// both).
 func (m *Mixture) Weights() []float64 {
 	w := make([]float64, len(m.Domains))
-	sum := 0.0
 	for i, d := range m.Domains {
 		w[i] = d.Weight
-		sum += d.Weight
 	}
-	for i := range w {
-		if sum > 0 {
-			w[i] /= sum
+	p, err := Normalize(w)
+	if err != nil {
+		return make([]float64, len(w))
+	}
+	return p
+}
+
+// Normalize returns weights scaled to sum to 1. It divides by the largest
+// weight first, so weights near the float64 maximum (1e308) normalise
+// instead of overflowing the sum to +Inf. A weight that is not a finite
+// number >= 0, or weights that are all 0, are an error naming the index.
+func Normalize(weights []float64) ([]float64, error) {
+	top := 0.0
+	for i, w := range weights {
+		if math.IsNaN(w) || math.IsInf(w, 0) || w < 0 {
+			return nil, fmt.Errorf("weight %d: must be a finite number >= 0, got %v", i, w)
 		}
+		top = math.Max(top, w)
 	}
-	return w
+	if top == 0 {
+		return nil, errors.New("every weight is 0")
+	}
+	out := make([]float64, len(weights))
+	sum := 0.0
+	for i, w := range weights {
+		out[i] = w / top
+		sum += out[i]
+	}
+	for i := range out {
+		out[i] /= sum
+	}
+	return out, nil
 }
 
 // DecodeJSON decodes the whole-file JSON document doc into v strictly: an
@@ -133,9 +159,13 @@ func (m *Mixture) Weights() []float64 {
 // default), and syntax and type errors name the line. Every tdro JSON input
 // file (mixtures, configs, weights) is read through it.
 func DecodeJSON(doc []byte, v any) error {
+	doc, err := CheckUTF8("", doc) // the caller names the file
+	if err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		return fmt.Errorf("line %d: invalid JSON: %v", jsonpos.LineOf(doc, se.Offset), se)

@@ -15,7 +15,8 @@ import (
 
 // Reader streams records from JSONL, one line at a time. Each line is either
 // a Tevatron record or a FlagEmbedding {"query","pos","neg"} record; blank
-// lines are ignored. Lines can be of any length.
+// lines are ignored. Lines can be of any length. Text must be UTF-8 (a
+// leading byte-order mark is dropped): anything else is a *LineError.
 type Reader struct {
 	name  string
 	r     *bufio.Reader
@@ -56,6 +57,13 @@ func (rd *Reader) Next() (Record, error) {
 		}
 		rd.line++
 		rd.start, rd.read = rd.read, rd.read+int64(len(b))
+		if rd.line == 1 && bytes.HasPrefix(b, utf8BOM) {
+			rd.start += int64(len(utf8BOM)) // IndexRecords reads the record back from start
+		}
+		b, err = CheckLine(rd.name, rd.line, b)
+		if err != nil {
+			return Record{}, err
+		}
 		b = bytes.TrimSpace(b)
 		if len(b) == 0 {
 			continue

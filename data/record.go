@@ -129,10 +129,14 @@ type LineError struct {
 }
 
 func (e *LineError) Error() string {
-	if e.Field == "" {
-		return fmt.Sprintf("%s line %d: %v", e.File, e.Line, e.Err)
+	where := fmt.Sprintf("%s line %d", e.File, e.Line)
+	if e.File == "" { // the caller names the file
+		where = fmt.Sprintf("line %d", e.Line)
 	}
-	return fmt.Sprintf("%s line %d: field %q: %v", e.File, e.Line, e.Field, e.Err)
+	if e.Field == "" {
+		return fmt.Sprintf("%s: %v", where, e.Err)
+	}
+	return fmt.Sprintf("%s: field %q: %v", where, e.Field, e.Err)
 }
 
 func (e *LineError) Unwrap() error { return e.Err }

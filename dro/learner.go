@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/tdro/tdro/data"
 )
 
 // Absent is the policy for a domain with no example in a micro-batch.
@@ -136,20 +138,14 @@ func NewLearnerAt(start []float64, cfg UpdateConfig) (*Learner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("dro: %w", err)
 	}
-	sum := 0.0
-	for g, w := range start {
-		if !(w >= 0) || math.IsInf(w, 0) {
-			return nil, fmt.Errorf("dro: starting weight of domain %d is %v, want a finite number >= 0", g, w)
-		}
-		sum += w
-	}
-	if !(sum > 0) || math.IsInf(sum, 0) {
-		return nil, fmt.Errorf("dro: starting weights %v do not sum to a positive finite number", start)
+	p, err := data.Normalize(start)
+	if err != nil {
+		return nil, fmt.Errorf("dro: starting weights: %w", err)
 	}
 	l := &Learner{Config: cfg, LogAlpha: make([]float64, k), Alpha: make([]float64, k),
 		Mean: make([]float64, k), EMA: make([]float64, k), Last: make([]float64, k), Pending: make([]float64, k)}
 	for g := range k {
-		l.Alpha[g] = math.Max(start[g]/sum, alphaFloor)
+		l.Alpha[g] = math.Max(p[g], alphaFloor)
 		l.LogAlpha[g] = math.Log(l.Alpha[g])
 		l.Mean[g] = l.Alpha[g]
 		l.EMA[g] = l.Alpha[g]

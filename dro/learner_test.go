@@ -251,7 +251,10 @@ func TestNewLearnerAt(t *testing.T) {
 	}
 	near(t, "alpha", l.Alpha, []float64{0.25, 0.75}, 0)
 	near(t, "mean", l.Mean, []float64{0.25, 0.75}, 0)
-	for _, bad := range [][]float64{{0, 0}, {-1, 2}, {math.NaN(), 1}, {math.Inf(1), 1}, {1e308, 1e308}} {
+	if l, err := NewLearnerAt([]float64{1e308, 1e308}, UpdateConfig{}); err != nil || l.Alpha[0] != 0.5 {
+		t.Errorf("weights of 1e308: %v", err)
+	}
+	for _, bad := range [][]float64{{0, 0}, {-1, 2}, {math.NaN(), 1}, {math.Inf(1), 1}} {
 		if _, err := NewLearnerAt(bad, UpdateConfig{}); err == nil {
 			t.Errorf("start %v accepted", bad)
 		}

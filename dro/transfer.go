@@ -124,7 +124,6 @@ func alignWeights(mix *data.Mixture, w *WeightsFile, strategy Strategy) ([]float
 		}
 	}
 	alpha := make([]float64, len(mix.Domains))
-	sum := 0.0
 	for i, d := range mix.Domains {
 		wt, ok := w.DomainWeights[d.Name]
 		if !ok && strategy != Ratio {
@@ -133,10 +132,6 @@ func alignWeights(mix *data.Mixture, w *WeightsFile, strategy Strategy) ([]float
 				d.Name, len(w.DomainIDs), len(mix.Domains), Ratio, strategy)
 		}
 		alpha[i] = wt
-		sum += wt
 	}
-	for i := range alpha {
-		alpha[i] /= sum
-	}
-	return alpha, nil
+	return data.Normalize(alpha)
 }

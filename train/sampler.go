@@ -116,20 +116,19 @@ func NewSampler(domains []Domain, cfg SamplerConfig) (*Sampler, error) {
 }
 
 func cumulative(weights []float64, domains []Domain) ([]float64, error) {
-	sum := 0.0
 	for i, w := range weights {
 		if math.IsNaN(w) || math.IsInf(w, 0) || w < 0 {
 			return nil, fmt.Errorf("sampler: domain %q: weight must be a finite number >= 0, got %v", domains[i].Name, w)
 		}
-		sum += w
 	}
-	if sum <= 0 {
+	p, err := data.Normalize(weights)
+	if err != nil {
 		return nil, errors.New("sampler: domain weights sum to 0")
 	}
-	cdf := make([]float64, len(weights))
+	cdf := make([]float64, len(p))
 	acc := 0.0
-	for i, w := range weights {
-		acc += w / sum
+	for i, w := range p {
+		acc += w
 		cdf[i] = acc
 	}
 	return cdf, nil

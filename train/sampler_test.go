@@ -316,3 +316,17 @@ func TestSamplerReadsIndexedFiles(t *testing.T) {
 		t.Errorf("record without positive: got %v", err)
 	}
 }
+
+// TestSamplerHugeWeights: weights near the float64 maximum normalise
+// instead of overflowing the sum (every batch would then come from the
+// first domain).
+func TestSamplerHugeWeights(t *testing.T) {
+	ds := syntheticDomains([]int{10, 10}, []float64{1e308, 1e308}, 1)
+	s, err := NewSampler(ds, SamplerConfig{BatchSize: 4, Negatives: 1, Weights: []float64{1e308, 1e308}, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := s.Probabilities(); math.Abs(p[0]-0.5) > 1e-12 || math.Abs(p[1]-0.5) > 1e-12 {
+		t.Fatalf("probabilities %v, want [0.5 0.5]", p)
+	}
+}

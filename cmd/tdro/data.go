@@ -118,6 +118,7 @@ func dataImportCmd() *cobra.Command {
 		format, out string
 		negatives   int
 		seed        uint64
+		minScore    float64
 		opt         importers.Options
 	)
 	cmd := &cobra.Command{
@@ -135,13 +136,16 @@ Formats:
 			if format == "" || out == "" {
 				return fmt.Errorf("--format and --out are required")
 			}
+			if cmd.Flags().Changed("min-score") {
+				opt.MinScore = &minScore
+			}
 			if format == "jsonl" && negatives <= 0 {
 				// Records files may be large: stream them.
 				res, n, err := importers.CopyRecords(files, out, opt)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "wrote %d records to %s (%d malformed skipped)\n", n, out, res.Skipped)
+				fmt.Fprintf(cmd.OutOrStdout(), "wrote %s to %s (%d malformed skipped)\n", count(n, "record"), out, res.Skipped)
 				printProblems(cmd.ErrOrStderr(), res.Skipped, res.Problems)
 				return nil
 			}
@@ -163,7 +167,7 @@ Formats:
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "wrote %d records to %s (%d items filtered by the format's rules, %d malformed skipped)\n", len(res.Records), out, res.Filtered, res.Skipped)
+			fmt.Fprintf(w, "wrote %s to %s (%d items filtered by the format's rules, %d malformed skipped)\n", count(len(res.Records), "record"), out, res.Filtered, res.Skipped)
 			printProblems(cmd.ErrOrStderr(), res.Skipped, res.Problems)
 			return nil
 		},
@@ -174,7 +178,7 @@ Formats:
 	f.IntVar(&negatives, "negatives", 0, "BM25 hard negatives per record (0: keep the input's own)")
 	f.Uint64Var(&seed, "seed", importers.DefaultSeed, "seed for negative sampling")
 	f.BoolVar(&opt.SkipBad, "skip-bad", false, "skip and count malformed items instead of failing")
-	f.Float64Var(&opt.MinScore, "min-score", 4, "stsb: lowest similarity score kept")
+	f.Float64Var(&minScore, "min-score", 4, "stsb: lowest similarity score kept, in [0, 5]")
 	return cmd
 }
 

@@ -6,9 +6,12 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
+	"strconv"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 var rootCmd = &cobra.Command{
@@ -17,8 +20,33 @@ var rootCmd = &cobra.Command{
 	Long: `tdro trains text-embedding (dense retrieval) models on heterogeneous datasets,
 one domain per dataset, and learns which domains to train on with task-level
 Distributionally Robust Optimization (Ma et al., AAAI 2025, arXiv 2408.10613).`,
-	SilenceUsage:  true,
-	SilenceErrors: true,
+	SilenceUsage:      true,
+	SilenceErrors:     true,
+	PersistentPreRunE: checkFlags,
+}
+
+// checkFlags refuses a NaN or infinite value in any number flag of any
+// command: strconv accepts "NaN" and "Inf", and a NaN compares false with
+// every bound, so range checks alone let it through.
+func checkFlags(cmd *cobra.Command, _ []string) error {
+	var bad error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if bad != nil || !f.Changed || (f.Value.Type() != "float64" && f.Value.Type() != "float32") {
+			return
+		}
+		if v, err := strconv.ParseFloat(f.Value.String(), 64); err == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
+			bad = fmt.Errorf("--%s: must be a finite number, got %s", f.Name, f.Value.String())
+		}
+	})
+	return bad
+}
+
+// count is "1 record", "2 records".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func main() {

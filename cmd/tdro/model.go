@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tdro/tdro/backend"
+	"github.com/tdro/tdro/data"
 	"github.com/tdro/tdro/model"
 	"github.com/tdro/tdro/tokenize"
 )
@@ -117,7 +118,7 @@ it the checkpoint has no tokenizer files and tdro needs one added before it can 
 	var instruction string
 	encodeCmd := &cobra.Command{
 		Use:   "encode DIR < texts.txt > embeddings.jsonl",
-		Short: "Embed texts (one per line on stdin) and print one JSON array per line",
+		Short: "Embed texts (one per line on stdin, UTF-8, none empty) and print one JSON array per line, in input order",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := backend.Get(); err != nil {
@@ -156,15 +157,23 @@ it the checkpoint has no tokenizer files and tdro needs one added before it can 
 	rootCmd.AddCommand(cmd)
 }
 
-// readLines reads non-empty lines.
+// readLines reads one text per line, UTF-8. An empty (or blank) line is an
+// error naming it: output line i must be the embedding of input line i, so
+// no line may be dropped.
 func readLines(r io.Reader) ([]string, error) {
 	var out []string
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		if line := strings.TrimRight(sc.Text(), "\r"); line != "" {
-			out = append(out, line)
+	for line := 1; sc.Scan(); line++ {
+		b, err := data.CheckLine("stdin", line, sc.Bytes())
+		if err != nil {
+			return nil, err
 		}
+		text := strings.TrimRight(string(b), "\r")
+		if strings.TrimSpace(text) == "" {
+			return nil, fmt.Errorf("stdin line %d: empty text (every line is one text and gets one embedding, in order; remove the line or give it a text)", line)
+		}
+		out = append(out, text)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read stdin: %w", err)

@@ -16,7 +16,7 @@ func fuzzFormat(f *testing.F, format string, seeds ...string) {
 	}
 	f.Fuzz(func(t *testing.T, src []byte, skip bool) {
 		res := &Result{}
-		err := Formats[format].Parse("in.txt", src, Options{SkipBad: skip}, res)
+		err := Formats[format].Convert("in.txt", src, Options{SkipBad: skip}, res)
 		if err != nil {
 			if !containsFileLine(err) {
 				t.Fatalf("error without file and line: %v", err)

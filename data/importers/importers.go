@@ -9,7 +9,6 @@
 package importers
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -26,8 +25,8 @@ type Options struct {
 	// instead of failing on the first one.
 	SkipBad bool
 	// MinScore is the lowest similarity score kept by the "stsb" format
-	// (0: 4, as in the paper's recipe).
-	MinScore float64
+	// (nil: 4, as in the paper's recipe; 0 keeps every pair).
+	MinScore *float64
 }
 
 // Result is what an import produced.
@@ -66,6 +65,18 @@ type Format struct {
 	Parse func(name string, src []byte, opt Options, out *Result) error
 }
 
+// Convert is Parse on text checked to be UTF-8 (a byte-order mark
+// dropped). Invalid UTF-8 stops the import even with SkipBad: it says the
+// whole file is in another encoding, which would otherwise be read as
+// U+FFFD replacement characters.
+func (f Format) Convert(name string, src []byte, opt Options, out *Result) error {
+	src, err := data.CheckUTF8(name, src)
+	if err != nil {
+		return err
+	}
+	return f.Parse(name, src, opt, out)
+}
+
 // Formats lists every importer by name.
 var Formats = map[string]Format{}
 
@@ -96,7 +107,7 @@ func Import(format string, paths []string, opt Options) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := f.Parse(p, src, opt, res); err != nil {
+		if err := f.Convert(p, src, opt, res); err != nil {
 			return nil, err
 		}
 	}
@@ -114,6 +125,3 @@ func stem(name string) string {
 func clean(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
-
-// trimBOM drops a UTF-8 byte-order mark.
-func trimBOM(b []byte) []byte { return bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")) }

@@ -15,7 +15,7 @@ import (
 func parse(t *testing.T, format, name, src string, opt Options) (*Result, error) {
 	t.Helper()
 	res := &Result{}
-	err := Formats[format].Parse(name, []byte(src), opt, res)
+	err := Formats[format].Convert(name, []byte(src), opt, res)
 	return res, err
 }
 

@@ -106,9 +106,12 @@ func parseAGNews(name string, src []byte, opt Options, out *Result) error {
 }
 
 func parseSTSB(name string, src []byte, opt Options, out *Result) error {
-	minScore := opt.MinScore
-	if minScore == 0 {
-		minScore = 4
+	minScore := 4.0
+	if opt.MinScore != nil {
+		minScore = *opt.MinScore
+	}
+	if !(minScore >= 0 && minScore <= 5) {
+		return fmt.Errorf("%s: min score must be a number in [0, 5], got %v", name, minScore)
 	}
 	t, err := newTable(name, src, ',', false, []string{"sentence1", "sentence2", "score"})
 	if err != nil {
@@ -123,7 +126,7 @@ func parseSTSB(name string, src []byte, opt Options, out *Result) error {
 			return err
 		}
 		score, err := strconv.ParseFloat(s, 64)
-		if err != nil || score < 0 || score > 5 {
+		if err != nil || !(score >= 0 && score <= 5) { // NaN fails both comparisons
 			return r.fail("score", fmt.Errorf("want a number in [0, 5], got %q", s))
 		}
 		if score < minScore {

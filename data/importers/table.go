@@ -20,7 +20,7 @@ type table struct {
 // columns and must contain every name in want; otherwise want names the
 // columns by position.
 func newTable(name string, src []byte, comma rune, header bool, want []string) (*table, error) {
-	r := csv.NewReader(bytes.NewReader(trimBOM(src)))
+	r := csv.NewReader(bytes.NewReader(src))
 	r.Comma = comma
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = false

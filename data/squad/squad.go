@@ -64,6 +64,9 @@ func ReadFile(path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	if b, err = data.CheckUTF8(path, b); err != nil {
+		return nil, err
+	}
 	return Parse(b, path, nil)
 }
 
