@@ -20,12 +20,12 @@ import (
 	"github.com/tdro/tdro/configs"
 	"github.com/tdro/tdro/data"
 	"github.com/tdro/tdro/dro"
-	"github.com/tdro/tdro/train"
 	"github.com/tdro/tdro/eval/metrics"
 	evalreport "github.com/tdro/tdro/eval/report"
 	"github.com/tdro/tdro/internal/crashtest"
 	"github.com/tdro/tdro/internal/shareddata"
 	"github.com/tdro/tdro/model"
+	"github.com/tdro/tdro/train"
 )
 
 func TestMain(m *testing.M) {
