@@ -47,11 +47,11 @@ func TestReaderFormats(t *testing.T) {
 			want: []Record{{QueryID: "7", Query: "q", Positives: []Passage{{DocID: "12", Text: "p"}}, Negatives: []Passage{}}},
 		},
 		{
-			name: "flagembedding gets line-number ids",
+			name: "flagembedding gets <file stem>:<line> ids",
 			in:   "{\"query\":\"a\",\"pos\":[\"p1\",\"p2\"],\"neg\":[\"n1\"]}\r\n{\"query\":\"b\",\"pos\":[\"p3\"]}",
 			want: []Record{
-				{QueryID: "1", Query: "a", Positives: []Passage{{Text: "p1"}, {Text: "p2"}}, Negatives: []Passage{{Text: "n1"}}},
-				{QueryID: "2", Query: "b", Positives: []Passage{{Text: "p3"}}, Negatives: []Passage{}},
+				{QueryID: "in:1", Query: "a", Positives: []Passage{{Text: "p1"}, {Text: "p2"}}, Negatives: []Passage{{Text: "n1"}}},
+				{QueryID: "in:2", Query: "b", Positives: []Passage{{Text: "p3"}}, Negatives: []Passage{}},
 			},
 		},
 	}
@@ -105,7 +105,7 @@ func TestReaderErrorsNameFileLineField(t *testing.T) {
 			t.Errorf("%s: got %q (field %q), want line 3, field %q, message containing %q", tc.line, err, le.Field, tc.field, tc.msg)
 		}
 		// The reader is positioned after the bad line: --skip-bad can go on.
-		if r, err := rd.Next(); err != nil || r.QueryID != "4" {
+		if r, err := rd.Next(); err != nil || r.QueryID != "train:4" { // FlagEmbedding: <file stem>:<line>
 			t.Errorf("%s: after bad line got %+v, %v", tc.line, r, err)
 		}
 		if _, err := rd.Next(); err != io.EOF {

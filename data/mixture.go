@@ -89,9 +89,10 @@ func (m *Mixture) Validate() error {
 	return nil
 }
 
-// Save validates m and atomically writes it to path. Absolute domain paths
-// are written relative to path's directory, so a prepared directory can be
-// moved as a whole.
+// Save validates m and atomically writes it to path. Domain paths are
+// written relative to path's directory, so a prepared directory can be moved
+// as a whole; a relative path in m is relative to the working directory, as
+// every in-memory path is (LoadMixture returns absolute ones).
 func (m *Mixture) Save(path string) error {
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("mixture %s: %w", path, err)
@@ -103,10 +104,12 @@ func (m *Mixture) Save(path string) error {
 	out := Mixture{Domains: make([]Domain, len(m.Domains))}
 	copy(out.Domains, m.Domains)
 	for i, d := range out.Domains {
-		if filepath.IsAbs(d.Path) {
-			if rel, err := filepath.Rel(dir, d.Path); err == nil {
-				out.Domains[i].Path = filepath.ToSlash(rel)
-			}
+		abs, err := filepath.Abs(d.Path)
+		if err != nil {
+			return err
+		}
+		if rel, err := filepath.Rel(dir, abs); err == nil {
+			out.Domains[i].Path = filepath.ToSlash(rel)
 		}
 	}
 	return atomicfile.WriteJSON(path, &out)

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 )
 
@@ -24,6 +23,7 @@ type Reader struct {
 	done  bool
 	read  int64 // bytes consumed
 	start int64 // where the line last returned (or rejected) starts
+	ids   IDSet // query ids seen: a repeat is a *LineError
 }
 
 // NewReader reads records from r; name (usually the file path) appears in
@@ -68,9 +68,12 @@ func (rd *Reader) Next() (Record, error) {
 		if len(b) == 0 {
 			continue
 		}
-		rec, ferr := parseRecord(b, strconv.Itoa(rd.line))
+		rec, ferr := parseRecord(b, DefaultID(rd.name, rd.line))
 		if ferr != nil {
 			return Record{}, lineError(rd.name, rd.line, ferr)
+		}
+		if first, dup := rd.ids.Add(rec.QueryID, Where{Line: rd.line}); dup {
+			return Record{}, lineError(rd.name, rd.line, DuplicateID(fmt.Sprintf("line %d", first.Line)))
 		}
 		return rec, nil
 	}
@@ -191,7 +194,7 @@ func jsonKind(goType string) string {
 // Open opens a records file for reading; names ending in .gz are
 // decompressed on the fly.
 func Open(path string) (*Reader, io.Closer, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -250,4 +253,19 @@ func ReadRecords(path string) ([]Record, error) {
 		return nil
 	})
 	return out, err
+}
+
+// openFile opens a file to read, saying so plainly when path is a
+// directory (reading one fails only at the first read, as "is a
+// directory" after line 0).
+func openFile(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("%s is a directory, not a records file (a domain's path names one JSONL file)", path)
+	}
+	return f, nil
 }

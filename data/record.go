@@ -16,6 +16,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"path/filepath"
+	"strconv"
+	"strings"
 )
 
 // ID is an identifier that JSON sources write as a string or a number (or
@@ -81,26 +85,68 @@ func (r *Record) Validate() error {
 }
 
 func (r *Record) check() *FieldError {
-	if r.Query == "" {
+	if blank(r.Query) {
 		return &FieldError{Field: "query", Err: errEmpty}
 	}
 	if len(r.Positives) == 0 {
 		return &FieldError{Field: "positive_passages", Err: errors.New("no positive passage")}
 	}
 	for i, p := range r.Positives {
-		if p.Text == "" && p.Title == "" {
+		if blank(p.Text) && blank(p.Title) {
 			return &FieldError{Field: fmt.Sprintf("positive_passages[%d].text", i), Err: errEmpty}
 		}
 	}
 	for i, p := range r.Negatives {
-		if p.Text == "" && p.Title == "" {
+		if blank(p.Text) && blank(p.Title) {
 			return &FieldError{Field: fmt.Sprintf("negative_passages[%d].text", i), Err: errEmpty}
 		}
 	}
 	return nil
 }
 
-var errEmpty = errors.New("empty")
+// blank: empty or only white space (the BEIR loader's rule too).
+func blank(s string) bool { return strings.TrimSpace(s) == "" }
+
+var errEmpty = errors.New("empty or only white space")
+
+// IDSet finds repeated query ids within a domain (docs/data.md: they are
+// unique). It keeps a 64-bit hash and a location per id, not the id.
+type IDSet struct{ first map[uint64]Where }
+
+// Where is a line of one of the files a domain is made from.
+type Where struct{ File, Line int }
+
+// Add records id at w and returns where it was first seen (ok true), if it
+// was.
+func (s *IDSet) Add(id string, w Where) (first Where, ok bool) {
+	if s.first == nil {
+		s.first = map[uint64]Where{}
+	}
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	k := h.Sum64()
+	if first, ok = s.first[k]; ok {
+		return first, true
+	}
+	s.first[k] = w
+	return Where{}, false
+}
+
+// DuplicateID is the error for a query id that repeats the one at where
+// ("line 3", "a.jsonl line 3").
+func DuplicateID(where string) *FieldError {
+	return &FieldError{Field: "query_id", Err: fmt.Errorf("repeats the query_id of %s (query ids are unique within a domain)", where)}
+}
+
+// DefaultID is the query id of line line of a records file that has none
+// (FlagEmbedding lines): "<file stem>:<line>".
+func DefaultID(path string, line int) string {
+	base := filepath.Base(path)
+	for _, ext := range []string{".gz", ".jsonl", ".json"} {
+		base = strings.TrimSuffix(base, ext)
+	}
+	return base + ":" + strconv.Itoa(line)
+}
 
 // FieldError is a problem with one field of one record or mixture entry.
 type FieldError struct {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -43,9 +42,12 @@ type RecordFile struct {
 func IndexRecords(path string) (Records, error) {
 	if strings.HasSuffix(path, ".gz") {
 		recs, err := ReadRecords(path)
+		if err == nil && len(recs) == 0 {
+			err = errNoRecords(path)
+		}
 		return RecordSlice(recs), err
 	}
-	f, err := os.Open(path)
+	f, err := openFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +71,9 @@ func IndexRecords(path string) (Records, error) {
 		rf.offset = append(rf.offset, start)
 		rf.length = append(rf.length, int32(n))
 		rf.line = append(rf.line, int32(rd.Line()))
+	}
+	if rf.Len() == 0 {
+		return nil, errNoRecords(path)
 	}
 	return rf, nil
 }
@@ -96,9 +101,15 @@ func (rf *RecordFile) Record(i int) (Record, error) {
 	if _, err := f.ReadAt(b, rf.offset[i]); err != nil {
 		return Record{}, fmt.Errorf("read %s line %d: %w", rf.path, rf.line[i], err)
 	}
-	rec, ferr := parseRecord(bytes.TrimSpace(b), strconv.Itoa(int(rf.line[i])))
+	rec, ferr := parseRecord(bytes.TrimSpace(b), DefaultID(rf.path, int(rf.line[i])))
 	if ferr != nil {
 		return Record{}, lineError(rf.path, int(rf.line[i]), ferr)
 	}
 	return rec, nil
+}
+
+// errNoRecords: a domain without records cannot be sampled from (an empty
+// file is a mistake, e.g. a failed export, not a domain).
+func errNoRecords(path string) error {
+	return fmt.Errorf("%s: no records (the file is empty or only blank lines)", path)
 }

@@ -36,8 +36,8 @@ func TestIndexRecordsReadsWhatReadRecordsReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(want) != 4 || want[1].QueryID != "3" {
-		t.Fatalf("fixture: %d records, FlagEmbedding id %q (want 4, line number 3)", len(want), want[1].QueryID)
+	if len(want) != 4 || want[1].QueryID != "d:3" {
+		t.Fatalf("fixture: %d records, FlagEmbedding id %q (want 4, <file stem>:<line> = d:3)", len(want), want[1].QueryID)
 	}
 	for _, path := range []string{plain, gz} {
 		recs, err := IndexRecords(path)

@@ -39,6 +39,11 @@ type Stage struct {
 	Outputs []string // paths (relative to the run dir) it writes; hashed into its manifest
 	Scratch []string // other paths it owns, not hashed (checkpoints, logs, plots): kept on resume, removed when the key changes
 	Run     func(ctx context.Context, s *Step) error
+	// Check, when set, says whether the outputs in run directory dir load
+	// (e.g. a mixture whose domain paths resolve). A stage whose outputs do
+	// not load is not done: Check runs after Run, failing the stage, and
+	// before a skip, running the stage again.
+	Check func(dir string) error
 }
 
 // Step is what a running stage sees.
@@ -196,8 +201,16 @@ func (e *Engine) runStage(ctx context.Context, st *Stage, done map[string]*Manif
 		return Result{}, fmt.Errorf("stage %s: %w", st.Name, err)
 	}
 	if old != nil && old.Key == m.Key && !contains(e.Force, st.Name) && e.outputsIntact(old) {
-		fmt.Fprintf(logw, "[%s] up to date (inputs unchanged since %s), skipped\n", st.Name, old.Finished.Format(time.RFC3339))
-		return Result{Stage: st.Name, Status: Skipped, Manifest: old}, nil
+		if st.Check == nil {
+			fmt.Fprintf(logw, "[%s] up to date (inputs unchanged since %s), skipped\n", st.Name, old.Finished.Format(time.RFC3339))
+			return Result{Stage: st.Name, Status: Skipped, Manifest: old}, nil
+		}
+		if err := st.Check(e.Dir); err != nil {
+			fmt.Fprintf(logw, "[%s] recorded as done, but its outputs do not load (%v): running it again\n", st.Name, err)
+		} else {
+			fmt.Fprintf(logw, "[%s] up to date (inputs unchanged since %s), skipped\n", st.Name, old.Finished.Format(time.RFC3339))
+			return Result{Stage: st.Name, Status: Skipped, Manifest: old}, nil
+		}
 	}
 
 	markPath := filepath.Join(e.Dir, "manifests", st.Name+".started.json")
@@ -248,6 +261,12 @@ func (e *Engine) runStage(ctx context.Context, st *Stage, done map[string]*Manif
 		}
 		step.Logf("failed: %v", err)
 		return Result{}, fmt.Errorf("stage %s: %w", st.Name, err)
+	}
+	if st.Check != nil {
+		if err := st.Check(e.Dir); err != nil {
+			step.Logf("failed: its outputs do not load: %v", err)
+			return Result{}, fmt.Errorf("stage %s: its outputs do not load: %w", st.Name, err)
+		}
 	}
 	m.Finished = time.Now().UTC()
 	m.Seconds = m.Finished.Sub(m.Started).Seconds()

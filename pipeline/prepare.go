@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -23,28 +24,27 @@ func prepareStage(opt Options) Stage {
 			Seed    uint64
 		}{cfg.Prepare, cfg.Seed},
 		Outputs: []string{dataDir},
+		Check:   checkMixture(mixtureFile),
 	}
 	if cfg.Prepare.Mixture != "" {
+		// A user's mixture gets the bundled data's prepare: records read (and
+		// checked), deduplicated against the evaluation queries, sampled to
+		// max_records_per_domain, hard negatives mined with BM25 up to
+		// prepare.negatives; the prepare log's table says what it did.
 		st.Inputs = mixtureInputs(cfg.Prepare.Mixture)
+		evalSrc, _ := filepath.Abs(filepath.Join(opt.Data, "eval"))
+		st.Inputs = append(st.Inputs, evalSrc)
 		st.Run = func(ctx context.Context, s *Step) error {
 			mix, err := data.LoadMixture(cfg.Prepare.Mixture)
 			if err != nil {
 				return err
 			}
-			for i := range mix.Domains {
-				d := &mix.Domains[i]
-				// Streamed: a user's domain may not fit in memory.
-				dst := s.Path(dataDir, d.Name+".jsonl")
-				_, n, err := importers.CopyRecords([]string{d.Path}, dst, importers.Options{})
-				if err != nil {
-					return fmt.Errorf("domain %q: %w", d.Name, err)
-				}
-				if n == 0 {
-					return fmt.Errorf("domain %q: %s has no records", d.Name, d.Path)
-				}
-				d.Path, d.Records, d.Weight, d.LossScale = dst, n, 1/float64(len(mix.Domains)), 0
+			var srcs []importers.Source
+			for _, d := range mix.Domains {
+				srcs = append(srcs, importers.Source{Name: d.Name, Language: d.Language, Format: "jsonl",
+					Files: []string{d.Path}, Instructions: d.Instructions, Symmetric: d.Symmetric})
 			}
-			return mix.Save(s.Path(mixtureFile))
+			return runPrepare(ctx, s, opt, srcs)
 		}
 		return st
 	}
@@ -56,16 +56,22 @@ func prepareStage(opt Options) Stage {
 		if err != nil {
 			return err
 		}
-		_, rep, err := importers.Prepare(ctx, importers.PrepareOptions{
-			DataDir: opt.Data, OutDir: s.Path(dataDir), Seed: cfg.Seed, Sources: srcs,
-			MaxPerDomain: orNone(cfg.Prepare.MaxRecords), Negatives: orNone(cfg.Prepare.Negatives), SkipBad: cfg.Prepare.SkipBad, Log: s.Log(),
-		})
-		if err != nil {
-			return err
-		}
-		return rep.WriteTable(s.Log())
+		return runPrepare(ctx, s, opt, srcs)
 	}
 	return st
+}
+
+// runPrepare prepares srcs into the run's data/ and logs the report table.
+func runPrepare(ctx context.Context, s *Step, opt Options, srcs []importers.Source) error {
+	cfg := opt.Config
+	_, rep, err := importers.Prepare(ctx, importers.PrepareOptions{
+		DataDir: opt.Data, OutDir: s.Path(dataDir), Seed: cfg.Seed, Sources: srcs,
+		MaxPerDomain: orNone(cfg.Prepare.MaxRecords), Negatives: orNone(cfg.Prepare.Negatives), SkipBad: cfg.Prepare.SkipBad, Log: s.Log(),
+	})
+	if err != nil {
+		return err
+	}
+	return rep.WriteTable(s.Log())
 }
 
 // orNone maps the config's 0 ("all" records, "no" negatives) to the
@@ -110,4 +116,21 @@ func mixtureInputs(path string) []string {
 		}
 	}
 	return in
+}
+
+// checkMixture is a Stage.Check: the mixture at rel (in the run directory)
+// loads and every domain file it names exists.
+func checkMixture(rel string) func(dir string) error {
+	return func(dir string) error {
+		mix, err := data.LoadMixture(filepath.Join(dir, rel))
+		if err != nil {
+			return err
+		}
+		for _, d := range mix.Domains {
+			if _, err := os.Stat(d.Path); err != nil {
+				return fmt.Errorf("mixture %s: domain %q: %w", rel, d.Name, err)
+			}
+		}
+		return nil
+	}
 }

@@ -2,10 +2,15 @@ package train
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tdro/tdro/backend"
@@ -79,6 +84,11 @@ func BuildModel(name, tokenizer string, lora *model.LoRA, seed int64) (*model.Mo
 func Run(ctx context.Context, cfg Config, resume bool) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if resume {
+		if err := checkResume(cfg); err != nil {
+			return nil, err
+		}
 	}
 	domains, err := LoadDomains(cfg.Mixture, cfg.Domains)
 	if err != nil {
@@ -177,12 +187,35 @@ func TrainedLoss(dir string) (loss LossConfig, ok bool, err error) {
 	return cfg.LossConfig, true, nil
 }
 
-// writeConfig records the effective configuration next to the run.
+// writeConfig records the effective configuration next to the run, its
+// paths relative to the file (as ReadConfig reads them), so that
+// `tdro train --config OUT/train_config.json --resume` works from any
+// working directory.
 func writeConfig(cfg Config) error {
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return err
 	}
-	return atomicfile.WriteJSON(filepath.Join(cfg.Out, "train_config.json"), cfg)
+	dir, err := filepath.Abs(cfg.Out)
+	if err != nil {
+		return err
+	}
+	paths := []*string{&cfg.Tokenizer, &cfg.Mixture, &cfg.Out}
+	if !isPreset(cfg.Model) {
+		paths = append(paths, &cfg.Model)
+	}
+	for _, p := range paths {
+		if *p == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return err
+		}
+		if *p, err = filepath.Rel(dir, abs); err != nil {
+			*p = abs
+		}
+	}
+	return atomicfile.WriteJSON(filepath.Join(dir, "train_config.json"), cfg)
 }
 
 // ExampleWeights are the per-example loss weights of a batch: each domain's
@@ -252,4 +285,102 @@ func bucket(n, maxLen int) int {
 		b *= 2
 	}
 	return max(min(b, maxLen), n)
+}
+
+// ResumeMayChange are the settings a resumed run may change: how often it
+// checkpoints, and its length (the learning-rate schedule is then
+// recomputed over the new total, so the result is no longer that of an
+// uninterrupted run of either length; resume_history.json records it).
+var ResumeMayChange = []string{"checkpoint_every", "steps"}
+
+// checkResume compares cfg with the train_config.json of the run it
+// resumes: any other changed setting is an error listing every
+// difference, since the checkpoint was trained with the recorded ones.
+func checkResume(cfg Config) error {
+	path := filepath.Join(cfg.Out, "train_config.json")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil // nothing recorded yet: a fresh start or a checkpoint-less run
+	}
+	old, err := ReadConfig(path)
+	if err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	diffs, err := configDiff(old, cfg)
+	if err != nil {
+		return err
+	}
+	var bad []string
+	var allowed []map[string]any
+	for _, d := range diffs {
+		if slices.Contains(ResumeMayChange, d.field) {
+			allowed = append(allowed, map[string]any{"field": d.field, "from": d.old, "to": d.new})
+		} else {
+			bad = append(bad, d.String())
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("resume %s: the run was trained with other settings (%s); resume with the recorded ones or start a new --out (only %s may change on resume)",
+			cfg.Out, strings.Join(bad, "; "), strings.Join(ResumeMayChange, ", "))
+	}
+	if len(allowed) == 0 {
+		return nil
+	}
+	histPath := filepath.Join(cfg.Out, "resume_history.json")
+	var hist []map[string]any
+	if b, err := os.ReadFile(histPath); err == nil {
+		json.Unmarshal(b, &hist)
+	}
+	hist = append(hist, allowed...)
+	return atomicfile.WriteJSON(histPath, hist)
+}
+
+type settingDiff struct {
+	field    string
+	old, new any
+}
+
+func (d settingDiff) String() string { return fmt.Sprintf("%s: %v -> %v", d.field, d.old, d.new) }
+
+// configDiff lists the JSON fields in which two configs differ, paths
+// compared as absolute paths.
+func configDiff(a, b Config) ([]settingDiff, error) {
+	flat := func(c Config) (map[string]any, error) {
+		for _, p := range []*string{&c.Tokenizer, &c.Mixture, &c.Out, &c.Model} {
+			if *p != "" && (p != &c.Model || !isPreset(c.Model)) {
+				abs, err := filepath.Abs(*p)
+				if err != nil {
+					return nil, err
+				}
+				*p = abs
+			}
+		}
+		raw, err := json.Marshal(c)
+		if err != nil {
+			return nil, err
+		}
+		var m map[string]any
+		return m, json.Unmarshal(raw, &m)
+	}
+	ma, err := flat(a)
+	if err != nil {
+		return nil, err
+	}
+	mb, err := flat(b)
+	if err != nil {
+		return nil, err
+	}
+	keys := map[string]bool{}
+	for k := range ma {
+		keys[k] = true
+	}
+	for k := range mb {
+		keys[k] = true
+	}
+	var out []settingDiff
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		if !reflect.DeepEqual(ma[k], mb[k]) {
+			out = append(out, settingDiff{k, ma[k], mb[k]})
+		}
+	}
+	return out, nil
 }

@@ -278,3 +278,49 @@ func TestRunLogHasEveryDocumentedField(t *testing.T) {
 		t.Errorf("last lr %g, want learning_rate x min_lr_ratio = %g", last, peak*cfg.MinLRRatio)
 	}
 }
+
+// TestResumeRefusesChangedSettings: a resume with settings the checkpoint
+// was not trained with is an error listing each difference, before any
+// work; checkpoint_every and steps may change and are recorded; the saved
+// train_config.json reads back from another working directory.
+func TestResumeRefusesChangedSettings(t *testing.T) {
+	mix, _ := testMixture(t, 20, 0)
+	cfg := smallConfig(t, mix)
+	cfg.Steps, cfg.CheckpointEvery = 2, 1
+	if _, err := Run(context.Background(), cfg, false); err != nil {
+		t.Fatal(err)
+	}
+	changed := cfg
+	changed.LearningRate, changed.BatchSize = 0.5, 4
+	_, err := Run(context.Background(), changed, true)
+	if err == nil || !strings.Contains(err.Error(), "learning_rate: 0.001 -> 0.5") || !strings.Contains(err.Error(), "batch_size: 8 -> 4") {
+		t.Fatalf("changed lr and batch: %v", err)
+	}
+	// The recorded config still holds what the model was trained with, and
+	// its paths are relative to the file.
+	saved := filepath.Join(cfg.Out, "train_config.json")
+	wd, _ := os.Getwd()
+	defer os.Chdir(wd)
+	os.Chdir(t.TempDir())
+	back, err := ReadConfig(saved)
+	if err != nil || back.LearningRate != cfg.LearningRate || back.BatchSize != cfg.BatchSize {
+		t.Fatalf("saved config %+v, %v", back, err)
+	}
+	if _, err := os.Stat(back.Mixture); err != nil {
+		t.Errorf("saved mixture path does not resolve from another directory: %v", err)
+	}
+	longer := back
+	longer.Steps, longer.CheckpointEvery = 3, 2
+	if _, err := Run(context.Background(), longer, true); err != nil {
+		t.Fatalf("resume with more steps: %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join(cfg.Out, "resume_history.json"))
+	var hist []struct {
+		Field    string
+		From, To float64
+	}
+	json.Unmarshal(b, &hist)
+	if err != nil || len(hist) != 2 || hist[1].Field != "steps" || hist[1].From != 2 || hist[1].To != 3 {
+		t.Errorf("resume history %s, %v", b, err)
+	}
+}

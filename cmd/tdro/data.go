@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -265,33 +266,38 @@ func dataCheckCmd() *cobra.Command {
 		Short: "Validate mixture files (.json) and records files (.jsonl), and count their records",
 		Long: `check validates each mixture file (and every domain file it lists) or records file
 (tdro/Tevatron or FlagEmbedding JSONL), stopping at the first malformed line with its
-file, line and field.`,
+file, line and field. A file is a mixture when it is one JSON object with a "domains"
+list, whatever its name; repeated query ids and empty files are errors, as in training.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 			fmt.Fprintln(w, "file\trecords\tpositives\tnegatives\t")
 			for _, f := range files {
-				paths := []string{f}
-				if strings.HasSuffix(f, ".json") {
+				type domainFile struct{ path, context string }
+				paths := []domainFile{{f, ""}}
+				if isMixture(f) {
 					mix, err := data.LoadMixture(f)
 					if err != nil {
 						return err
 					}
 					paths = paths[:0]
 					for _, d := range mix.Domains {
-						paths = append(paths, d.Path)
+						paths = append(paths, domainFile{d.Path, fmt.Sprintf("mixture %s, domain %q: ", f, d.Name)})
 					}
 				}
 				for _, p := range paths {
 					var n, pos, neg int
-					err := data.ScanRecords(p, func(_ int, r data.Record) error {
+					err := data.ScanRecords(p.path, func(_ int, r data.Record) error {
 						n, pos, neg = n+1, pos+len(r.Positives), neg+len(r.Negatives)
 						return nil
 					})
-					if err != nil {
-						return err
+					if err == nil && n == 0 {
+						err = fmt.Errorf("%s: no records (the file is empty or only blank lines)", p.path)
 					}
-					fmt.Fprintf(w, "%s\t%d\t%d\t%d\t\n", p, n, pos, neg)
+					if err != nil {
+						return fmt.Errorf("%s%w", p.context, err)
+					}
+					fmt.Fprintf(w, "%s\t%d\t%d\t%d\t\n", p.path, n, pos, neg)
 				}
 			}
 			return w.Flush()
@@ -321,4 +327,21 @@ func dataSetsCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&dataDir, "data", importers.DefaultDataDir(), "bundled data directory")
 	return cmd
+}
+
+// isMixture tells a mixture file (one JSON object with a "domains" key)
+// from a records file by content, not name: a records file may well be
+// called .json.
+func isMixture(path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return strings.HasSuffix(path, ".json") // let the loader report the error
+	}
+	var top map[string]json.RawMessage
+	b, _ = data.CheckUTF8(path, b)
+	if json.Unmarshal(b, &top) != nil {
+		return false
+	}
+	_, ok := top["domains"]
+	return ok
 }

@@ -170,12 +170,16 @@ func TestCopyRecords(t *testing.T) {
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Error("failed copy left a file")
 	}
+	// The second copy repeats every query id: skipped and counted too.
 	res, n, err := CopyRecords([]string{in, in}, out, Options{SkipBad: true})
-	if err != nil || n != 4 || res.Skipped != 2 {
+	if err != nil || n != 2 || res.Skipped != 4 {
 		t.Fatalf("n=%d skipped=%v err=%v", n, res, err)
 	}
+	if !strings.Contains(res.Problems[len(res.Problems)-1].Error(), "repeats the query_id of "+in+" line 3") {
+		t.Errorf("problems %v", res.Problems)
+	}
 	recs, err := data.ReadRecords(out)
-	if err != nil || len(recs) != 4 || recs[1].QueryID != "x" || recs[0].QueryID != "1" {
+	if err != nil || len(recs) != 2 || recs[1].QueryID != "x" || recs[0].QueryID != "in:1" {
 		t.Errorf("%v %+v", err, recs)
 	}
 }

@@ -29,6 +29,7 @@ func parseSQuAD(name string, src []byte, opt Options, out *Result) error {
 		return err
 	}
 	s := stem(name)
+	var ids data.IDSet
 	for ai, a := range f.Data {
 		paras := make([]data.Passage, len(a.Paragraphs))
 		for pi, p := range a.Paragraphs {
@@ -49,6 +50,16 @@ func parseSQuAD(name string, src []byte, opt Options, out *Result) error {
 				q := clean(qa.Question)
 				if q == "" {
 					if err := out.bad(opt, &ItemError{File: name, Line: a.Line, Field: fmt.Sprintf("data[%d].paragraphs[%d].qas[id=%s].question", ai, pi, qa.ID), Err: errEmpty}); err != nil {
+						return err
+					}
+					continue
+				}
+				if first, dup := ids.Add(string(qa.ID), data.Where{Line: a.Line}); dup {
+					// Two questions under one id: the second is skipped and counted
+					// (with SkipBad), never silently written as a second record.
+					err := &ItemError{File: name, Line: a.Line, Field: fmt.Sprintf("data[%d].paragraphs[%d].qas[id=%s].id", ai, pi, qa.ID),
+						Err: fmt.Errorf("repeats the id of a question in the article at line %d (ids become query_ids, unique within a domain)", first.Line)}
+					if err := out.bad(opt, err); err != nil {
 						return err
 					}
 					continue
@@ -238,7 +249,8 @@ func copyRecords(paths []string, out string, opt Options, keep func(data.Record)
 	defer f.Abort()
 	w := data.NewWriter(f)
 	res := &Result{}
-	for _, p := range paths {
+	var ids data.IDSet // across the files: they become one domain
+	for fi, p := range paths {
 		rd, c, err := data.Open(p)
 		if err != nil {
 			return nil, 0, err
@@ -247,12 +259,20 @@ func copyRecords(paths []string, out string, opt Options, keep func(data.Record)
 			if keep != nil && !keep(rec) {
 				return nil
 			}
+			if first, dup := ids.Add(rec.QueryID, data.Where{File: fi, Line: rd.Line()}); dup {
+				err := &ItemError{File: p, Line: rd.Line(), Field: "query_id",
+					Err: data.DuplicateID(fmt.Sprintf("%s line %d", paths[first.File], first.Line)).Err}
+				return res.bad(opt, err)
+			}
 			return w.Write(rec)
 		})
 		c.Close()
 		if err != nil {
 			return nil, 0, err
 		}
+	}
+	if w.Count() == 0 {
+		return nil, 0, fmt.Errorf("no records in %s", strings.Join(paths, ", "))
 	}
 	if err := f.Commit(); err != nil {
 		return nil, 0, err

@@ -28,7 +28,7 @@ type Source struct {
 	Name         string
 	Language     string
 	Format       string   // a key of Formats
-	Files        []string // glob patterns relative to the data directory, matched in sorted order
+	Files        []string // glob patterns relative to the data directory (or absolute), matched in sorted order
 	Instructions []string // e5-style query instructions
 	Symmetric    bool     // both sides are the same kind of text (duplicates, NLI, STS)
 }
@@ -179,7 +179,10 @@ func prepareDomain(ctx context.Context, src Source, set *dedup.Set, evalSum stri
 	dr := DomainReport{Name: src.Name, Language: src.Language}
 	var paths []string
 	for _, g := range src.Files {
-		m, err := filepath.Glob(filepath.Join(opt.DataDir, g))
+		if !filepath.IsAbs(g) {
+			g = filepath.Join(opt.DataDir, g)
+		}
+		m, err := filepath.Glob(g)
 		if err != nil {
 			return data.Domain{}, dr, err
 		}
