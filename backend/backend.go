@@ -49,12 +49,24 @@ func MustGet() compute.Backend {
 	return b
 }
 
+// Verbose lets the backend's own start-up messages through (to stderr);
+// `tdro -v` sets it. Otherwise they are dropped: the Go backend announces
+// its parallelism on every start, which is noise in every command's output.
+var Verbose bool
+
 // newWithConfig builds the backend. The Go backend announces its parallelism
-// with a Printf when it starts; that line goes to stderr so that stdout stays
-// clean for commands whose output is data (tdro model encode, tdro eval).
+// with a Printf when it starts; that line goes to stderr with Verbose and
+// nowhere otherwise, so that stdout stays clean for commands whose output is
+// data (tdro model encode, tdro eval).
 func newWithConfig(config string) (b compute.Backend, err error) {
 	stdout := os.Stdout
 	os.Stdout = os.Stderr
+	if !Verbose {
+		if null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0); err == nil {
+			os.Stdout = null
+			defer null.Close()
+		}
+	}
 	defer func() {
 		os.Stdout = stdout
 		if r := recover(); r != nil { // compute.NewWithConfig panics on unknown backends

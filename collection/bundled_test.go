@@ -98,9 +98,13 @@ func TestDefaultInstruction(t *testing.T) {
 		{"msmarco-trec-dl19-5k", "Given a web search query, retrieve relevant passages that answer the query"},
 		{"dbpedia-entity-5k", "Given a query, retrieve relevant entity descriptions from DBPedia"},
 		{"SciFact", "Given a scientific claim, retrieve documents that support or refute the claim"},
-		{"xquadr-zh-en", QAInstruction},
 		{"cran", "Given a question on aeronautics, retrieve scientific abstracts that answer the question"},
 		{"my-own-set", ""},
+		// Exact names only: no prefix guessing (these once got MEDLINE's and NQ's).
+		{"medical-faq", ""},
+		{"nqueens-docs", ""},
+		{"mini", ""},
+		{"xquadr-zh-en", ""}, // the XQuAD-R loader sets it
 	} {
 		if got := DefaultInstruction(tc.name); got != tc.want {
 			t.Errorf("DefaultInstruction(%q) = %q, want %q", tc.name, got, tc.want)

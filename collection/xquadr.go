@@ -45,6 +45,7 @@ func xquadr(q, s *squadFile, qLang, sLang string, err error) (*Collection, error
 		name, lang = "xquadr-"+qLang+"-"+sLang, qLang+"-"+sLang
 	}
 	c := newCollection(name, lang)
+	c.Instruction = QAInstruction // the same task whatever the languages
 	// Sentences of the target language, and the relevant ones per question id.
 	relevant := map[string][]string{}
 	for ai, a := range s.f.Data {

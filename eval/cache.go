@@ -320,6 +320,11 @@ func (e *Embeddings) Close() error {
 // sentence-transformers pooling and normalize modules change embeddings
 // too). It is the cache key for models loaded from disk.
 func DirKey(dir string) (string, error) {
+	// A model given through a symbolic link is the directory it points to
+	// (WalkDir does not descend into a link).
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
 	h := sha256.New()
 	n := 0
 	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {

@@ -104,13 +104,17 @@ type RunResult struct {
 
 // DatasetResult is one run scored on one dataset.
 type DatasetResult struct {
-	Dataset  string          `json:"dataset"`
-	Language string          `json:"language"`
-	Run      string          `json:"run"`
-	Stats    Stats           `json:"stats"`
-	Timing   Timing          `json:"timing"`
-	Scores   *metrics.Scores `json:"-"`
-	Warnings []string        `json:"warnings,omitempty"`
+	Dataset  string `json:"dataset"`
+	Language string `json:"language"`
+	Run      string `json:"run"`
+	// Instruction is the query instruction the run encoded queries with
+	// ("" for plain queries: BM25, external runs, --instruct=false, or a
+	// set tdro knows no instruction for, which is warned about).
+	Instruction string          `json:"instruction"`
+	Stats       Stats           `json:"stats"`
+	Timing      Timing          `json:"timing"`
+	Scores      *metrics.Scores `json:"-"`
+	Warnings    []string        `json:"warnings,omitempty"`
 }
 
 // Stats count what went into a dataset's numbers.
@@ -272,6 +276,12 @@ func evaluateDense(ctx context.Context, enc Encoder, c *collection.Collection, o
 		return nil, err
 	}
 	res := &DatasetResult{Dataset: c.Name, Language: c.Language, Run: opts.Name, Stats: stats, Warnings: warn}
+	if opts.Instruct {
+		res.Instruction = c.Instruction
+		if c.Instruction == "" {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("no query instruction is known for a set named %q: its queries were encoded plainly, unlike training's (give one: tdro eval --instruction, or eval.instruction in a run config)", c.Name))
+		}
+	}
 	docs := make([]string, len(c.Docs))
 	for i, d := range c.Docs {
 		docs[i] = opts.DocPrefix + DocText(d)

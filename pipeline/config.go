@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/tdro/tdro/configs"
@@ -59,11 +60,17 @@ type TransferConfig struct {
 
 // EvalConfig is the evaluation of every model (and BM25).
 type EvalConfig struct {
-	Sets       []string `json:"sets,omitempty"` // bundled evaluation set names (empty: all)
-	MaxQueries int      `json:"max_queries"`    // per set, 0: all (first N by id order; the same for every model)
-	MaxDocs    int      `json:"max_docs"`       // per set, 0: all (judged documents are always kept)
-	BatchSize  int      `json:"batch_size"`
-	BM25       bool     `json:"bm25"`
+	// Sets are bundled evaluation set names or the user's own sets by path
+	// (BEIR folder, SMART folder, XQuAD-R file, QUESTIONS.json:SENTENCES.json;
+	// relative to the config file); empty: every bundled set.
+	Sets []string `json:"sets,omitempty"`
+	// Instruction is the query instruction of the sets tdro knows none for
+	// (without one, their queries are encoded plainly, with a warning).
+	Instruction string `json:"instruction,omitempty"`
+	MaxQueries  int    `json:"max_queries"` // per set, 0: all (first N by id order; the same for every model)
+	MaxDocs     int    `json:"max_docs"`    // per set, 0: all (judged documents are always kept)
+	BatchSize   int    `json:"batch_size"`
+	BM25        bool   `json:"bm25"`
 	// PlainQueries encodes queries without their set's instruction (for a
 	// starting checkpoint trained without instructions); by default they
 	// carry it, as the trainer writes them.
@@ -90,8 +97,26 @@ func LoadConfig(preset, path string) (*Config, error) {
 		if err != nil {
 			return nil, err
 		}
+		var user Config
+		if err := data.DecodeJSON(b, &user); err != nil { // only to find the file's own paths
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
 		if err := data.DecodeJSON(b, &c); err != nil {
 			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		// Paths in the file are relative to the file (the preset's are not paths).
+		dir := filepath.Dir(path)
+		rel := func(p *string, set string) {
+			if set != "" && *p == set && !filepath.IsAbs(*p) {
+				*p = filepath.Join(dir, *p)
+			}
+		}
+		rel(&c.Prepare.Mixture, user.Prepare.Mixture)
+		rel(&c.Model.Init, user.Model.Init)
+		if len(user.Eval.Sets) > 0 {
+			for i, s := range c.Eval.Sets {
+				c.Eval.Sets[i] = relativeSet(dir, s)
+			}
 		}
 	}
 	if err := c.Validate(); err != nil {
@@ -146,4 +171,19 @@ func (c *Config) Validate() error {
 		return errors.New(strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// relativeSet joins the paths of an eval.sets entry onto dir (see
+// setPaths); a bundled set's name stays as it is.
+func relativeSet(dir, spec string) string {
+	paths := setPaths(spec)
+	for i, p := range paths {
+		if !filepath.IsAbs(p) {
+			paths[i] = filepath.Join(dir, p)
+		}
+	}
+	if len(paths) == 0 {
+		return spec
+	}
+	return strings.Join(paths, ":")
 }

@@ -14,34 +14,25 @@ import (
 	"github.com/tdro/tdro/model"
 )
 
-// evalSets loads the bundled evaluation sets the config names (all when
-// none are named) and, when the config caps them, keeps the same sample of
+// evalSets loads the evaluation sets the config names — bundled names or
+// the user's own sets by path (collection.Select; all bundled sets when
+// none are named) — gives eval.instruction to those tdro knows no
+// instruction for and, when the config caps them, keeps the same sample of
 // queries and documents for every model.
 func evalSets(dataDir string, cfg EvalConfig) ([]*collection.Collection, error) {
-	all, err := collection.Bundled(dataDir)
-	if err != nil {
-		return nil, fmt.Errorf("evaluation sets in %s: %w", dataDir, err)
+	sets := cfg.Sets
+	if len(sets) == 0 {
+		sets = []string{"bundled"}
 	}
-	var out []*collection.Collection
-	if len(cfg.Sets) == 0 {
-		out = all
-	} else {
-		byName := map[string]*collection.Collection{}
-		var names []string
-		for _, c := range all {
-			byName[c.Name] = c
-			names = append(names, c.Name)
-		}
-		for _, n := range cfg.Sets {
-			c, ok := byName[n]
-			if !ok {
-				return nil, fmt.Errorf("eval.sets: unknown evaluation set %q (bundled: %s)", n, strings.Join(names, ", "))
-			}
-			out = append(out, c)
-		}
+	out, err := collection.Select(dataDir, sets)
+	if err != nil {
+		return nil, fmt.Errorf("eval.sets: %w", err)
 	}
 	for i, c := range out {
 		out[i] = Sample(c, cfg.MaxQueries, cfg.MaxDocs)
+		if out[i].Instruction == "" {
+			out[i].Instruction = cfg.Instruction
+		}
 	}
 	return out, nil
 }
@@ -112,10 +103,32 @@ func pick(ids []string, n int, keep map[string]bool) map[string]bool {
 	return keep
 }
 
-// evalInputs are the bundled evaluation files every evaluation stage reads.
+// evalInputs are the evaluation files every evaluation stage reads: the
+// bundled ones and the user's sets given by path.
 func evalInputs(opt Options) []string {
 	dir, _ := filepath.Abs(filepath.Join(opt.Data, "eval"))
-	return []string{dir}
+	in := []string{dir}
+	for _, s := range opt.Config.Eval.Sets {
+		for _, p := range setPaths(s) {
+			if abs, err := filepath.Abs(p); err == nil {
+				in = append(in, abs)
+			}
+		}
+	}
+	return in
+}
+
+// setPaths are the files or folders an eval.sets entry names (none for a
+// bundled set's name): paths hold a slash or end in .json, and
+// QUESTIONS.json:SENTENCES.json names two.
+func setPaths(spec string) []string {
+	if !strings.ContainsAny(spec, `/\`) && !strings.HasSuffix(spec, ".json") {
+		return nil
+	}
+	if q, s, ok := strings.Cut(spec, ":"); ok && strings.HasSuffix(q, ".json") && strings.HasSuffix(s, ".json") {
+		return []string{q, s}
+	}
+	return []string{spec}
 }
 
 // evalOptions are the evaluation settings shared by every model: texts are

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -53,16 +52,8 @@ type Options struct {
 
 // Run executes the pipeline in opt.Out; rerunning it resumes.
 func Run(ctx context.Context, opt Options) ([]Result, error) {
-	if opt.Config == nil {
-		return nil, fmt.Errorf("run: no config")
-	}
-	if err := opt.Config.Validate(); err != nil {
+	if err := Check(opt); err != nil {
 		return nil, err
-	}
-	if opt.Data != "" {
-		if _, err := os.Stat(opt.Data); err != nil {
-			return nil, fmt.Errorf("data directory: %w", err)
-		}
 	}
 	stages, err := Stages(opt)
 	if err != nil {

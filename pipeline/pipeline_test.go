@@ -747,11 +747,17 @@ func TestInitCheckpointReplacesBase(t *testing.T) {
 
 func TestPrepareCopiesUserMixtureWithUniformWeights(t *testing.T) {
 	src := t.TempDir()
-	rec := data.Record{QueryID: "q1", Query: "what", Positives: []data.Passage{{Text: "that"}}}
+	recs := func(n int) []data.Record { // query ids are unique within a domain
+		var out []data.Record
+		for i := range n {
+			out = append(out, data.Record{QueryID: fmt.Sprintf("q%d", i), Query: "what", Positives: []data.Passage{{Text: "that"}}})
+		}
+		return out
+	}
 	mix := &data.Mixture{}
 	for i, name := range []string{"a", "b"} {
 		p := filepath.Join(src, name+".jsonl")
-		if err := data.WriteRecords(p, []data.Record{rec, rec, rec}[:i+1]); err != nil {
+		if err := data.WriteRecords(p, recs(i+1)); err != nil {
 			t.Fatal(err)
 		}
 		mix.Domains = append(mix.Domains, data.Domain{Name: name, Path: p, Weight: float64(3 + i)})
@@ -775,7 +781,7 @@ func TestPrepareCopiesUserMixtureWithUniformWeights(t *testing.T) {
 		}
 	}
 	// Editing a records file reruns the stage.
-	if err := data.WriteRecords(filepath.Join(src, "a.jsonl"), []data.Record{rec, rec}); err != nil {
+	if err := data.WriteRecords(filepath.Join(src, "a.jsonl"), recs(2)); err != nil {
 		t.Fatal(err)
 	}
 	res, err := e.Run(context.Background(), []Stage{prepareStage(opt)})

@@ -139,7 +139,7 @@ func (l *Loop) Run(ctx context.Context, start int, step func(i int) (any, error)
 					return fmt.Errorf("save checkpoint on interrupt: %w", err)
 				}
 			}
-			return fmt.Errorf("%w at step %d of %d (checkpoint saved; continue with --resume): %w", ErrInterrupted, i, l.Steps, ctx.Err())
+			return fmt.Errorf("%w at step %d of %d (checkpoint saved): %w", ErrInterrupted, i, l.Steps, ctx.Err())
 		}
 		rec, err := step(i)
 		if err != nil {

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -69,6 +71,30 @@ significance marks, p-values, bar plots, per-query difference histograms).`,
 			if len(models) == 0 && len(runs) == 0 && len(compare) == 0 {
 				return fmt.Errorf("give at least one --model (a checkpoint directory or bm25), --run or --compare")
 			}
+			// Everything that can be wrong with the command is found before any
+			// work: run names, the baseline, the output directory, the depth.
+			named, err := nameModels(models)
+			if err != nil {
+				return err
+			}
+			earlier := make([]*eval.Results, len(compare))
+			for i, dir := range compare {
+				if _, err := os.Stat(filepath.Join(dir, "results")); err == nil {
+					dir = filepath.Join(dir, "results")
+				}
+				if earlier[i], err = report.ReadJSON(dir); err != nil {
+					return fmt.Errorf("--compare %s: %w", compare[i], err)
+				}
+			}
+			if err := checkRunNames(named, runs, compare, earlier, baseline); err != nil {
+				return err
+			}
+			if opts.Depth <= 0 {
+				return fmt.Errorf("--depth: must be > 0, got %d", opts.Depth)
+			}
+			if err := checkWritable(out); err != nil {
+				return err
+			}
 			ms, err := metrics.ParseMeasures(splitList(measureList)...)
 			if err != nil {
 				return err
@@ -90,7 +116,7 @@ significance marks, p-values, bar plots, per-query difference histograms).`,
 			}
 			opts.RunDir = filepath.Join(out, "runs")
 			opts.Logf = func(f string, a ...any) { fmt.Fprintf(os.Stderr, "warning: "+f+"\n", a...) }
-			cols, err := loadSets(dataDir, sets)
+			cols, err := collection.Select(dataDir, sets)
 			if err != nil {
 				return err
 			}
@@ -109,9 +135,12 @@ significance marks, p-values, bar plots, per-query difference histograms).`,
 				}
 				return err
 			}
-			for _, m := range models {
+			for _, m := range named {
 				r, err := evalModel(ctx, m, cols, opts)
 				if err != nil {
+					if ctx.Err() != nil {
+						return fmt.Errorf("interrupted while evaluating %s; nothing was written to %s (embeddings already computed are cached: rerun to continue): %w", m.name, out, err)
+					}
 					return err
 				}
 				if err := add(r); err != nil {
@@ -127,19 +156,12 @@ significance marks, p-values, bar plots, per-query difference histograms).`,
 					return err
 				}
 			}
-			for _, dir := range compare {
-				if _, err := os.Stat(filepath.Join(dir, "results")); err == nil {
-					dir = filepath.Join(dir, "results")
-				}
-				r, err := report.ReadJSON(dir)
-				if err != nil {
-					return err
-				}
+			for i, r := range earlier {
 				if len(models)+len(runs) > 0 { // keep the sets evaluated now
 					keepSets(r, cols)
 				}
 				if err := add(r); err != nil {
-					return fmt.Errorf("--compare %s: %w (evaluate under another name)", dir, err)
+					return fmt.Errorf("--compare %s: %w (evaluate under another name)", compare[i], err)
 				}
 			}
 			if baseline == "" && all.Run("bm25") != nil && len(all.Runs) > 1 {
@@ -178,7 +200,7 @@ significance marks, p-values, bar plots, per-query difference histograms).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&models, "model", nil, `model to evaluate: checkpoint directory or "bm25" (repeatable)`)
+	f.StringArrayVar(&models, "model", nil, `model to evaluate: checkpoint directory, NAME=DIR, or "bm25" (repeatable; the run is named NAME, else the directory's name)`)
 	f.StringArrayVar(&runs, "run", nil, "external TREC run to score, NAME=FILE (repeatable; needs exactly one --data set)")
 	f.StringArrayVar(&compare, "compare", nil, "earlier eval --out directory whose runs join the tables (repeatable; no re-evaluation)")
 	f.StringSliceVar(&sets, "data", []string{"bundled"}, "evaluation sets: bundled names, \"bundled\", or paths (repeatable, comma-separated)")
@@ -201,17 +223,95 @@ significance marks, p-values, bar plots, per-query difference histograms).`,
 	return cmd
 }
 
+// namedModel is one --model: the run's name and the checkpoint ("bm25":
+// the baseline).
+type namedModel struct{ name, dir string }
+
+// nameModels reads --model values: NAME=DIR, DIR (named after the
+// directory) or bm25.
+func nameModels(specs []string) ([]namedModel, error) {
+	var out []namedModel
+	for _, spec := range specs {
+		if spec == "bm25" {
+			out = append(out, namedModel{"bm25", ""})
+			continue
+		}
+		name, dir, ok := strings.Cut(spec, "=")
+		if !ok || name == "" || strings.ContainsAny(name, `/\`) {
+			name, dir = filepath.Base(filepath.Clean(spec)), spec
+		}
+		if dir == "" {
+			return nil, fmt.Errorf("--model %q: want DIR, NAME=DIR or bm25", spec)
+		}
+		out = append(out, namedModel{name, dir})
+	}
+	return out, nil
+}
+
+// checkRunNames refuses two runs of one name (their TREC files and results
+// would overwrite each other) and a --baseline that names no run.
+func checkRunNames(models []namedModel, runs, compare []string, earlier []*eval.Results, baseline string) error {
+	where := map[string]string{}
+	add := func(name, what string) error {
+		if prev, dup := where[name]; dup {
+			return fmt.Errorf("two runs are named %q (%s and %s): name them apart, e.g. --model NAME=DIR", name, prev, what)
+		}
+		where[name] = what
+		return nil
+	}
+	for _, m := range models {
+		what := "--model " + m.dir
+		if m.dir == "" {
+			what = "--model bm25"
+		}
+		if err := add(m.name, what); err != nil {
+			return err
+		}
+	}
+	for _, spec := range runs {
+		name, _, _ := strings.Cut(spec, "=")
+		if err := add(name, "--run "+spec); err != nil {
+			return err
+		}
+	}
+	for i, r := range earlier {
+		for _, run := range r.Runs {
+			if err := add(run.Name, "--compare "+compare[i]); err != nil {
+				return err
+			}
+		}
+	}
+	if _, ok := where[baseline]; baseline != "" && !ok {
+		names := slices.Sorted(maps.Keys(where))
+		return fmt.Errorf("--baseline %q: no run of that name (runs: %s)", baseline, strings.Join(names, ", "))
+	}
+	return nil
+}
+
+// checkWritable makes sure out can be written before hours of evaluation.
+func checkWritable(out string) error {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return fmt.Errorf("--out %s: %w", out, err)
+	}
+	f, err := os.CreateTemp(out, ".write-test-*")
+	if err != nil {
+		return fmt.Errorf("--out %s is not writable: %w", out, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
 // evalModel evaluates one --model value.
-func evalModel(ctx context.Context, spec string, cols []*collection.Collection, opts eval.Options) (*eval.Results, error) {
-	if spec == "bm25" {
-		opts.Name = "bm25"
+func evalModel(ctx context.Context, nm namedModel, cols []*collection.Collection, opts eval.Options) (*eval.Results, error) {
+	opts.Name = nm.name
+	if nm.dir == "" {
 		return eval.BM25(ctx, cols, opts)
 	}
+	spec := nm.dir
 	m, err := model.Load(spec)
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", spec, err)
 	}
-	opts.Name = filepath.Base(filepath.Clean(spec))
 	if opts.CacheDir != "" {
 		if opts.ModelKey, err = eval.DirKey(spec); err != nil {
 			return nil, err
@@ -251,81 +351,6 @@ func evalRunFile(spec string, cols []*collection.Collection, opts eval.Options) 
 		return nil, fmt.Errorf("score %s: %w", path, err)
 	}
 	return &eval.Results{Runs: []*eval.RunResult{{Name: name, Datasets: []*eval.DatasetResult{d}}}}, nil
-}
-
-// loadSets resolves --data values to collections.
-func loadSets(dataDir string, sets []string) ([]*collection.Collection, error) {
-	var bundled []*collection.Collection
-	getBundled := func() ([]*collection.Collection, error) {
-		if bundled != nil {
-			return bundled, nil
-		}
-		var err error
-		bundled, err = collection.Bundled(dataDir)
-		if err != nil {
-			return nil, fmt.Errorf("bundled evaluation sets in %s: %w", dataDir, err)
-		}
-		return bundled, nil
-	}
-	var out []*collection.Collection
-	seen := map[string]bool{}
-	add := func(c *collection.Collection) error {
-		if seen[c.Name] {
-			return fmt.Errorf("--data: set %s given twice", c.Name)
-		}
-		seen[c.Name] = true
-		out = append(out, c)
-		return nil
-	}
-	for _, s := range sets {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			continue
-		}
-		if isPath(s) {
-			c, err := collection.Load(s)
-			if err != nil {
-				return nil, err
-			}
-			if err := add(c); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		all, err := getBundled()
-		if err != nil {
-			return nil, err
-		}
-		found := false
-		for _, c := range all {
-			if s == "bundled" || c.Name == s {
-				found = true
-				if err := add(c); err != nil {
-					return nil, err
-				}
-			}
-		}
-		if !found {
-			var names []string
-			for _, c := range all {
-				names = append(names, c.Name)
-			}
-			return nil, fmt.Errorf("--data %q: not a path nor a bundled set (bundled: %s)", s, strings.Join(names, ", "))
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("--data: no evaluation sets")
-	}
-	return out, nil
-}
-
-// isPath tells a --data value naming files (collection.Load) from a bundled set name.
-func isPath(s string) bool {
-	if q, sent, ok := strings.Cut(s, ":"); ok && strings.HasSuffix(q, ".json") && strings.HasSuffix(sent, ".json") {
-		return true
-	}
-	_, err := os.Stat(s)
-	return err == nil
 }
 
 // keepSets drops the datasets of r that are not among cols.

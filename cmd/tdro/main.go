@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime/debug"
 	"strconv"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/tdro/tdro/backend"
 )
 
 var rootCmd = &cobra.Command{
@@ -49,9 +52,37 @@ func count(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
+func init() {
+	rootCmd.PersistentFlags().BoolVarP(&backend.Verbose, "verbose", "v", false, "show the compute backend's start-up messages")
+	rootCmd.Version = version()
+}
+
+// version is the module version tdro was built as, or the VCS revision of a
+// build from a checkout.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := info.Main.Version
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			if v == "" || v == "(devel)" {
+				v = s.Value
+			}
+		case "vcs.modified":
+			if s.Value == "true" {
+				v += "+modified"
+			}
+		}
+	}
+	return v + " (" + info.GoVersion + ")"
+}
+
 func main() {
 	if err := rootCmd.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "tdro:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }

@@ -18,6 +18,7 @@ func init() {
 	var opt pipeline.Options
 	var preset, configPath, initCkpt string
 	var seed uint64
+	var check bool
 	cmd := &cobra.Command{
 		Use:   "run [--preset default|tiny|large|official] [--config FILE] --data DIR --out RUN",
 		Short: "Run the whole tDRO pipeline: prepare, reference, tDRO, transfer, fine-tune, evaluate, report",
@@ -58,6 +59,17 @@ the preset and only needs the fields that differ.`,
 				opt.ConfigName += " + " + configPath
 			}
 			opt.Command = "tdro " + strings.Join(os.Args[1:], " ")
+			if check {
+				if err := pipeline.Check(opt); err != nil {
+					return fmt.Errorf("the run would fail:\n%w", err)
+				}
+				plan, err := pipeline.Plan(opt)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: config, data, evaluation sets and --out are fine; the run would execute:\n%s", opt.ConfigName, plan)
+				return nil
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			res, err := pipeline.Run(ctx, opt)
@@ -75,6 +87,7 @@ the preset and only needs the fields that differ.`,
 	f.StringVar(&opt.Out, "out", "", "run directory (created; rerun with the same directory to resume)")
 	f.StringVar(&initCkpt, "init", "", "start from this Hugging Face checkpoint directory instead of a model trained from scratch")
 	f.Uint64Var(&seed, "seed", 0, "override the config's seed")
+	f.BoolVar(&check, "check", false, "check the config, data, evaluation sets and --out, print the stage plan, and train nothing")
 	f.StringSliceVar(&opt.Force, "force", nil, "rerun these stages even if up to date (their dependants follow when outputs change)")
 	rootCmd.AddCommand(cmd)
 }

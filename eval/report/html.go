@@ -98,10 +98,12 @@ type page struct {
 	Datasets  int
 	Sections  []pageSection
 	Diffs     []pageDiff
-	DiffOf    string
-	Details   []pageDetail
-	Sig       template.HTML
-	CSS       template.CSS
+	// Instructions are Instructions(r): the query instruction per dataset.
+	Instructions [][2]string
+	DiffOf       string
+	Details      []pageDetail
+	Sig          template.HTML
+	CSS          template.CSS
 }
 
 // CSS styles the fragments (HTMLTable); embed it once in a page that uses them.
@@ -142,6 +144,10 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 {{.Sig}}{{end}}
 {{if .Diffs}}<h2>Per-query differences against {{.Baseline}} ({{.DiffOf}})</h2>
 {{range .Diffs}}<figure>{{.Plot}}</figure>{{end}}{{end}}
+<h2>Query instructions</h2>
+<table class="tdro-details"><thead><tr><th>dataset</th><th>instruction — runs</th></tr></thead><tbody>
+{{range .Instructions}}<tr><td class="l">{{index . 0}}</td><td class="l">{{index . 1}}</td></tr>
+{{end}}</tbody></table>
 <h2>Details</h2>
 <table class="tdro-details"><thead><tr><th>run</th><th>dataset</th><th>docs</th><th>queries</th><th>evaluated</th><th>empty q.</th><th>unknown judged</th><th>encode s</th><th>search s</th><th>tokens/s</th><th>cached</th></tr></thead><tbody>
 {{range .Details}}<tr><td class="l">{{.Run}}</td><td class="l">{{.Dataset}}</td><td>{{.Stats.Docs}}</td><td>{{.Stats.Queries}}</td><td>{{.Stats.Evaluated}}</td><td>{{.Stats.EmptyQueries}}</td><td>{{.Stats.UnknownJudged}}</td><td>{{if .Timing.EncodeCorpus}}{{printf "%.1f" .Timing.EncodeCorpus}}{{else}}–{{end}}</td><td>{{printf "%.2f" .Timing.Search}}</td><td>{{if .Timing.TokensPerSecond}}{{printf "%.0f" .Timing.TokensPerSecond}}{{else}}–{{end}}</td><td>{{if .Timing.Cached}}yes{{else}}no{{end}}</td></tr>
@@ -190,6 +196,7 @@ func HTML(r *eval.Results, title string, o Options) ([]byte, error) {
 			pg.Diffs = append(pg.Diffs, pageDiff{Run: run.Name, Plot: template.HTML(svg)})
 		}
 	}
+	pg.Instructions = Instructions(r)
 	for _, run := range r.Runs {
 		for _, d := range run.Datasets {
 			pg.Details = append(pg.Details, pageDetail{Run: run.Name, Dataset: d.Dataset, Stats: d.Stats, Timing: d.Timing, Warnings: d.Warnings})

@@ -23,6 +23,10 @@ func Markdown(r *eval.Results, o Options) (string, error) {
 		fmt.Fprintf(&b, "**%s**\n\n", m)
 		b.WriteString(t.Markdown())
 	}
+	fmt.Fprintf(&b, "\n**Query instructions** (dataset: instruction — runs)\n\n")
+	for _, row := range Instructions(r) {
+		fmt.Fprintf(&b, "- %s: %s\n", mdEscape(row[0]), mdEscape(row[1]))
+	}
 	if o.Baseline != "" {
 		fmt.Fprintf(&b, "\n%s\n", Legend(o.Baseline))
 		sig, err := Significance(r, o)

@@ -105,6 +105,6 @@ func readDataset(path string) (*eval.DatasetResult, error) {
 	for i := range s.Mean {
 		s.Mean[i] /= float64(len(s.Queries))
 	}
-	return &eval.DatasetResult{Dataset: m.TaskName, Language: m.Tdro.Language, Run: m.Tdro.Run, Stats: m.Tdro.Stats,
-		Timing: m.Tdro.Timing, Scores: s, Warnings: m.Tdro.Warnings}, nil
+	return &eval.DatasetResult{Dataset: m.TaskName, Language: m.Tdro.Language, Run: m.Tdro.Run, Instruction: m.Tdro.Instruction,
+		Stats: m.Tdro.Stats, Timing: m.Tdro.Timing, Scores: s, Warnings: m.Tdro.Warnings}, nil
 }

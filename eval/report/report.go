@@ -205,13 +205,14 @@ type MTEB struct {
 
 // MTEBExtra is tdro's part of the result file.
 type MTEBExtra struct {
-	Run      string                        `json:"run"`
-	Language string                        `json:"language"`
-	Stats    eval.Stats                    `json:"stats"`
-	Timing   eval.Timing                   `json:"timing"`
-	Warnings []string                      `json:"warnings,omitempty"`
-	Missing  []string                      `json:"missing_queries,omitempty"`
-	PerQuery map[string]map[string]float64 `json:"per_query"`
+	Run         string                        `json:"run"`
+	Language    string                        `json:"language"`
+	Instruction string                        `json:"query_instruction"` // "": plain queries
+	Stats       eval.Stats                    `json:"stats"`
+	Timing      eval.Timing                   `json:"timing"`
+	Warnings    []string                      `json:"warnings,omitempty"`
+	Missing     []string                      `json:"missing_queries,omitempty"`
+	PerQuery    map[string]map[string]float64 `json:"per_query"`
 }
 
 // NewMTEB builds the result file of one dataset.
@@ -236,7 +237,7 @@ func NewMTEB(d *eval.DatasetResult) MTEB {
 		TaskName:       d.Dataset,
 		EvaluationTime: t.EncodeCorpus + t.EncodeQueries + t.Search + t.Index,
 		Scores:         map[string][]map[string]any{"test": {scores}},
-		Tdro: MTEBExtra{Run: d.Run, Language: d.Language, Stats: d.Stats, Timing: t, Warnings: d.Warnings,
+		Tdro: MTEBExtra{Run: d.Run, Language: d.Language, Instruction: d.Instruction, Stats: d.Stats, Timing: t, Warnings: d.Warnings,
 			Missing: d.Scores.Missing, PerQuery: per},
 	}
 }
@@ -266,4 +267,33 @@ func safeName(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// Instructions lists, per dataset in first-seen order, the query
+// instructions its runs encoded queries with: one line per distinct
+// instruction, naming the runs ("plain" for none). Reports show it, since
+// the instruction is part of a dense model's input.
+func Instructions(r *eval.Results) [][2]string {
+	type key struct{ ds, in string }
+	var order []key
+	runs := map[key][]string{}
+	for _, run := range r.Runs {
+		for _, d := range run.Datasets {
+			k := key{d.Dataset, d.Instruction}
+			if _, ok := runs[k]; !ok {
+				order = append(order, k)
+			}
+			runs[k] = append(runs[k], run.Name)
+		}
+	}
+	sort.SliceStable(order, func(i, j int) bool { return order[i].ds < order[j].ds })
+	out := make([][2]string, len(order))
+	for i, k := range order {
+		in := k.in
+		if in == "" {
+			in = "plain (no instruction)"
+		}
+		out[i] = [2]string{k.ds, in + " — " + strings.Join(runs[k], ", ")}
+	}
+	return out
 }

@@ -1,0 +1,128 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/tdro/tdro/data"
+)
+
+// Check finds, before any work, everything that would make the run fail
+// later: the config's settings, the user's mixture and every record of its
+// domains, the starting checkpoint or tokenizer, the evaluation sets, the
+// --force stage names and a writable run directory. It reports every
+// problem at once (errors.Join) and trains nothing; Run calls it first, and
+// `tdro run --check` calls it alone.
+func Check(opt Options) error {
+	if opt.Config == nil {
+		return errors.New("run: no config")
+	}
+	cfg := opt.Config
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	add(cfg.Validate())
+	if opt.Data != "" {
+		if _, err := os.Stat(opt.Data); err != nil {
+			add(fmt.Errorf("data directory: %w", err))
+		}
+	}
+	if m := cfg.Prepare.Mixture; m != "" {
+		add(checkRecords(m))
+	}
+	if cfg.Model.Init != "" {
+		for _, f := range []string{"config.json", "tokenizer.json"} {
+			if _, err := os.Stat(filepath.Join(cfg.Model.Init, f)); err != nil {
+				add(fmt.Errorf("model.init: %s is not a Hugging Face checkpoint directory (no %s)", cfg.Model.Init, f))
+				break
+			}
+		}
+	} else if cfg.Model.Tokenizer != "" {
+		if tok, err := tokenizerPath(opt); err == nil {
+			if _, err := os.Stat(tok); err != nil {
+				add(fmt.Errorf("model.tokenizer: %w", err))
+			}
+		}
+	}
+	if _, err := evalSets(opt.Data, cfg.Eval); err != nil {
+		add(err)
+	}
+	if stages, err := Stages(opt); err != nil {
+		add(err)
+	} else {
+		var names []string
+		for _, st := range stages {
+			names = append(names, st.Name)
+		}
+		for _, f := range opt.Force {
+			if !slices.Contains(names, f) {
+				add(fmt.Errorf("--force %s: no such stage (stages: %s)", f, strings.Join(names, ", ")))
+			}
+		}
+	}
+	add(checkWritable(opt.Out))
+	return errors.Join(errs...)
+}
+
+// checkRecords loads a user's mixture and reads every record of every
+// domain, as training will.
+func checkRecords(mixture string) error {
+	mix, err := data.LoadMixture(mixture)
+	if err != nil {
+		return fmt.Errorf("prepare.mixture: %w", err)
+	}
+	var errs []error
+	for _, d := range mix.Domains {
+		n := 0
+		err := data.ScanRecords(d.Path, func(int, data.Record) error { n++; return nil })
+		if err == nil && n == 0 {
+			err = fmt.Errorf("%s: no records", d.Path)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("prepare.mixture %s, domain %q: %w", mixture, d.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkWritable makes sure the run directory can be written (creating it,
+// as the run would).
+func checkWritable(dir string) error {
+	if dir == "" {
+		return errors.New("--out: required")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--out %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".write-test-*")
+	if err != nil {
+		return fmt.Errorf("--out %s is not writable: %w", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// Plan is the stage list Run would execute, one line each with what the
+// stage waits for.
+func Plan(opt Options) (string, error) {
+	stages, err := Stages(opt)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for i, st := range stages {
+		after := "-"
+		if len(st.After) > 0 {
+			after = strings.Join(st.After, ", ")
+		}
+		fmt.Fprintf(&b, "%2d. %-18s after: %s\n", i+1, st.Name, after)
+	}
+	return b.String(), nil
+}
