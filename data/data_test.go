@@ -203,7 +203,7 @@ func TestLoadMixtureErrors(t *testing.T) {
 		{`{"domains":[{"name":"a","path":"a","weight":0}]}`, `every weight is 0`},
 		{`{"domains":[{"name":"a","path":"a","weight":1,"loss_scale":-2}]}`, `"domains[0].loss_scale"`},
 		{`{"domains":[{"name":"a","path":"a","wieght":1}]}`, `unknown field "wieght"`},
-		{"{\"domains\":[\n{\"name\":\"a\",\n\"path\":\"a\",\n\"weight\":\"1\"}]}", `line 4: field "domains.weight": want float64`},
+		{"{\"domains\":[\n{\"name\":\"a\",\n\"path\":\"a\",\n\"weight\":\"1\"}]}", `line 4: field "domains[0].weight": want float64`},
 		{"{\"domains\":[\n{\"name\":\"a\",,}]}", `line 2: invalid JSON`},
 	}
 	for _, tc := range tests {

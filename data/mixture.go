@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/tdro/tdro/data/internal/jsonpos"
 	"github.com/tdro/tdro/internal/atomicfile"
@@ -175,7 +176,20 @@ func DecodeJSON(doc []byte, v any) error {
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fmt.Errorf("line %d: field %q: want %s, got %s", jsonpos.LineOf(doc, te.Offset), te.Field, jsonKind(te.Type.String()), te.Value)
+		// encoding/json names the field without array indexes
+		// ("domains.weight"); the value's place in doc gives them.
+		field := te.Field
+		if p := JSONPathAt(doc, int(te.Offset)-1); p != "" {
+			field = p
+		}
+		return fmt.Errorf("line %d: field %q: want %s, got %s", jsonpos.LineOf(doc, te.Offset), field, jsonKind(te.Type.String()), te.Value)
+	}
+	if name, ok := strings.CutPrefix(fmt.Sprint(err), "json: unknown field "); ok && err != nil {
+		name = strings.Trim(name, `"`)
+		if p := JSONKeyPath(doc, name); p != "" {
+			return fmt.Errorf("unknown field %q (no such setting here; check its spelling and its section)", p)
+		}
+		return fmt.Errorf("unknown field %q", name)
 	}
 	return err
 }

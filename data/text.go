@@ -75,8 +75,23 @@ func invalidErr(b []byte, off, col int) error {
 
 // JSONPathAt names the JSON field holding byte off of doc (one JSON value,
 // or a stream of them as in JSONL), e.g. "positive_passages[0].text", or
-// "" when off is not inside a string of well-formed JSON.
+// "" when off is not inside a key or a scalar value of well-formed JSON.
 func JSONPathAt(doc []byte, off int) string {
+	return walkJSON(doc, func(start, end int64, key string, isKey bool) bool {
+		return int64(off) >= start && int64(off) < end
+	})
+}
+
+// JSONKeyPath names where the object key key first occurs in doc, e.g.
+// "train.stepz" (an unknown field, which encoding/json reports without
+// its place), or "" when it does not.
+func JSONKeyPath(doc []byte, key string) string {
+	return walkJSON(doc, func(_, _ int64, k string, isKey bool) bool { return isKey && k == key })
+}
+
+// walkJSON visits the keys and scalar values of doc with their byte spans
+// and returns the path of the first one hit accepts.
+func walkJSON(doc []byte, hit func(start, end int64, key string, isKey bool) bool) string {
 	type frame struct {
 		object  bool
 		key     string
@@ -84,23 +99,23 @@ func JSONPathAt(doc []byte, off int) string {
 		wantKey bool
 	}
 	var stack []frame
-	path := func(leaf string) string {
+	// path names the current place: every enclosing object's key and
+	// array's index; a key being read replaces the innermost object's key.
+	path := func(key string) string {
 		var s string
-		for _, f := range stack {
+		for i, f := range stack {
 			if f.object {
+				k := f.key
+				if i == len(stack)-1 && key != "" {
+					k = key
+				}
 				if s != "" {
 					s += "."
 				}
-				s += f.key
+				s += k
 			} else {
 				s += "[" + strconv.Itoa(f.index) + "]"
 			}
-		}
-		if leaf != "" {
-			if s != "" {
-				s += "."
-			}
-			s += leaf
 		}
 		return s
 	}
@@ -123,11 +138,10 @@ func JSONPathAt(doc []byte, off int) string {
 		}
 		end := dec.InputOffset()
 		s, isString := tok.(string)
-		inside := int64(off) >= start && int64(off) < end
 		n := len(stack)
 		switch {
 		case isString && n > 0 && stack[n-1].object && stack[n-1].wantKey:
-			if inside {
+			if hit(start, end, s, true) {
 				return path(s)
 			}
 			stack[n-1].key, stack[n-1].wantKey = s, false
@@ -137,7 +151,7 @@ func JSONPathAt(doc []byte, off int) string {
 			stack = stack[:n-1]
 			value()
 		default:
-			if inside && isString {
+			if hit(start, end, s, false) {
 				return path("")
 			}
 			value()
