@@ -14,7 +14,7 @@ func TestDecodeJSONNamesTheField(t *testing.T) {
 		Domains []Domain `json:"domains"`
 	}
 	for _, tc := range []struct{ in, want string }{
-		{`{"train": {"stepz": 3}}`, `unknown field "train.stepz"`},
+		{`{"train": {"stepz": 3}}`, `unknown field "stepz" (at "train.stepz"`},
 		{`{"domains": [{"name": "a"}, {"name": "b"}, {"name": "c", "weight": "x"}]}`, `field "domains[2].weight": want float64`},
 		{"{\n\"train\": {\"steps\": \"ten\"}}", `line 2: field "train.steps"`},
 	} {

@@ -90,10 +90,11 @@ func (m *Mixture) Validate() error {
 	return nil
 }
 
-// Save validates m and atomically writes it to path. Domain paths are
-// written relative to path's directory, so a prepared directory can be moved
-// as a whole; a relative path in m is relative to the working directory, as
-// every in-memory path is (LoadMixture returns absolute ones).
+// Save validates m and atomically writes it to path. Absolute domain paths
+// are written relative to path's directory, so a prepared directory can be
+// moved as a whole; a relative path is written as it is, relative to the
+// mixture file (callers holding paths relative to the working directory
+// make them absolute first, as LoadMixture and importers.Prepare do).
 func (m *Mixture) Save(path string) error {
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("mixture %s: %w", path, err)
@@ -105,12 +106,10 @@ func (m *Mixture) Save(path string) error {
 	out := Mixture{Domains: make([]Domain, len(m.Domains))}
 	copy(out.Domains, m.Domains)
 	for i, d := range out.Domains {
-		abs, err := filepath.Abs(d.Path)
-		if err != nil {
-			return err
-		}
-		if rel, err := filepath.Rel(dir, abs); err == nil {
-			out.Domains[i].Path = filepath.ToSlash(rel)
+		if filepath.IsAbs(d.Path) {
+			if rel, err := filepath.Rel(dir, d.Path); err == nil {
+				out.Domains[i].Path = filepath.ToSlash(rel)
+			}
 		}
 	}
 	return atomicfile.WriteJSON(path, &out)
@@ -187,7 +186,7 @@ func DecodeJSON(doc []byte, v any) error {
 	if name, ok := strings.CutPrefix(fmt.Sprint(err), "json: unknown field "); ok && err != nil {
 		name = strings.Trim(name, `"`)
 		if p := JSONKeyPath(doc, name); p != "" {
-			return fmt.Errorf("unknown field %q (no such setting here; check its spelling and its section)", p)
+			return fmt.Errorf("unknown field %q (at %q: no such setting there; check its spelling and its section)", name, p)
 		}
 		return fmt.Errorf("unknown field %q", name)
 	}
