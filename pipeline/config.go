@@ -78,9 +78,26 @@ type EvalConfig struct {
 }
 
 // LoadConfig reads a preset and, if path is not empty, the user's file over
-// it. Unknown fields are errors (a misspelt field must not silently keep the
-// preset's value).
+// it, and validates the result. Unknown fields are errors (a misspelt field
+// must not silently keep the preset's value).
 func LoadConfig(preset, path string) (*Config, error) {
+	c, err := ReadConfig(preset, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		where := "preset " + preset
+		if path != "" {
+			where = "config " + path
+		}
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	return c, nil
+}
+
+// ReadConfig is LoadConfig without the validation, for callers that report
+// every problem of a run at once (Check).
+func ReadConfig(preset, path string) (*Config, error) {
 	if preset == "" {
 		preset = "default"
 	}
@@ -118,13 +135,6 @@ func LoadConfig(preset, path string) (*Config, error) {
 				c.Eval.Sets[i] = relativeSet(dir, s)
 			}
 		}
-	}
-	if err := c.Validate(); err != nil {
-		where := "preset " + preset
-		if path != "" {
-			where = "config " + path
-		}
-		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	return &c, nil
 }

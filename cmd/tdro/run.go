@@ -40,7 +40,7 @@ Presets: ` + strings.Join(configs.Names(), ", ") + ` (see docs/pipeline.md). A -
 the preset and only needs the fields that differ.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := pipeline.LoadConfig(preset, configPath)
+			cfg, err := pipeline.ReadConfig(preset, configPath) // validated by Check, with everything else
 			if err != nil {
 				return err
 			}
