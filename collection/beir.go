@@ -18,9 +18,19 @@ import (
 // LoadBEIR reads a BEIR folder: corpus.jsonl ({"_id","title","text"}),
 // queries.jsonl ({"_id","text"}) and qrels/<split>.tsv (query-id, corpus-id,
 // score; the header line is optional). Queries without judgments are
-// dropped, as BEIR does.
+// dropped, as BEIR does; a judgment of a query queries.jsonl lacks is an
+// error naming its line, as in SMART collections (it would silently drop
+// out of the means). BEIR folders do not say their language: it is "und"
+// (undetermined) unless an optional language.txt in the folder names it
+// ("en", "de", ...); the bundled sets are English (Bundled).
 func LoadBEIR(dir, split string) (*Collection, error) {
-	c := newCollection(filepath.Base(dir), "en")
+	lang := "und"
+	if b, err := os.ReadFile(filepath.Join(dir, "language.txt")); err == nil {
+		if l := strings.TrimSpace(string(b)); l != "" {
+			lang = l
+		}
+	}
+	c := newCollection(filepath.Base(dir), lang)
 	corpus := filepath.Join(dir, "corpus.jsonl")
 	err := scanJSONL(corpus, func(line int, b []byte) error {
 		var d struct {
@@ -60,8 +70,19 @@ func LoadBEIR(dir, split string) (*Collection, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := readQrelsTSV(filepath.Join(dir, "qrels", split+".tsv"), c.Qrels); err != nil {
+	qrelsPath := filepath.Join(dir, "qrels", split+".tsv")
+	firstLine, err := readQrelsTSV(qrelsPath, c.Qrels)
+	if err != nil {
 		return nil, err
+	}
+	known := map[string]bool{}
+	for _, q := range c.Queries {
+		known[q.ID] = true
+	}
+	for qid, line := range firstLine {
+		if !known[qid] {
+			return nil, fmt.Errorf("%s line %d: field \"query-id\": %q is not in queries.jsonl", qrelsPath, line, qid)
+		}
 	}
 	c.keepJudged()
 	return c, c.Validate()
@@ -70,18 +91,19 @@ func LoadBEIR(dir, split string) (*Collection, error) {
 // readQrelsTSV reads BEIR qrels: query-id, corpus-id, score separated by tabs
 // (TREC's four-column "qid 0 docid rel" also works). A first line whose score
 // is not a number is a header.
-func readQrelsTSV(path string, qrels map[string]map[string]int) error {
+func readQrelsTSV(path string, qrels map[string]map[string]int) (firstLine map[string]int, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
+	firstLine = map[string]int{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for line := 1; sc.Scan(); line++ {
 		b, err := data.CheckLine(path, line, sc.Bytes())
 		if err != nil {
-			return err
+			return nil, err
 		}
 		text := strings.TrimSpace(string(b))
 		if text == "" {
@@ -98,21 +120,25 @@ func readQrelsTSV(path string, qrels map[string]map[string]int) error {
 		case 4:
 			qid, did, score = cols[0], cols[2], cols[3]
 		default:
-			return fmt.Errorf("%s line %d: want 3 columns (query-id, corpus-id, score), got %d", path, line, len(cols))
+			return nil, fmt.Errorf("%s line %d: want 3 columns (query-id, corpus-id, score), got %d", path, line, len(cols))
 		}
 		g, err := strconv.Atoi(strings.TrimSpace(score))
 		if err != nil {
 			if line == 1 {
 				continue // header
 			}
-			return fmt.Errorf("%s line %d: field \"score\": %q is not an integer", path, line, score)
+			return nil, fmt.Errorf("%s line %d: field \"score\": %q is not an integer", path, line, score)
 		}
-		addQrel(qrels, strings.TrimSpace(qid), strings.TrimSpace(did), g)
+		qid = strings.TrimSpace(qid)
+		if _, ok := firstLine[qid]; !ok {
+			firstLine[qid] = line
+		}
+		addQrel(qrels, qid, strings.TrimSpace(did), g)
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	return nil
+	return firstLine, nil
 }
 
 func addQrel(qrels map[string]map[string]int, qid, did string, grade int) {

@@ -27,6 +27,23 @@ type Collection struct {
 	Docs        []Doc
 	Queries     []Query
 	Qrels       map[string]map[string]int // query id -> doc id -> graded relevance (0 = judged not relevant)
+	// Warnings say what the loader left out or assumed (e.g. a query with no
+	// text); evaluation reports them with the results.
+	Warnings []string
+}
+
+// dropEmptyQueries removes queries without text, and their judgments (a
+// loader warns about each).
+func (c *Collection) dropEmptyQueries() {
+	kept := c.Queries[:0]
+	for _, q := range c.Queries {
+		if q.Text == "" {
+			delete(c.Qrels, q.ID)
+			continue
+		}
+		kept = append(kept, q)
+	}
+	c.Queries = kept
 }
 
 // Stats counts what a collection holds.
@@ -118,7 +135,11 @@ func Bundled(dataDir string) ([]*Collection, error) {
 		return nil, err
 	}
 	for _, dir := range beir {
-		if err := add(LoadBEIR(dir, "test")); err != nil {
+		c, err := LoadBEIR(dir, "test")
+		if err == nil && c.Language == "und" {
+			c.Language = "en" // the bundled BEIR subsets are English
+		}
+		if err := add(c, err); err != nil {
 			return nil, err
 		}
 	}

@@ -159,7 +159,6 @@ func TestLoadSMART(t *testing.T) {
 	bad := []struct{ file, body, want string }{
 		{"X.ALL", "text first\n.I 1\n", "X.ALL line 1: text before the first .I"},
 		{"X.ALL", ".I 1\n.W\na\n.I 1\n.W\nb\n", `X.ALL line 4: field ".I": id "1" repeats line 1`},
-		{"X.QRY", ".I 1\n.W\n.I 2\n.W\nq\n", `query 1: field ".W": empty`},
 		{"X.REL", "1 9 0 0\n", `X.REL line 1: field "document": "9" is not in the collection`},
 		{"X.REL", "1 1 x\n", `X.REL line 1: field "relevance"`},
 		{"X.REL", "7 1 1\n", `X.REL line 1: field "query": "7" is not in the queries file`},
@@ -196,5 +195,72 @@ func TestLoadBySpec(t *testing.T) {
 	}
 	if _, err := Load("/nonexistent"); err == nil {
 		t.Error("a missing path should not load")
+	}
+}
+
+// TestSMARTVariants: other common file names are found; a missing file is
+// named with the names tried; an empty .W query is left out with a warning
+// that gives its line (and its judgments go with it); the files can be
+// named explicitly.
+func TestSMARTVariants(t *testing.T) {
+	all := ".I 1\n.W\ntext of one\n.I 2\n.W\ntext of two\n"
+	qry := ".I 1\n.W\nfirst query\n.I 2\n.W\n.I 3\n.W\nthird query\n"
+	rel := "1 1\n2 2\n3 2\n"
+	dir := writeFiles(t, map[string]string{"cacm.all": all, "query.text": qry, "qrels.text": rel})
+	c, err := LoadSMART(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Queries) != 2 || c.Queries[1].ID != "3" || c.Qrels["2"] != nil || c.Qrels["3"]["2"] != 1 {
+		t.Errorf("queries %+v qrels %v", c.Queries, c.Qrels)
+	}
+	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "query.text line 4: query 2 has no text") {
+		t.Errorf("warnings %v", c.Warnings)
+	}
+	_, err = LoadSMART(writeFiles(t, map[string]string{"x.all": all, "x.qry": qry}))
+	if err == nil || !strings.Contains(err.Error(), "no judgments file (tried *.rel, *qrel*, qrels.text, rlv-ass") || strings.Contains(err.Error(), "no queries file") {
+		t.Errorf("missing judgments: %v", err)
+	}
+	odd := writeFiles(t, map[string]string{"D": all, "Q": qry, "R": rel})
+	c, err = Load("docs=" + filepath.Join(odd, "D") + ",queries=" + filepath.Join(odd, "Q") + ",qrels=" + filepath.Join(odd, "R") + ",name=mine")
+	if err != nil || c.Name != "mine" || len(c.Docs) != 2 || len(c.Queries) != 2 {
+		t.Errorf("explicit files: %+v, %v", c, err)
+	}
+	if _, err := Load("docs=" + filepath.Join(odd, "D")); err == nil || !strings.Contains(err.Error(), "all three files") {
+		t.Errorf("one file named: %v", err)
+	}
+}
+
+// TestGlasgowLayout reads a collection in the slash-terminated layout of
+// the Glasgow test collections (NPL's doc-text, query-text, rlv-ass),
+// written here by hand.
+func TestGlasgowLayout(t *testing.T) {
+	docs := "1\ncompact memories have flexible capacities\n  a digital data storage system\n   /\n2\nthe transistor as a switch\n   /\n3\nmagnetic cores\n   /\n"
+	queries := "1\nmemory storage systems\n/\n2\n/\n3\nswitching circuits\n/\n"
+	rels := "1\n 1  3\n/\n2\n 2\n/\n3\n 2\n   /\n"
+	dir := writeFiles(t, map[string]string{"doc-text": docs, "query-text": queries, "rlv-ass": rels})
+	c, err := LoadSMART(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Docs) != 3 || c.Docs[0].Text != "compact memories have flexible capacities a digital data storage system" {
+		t.Errorf("docs %+v", c.Docs)
+	}
+	if len(c.Queries) != 2 || c.Queries[0].Text != "memory storage systems" || c.Queries[1].ID != "3" {
+		t.Errorf("queries %+v", c.Queries)
+	}
+	if c.Qrels["1"]["1"] != 1 || c.Qrels["1"]["3"] != 1 || c.Qrels["3"]["2"] != 1 || c.Qrels["2"] != nil {
+		t.Errorf("qrels %v", c.Qrels)
+	}
+	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "query-text line 4: query 2 has no text") {
+		t.Errorf("warnings %v", c.Warnings)
+	}
+	bad := writeFiles(t, map[string]string{"doc-text": docs, "query-text": queries, "rlv-ass": "1\n 9\n/\n"})
+	if _, err := LoadSMART(bad); err == nil || !strings.Contains(err.Error(), `document "9" is not in the collection`) {
+		t.Errorf("unknown document: %v", err)
+	}
+	unended := writeFiles(t, map[string]string{"doc-text": "1\ntext\n/\n2\nmore\n", "query-text": queries, "rlv-ass": rels})
+	if _, err := LoadSMART(unended); err == nil || !strings.Contains(err.Error(), "doc-text line 4: record 2 is not ended") {
+		t.Errorf("unended record: %v", err)
 	}
 }

@@ -81,6 +81,9 @@ func Select(dataDir string, sets []string) ([]*Collection, error) {
 // isPath tells a --data value naming files (Load) from a bundled set name.
 // isPath: s names a file or folder (or a cross-lingual XQuAD-R pair).
 func isPath(s string) bool {
+	if strings.HasPrefix(s, "docs=") {
+		return true
+	}
 	if q, sent, ok := strings.Cut(s, ":"); ok && strings.HasSuffix(q, ".json") && strings.HasSuffix(sent, ".json") {
 		return true
 	}

@@ -16,6 +16,7 @@ import (
 // (.T title, .A authors, .W text, ...), each joined into one line.
 type smartEntry struct {
 	ID     string
+	Line   int // of its .I marker
 	Fields map[byte]string
 }
 
@@ -67,7 +68,7 @@ func parseSMART(r io.Reader, name string) ([]smartEntry, error) {
 					return nil, fmt.Errorf("%s line %d: field \".I\": id %q repeats line %d", name, line, id, prev)
 				}
 				seen[id] = line
-				out = append(out, smartEntry{ID: id, Fields: map[byte]string{}})
+				out = append(out, smartEntry{ID: id, Line: line, Fields: map[byte]string{}})
 				field = 0
 				continue
 			}
@@ -110,42 +111,70 @@ func normalizeID(s string) string {
 	return s
 }
 
-// smartFiles finds the documents, queries and judgments files of a SMART
-// collection folder: NAME.ALL / NAME.QRY / NAME.REL, or Cranfield's
-// cran.all.1400 / cran.qry / cranqrel (case-insensitive).
-func smartFiles(dir string) (all, qry, rel string, err error) {
+// The file names a classic test-collection folder's three files go by,
+// case-insensitive: NAME.ALL / NAME.QRY / NAME.REL (CISI, MED, ADI),
+// Cranfield's cran.all.1400 / cran.qry / cranqrel, CACM's cacm.all /
+// query.text / qrels.text, and the Glasgow collections' doc-text /
+// query-text / rlv-ass (NPL).
+var (
+	docNames   = []string{"*.all", "*.all.*", "doc-text", "*.docs", "docs.text"}
+	queryNames = []string{"*.qry", "query.text", "queries.text", "query-text", "*.que"}
+	qrelNames  = []string{"*.rel", "*qrel*", "qrels.text", "rlv-ass", "*.rel.*"}
+)
+
+// Files are the three files of a classic collection.
+type Files struct{ Docs, Queries, Qrels string }
+
+// smartFiles finds the documents, queries and judgments files of a classic
+// collection folder by their common names (docNames, ...). A missing or a
+// doubled kind is an error saying which, and which names were tried.
+func smartFiles(dir string) (Files, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return "", "", "", err
+		return Files{}, err
 	}
-	set := func(dst *string, name, kind string) error {
-		if *dst != "" {
-			return fmt.Errorf("SMART collection %s: two %s files (%s, %s)", dir, kind, filepath.Base(*dst), name)
-		}
-		*dst = filepath.Join(dir, name)
-		return nil
-	}
+	var f Files
+	kinds := []struct {
+		dst      *string
+		kind     string
+		patterns []string
+	}{{&f.Docs, "documents", docNames}, {&f.Queries, "queries", queryNames}, {&f.Qrels, "judgments", qrelNames}}
 	for _, e := range entries {
 		if e.IsDir() {
 			continue
 		}
 		n := strings.ToLower(e.Name())
-		switch {
-		case strings.HasSuffix(n, ".all") || strings.Contains(n, ".all."):
-			err = set(&all, e.Name(), "documents")
-		case strings.HasSuffix(n, ".qry"):
-			err = set(&qry, e.Name(), "queries")
-		case strings.HasSuffix(n, ".rel") || strings.Contains(n, "qrel"):
-			err = set(&rel, e.Name(), "judgments")
-		}
-		if err != nil {
-			return "", "", "", err
+		for _, k := range kinds {
+			if !matchAny(k.patterns, n) {
+				continue
+			}
+			if *k.dst != "" {
+				return Files{}, fmt.Errorf("collection %s: two %s files (%s, %s); name them: docs=FILE,queries=FILE,qrels=FILE", dir, k.kind, filepath.Base(*k.dst), e.Name())
+			}
+			*k.dst = filepath.Join(dir, e.Name())
+			break
 		}
 	}
-	if all == "" || qry == "" || rel == "" {
-		return "", "", "", fmt.Errorf("SMART collection %s: want a documents (.ALL), queries (.QRY) and judgments (.REL or qrel) file", dir)
+	var missing []string
+	for _, k := range kinds {
+		if *k.dst == "" {
+			missing = append(missing, fmt.Sprintf("no %s file (tried %s)", k.kind, strings.Join(k.patterns, ", ")))
+		}
 	}
-	return all, qry, rel, nil
+	if len(missing) > 0 {
+		return Files{}, fmt.Errorf("collection %s is not a BEIR folder (no corpus.jsonl) nor a classic collection: %s; or name the files: docs=FILE,queries=FILE,qrels=FILE",
+			dir, strings.Join(missing, "; "))
+	}
+	return f, nil
+}
+
+func matchAny(patterns []string, name string) bool {
+	for _, p := range patterns {
+		if ok, _ := filepath.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // LoadSMART reads a classic SMART test collection folder (CISI, Cranfield,
@@ -162,10 +191,23 @@ func smartFiles(dir string) (all, qry, rel string, err error) {
 // when the query ids are not 1..N in order and every judged id lies in 1..N,
 // queries are renumbered by position. Queries without judgments are dropped.
 func LoadSMART(dir string) (*Collection, error) {
-	allPath, qryPath, relPath, err := smartFiles(dir)
+	f, err := smartFiles(dir)
 	if err != nil {
 		return nil, err
 	}
+	return LoadClassic(strings.ToLower(filepath.Base(dir)), f)
+}
+
+// LoadClassic reads a classic collection from its three files, in the
+// SMART layout (.I/.W markers) or the Glasgow slash-terminated layout
+// (recognised by content, see glasgow.go). A query with no text (a
+// trailing ".I N", common in these files) is left out with a warning in
+// the collection's Warnings, naming its line.
+func LoadClassic(name string, f Files) (*Collection, error) {
+	if isGlasgow(f.Docs) {
+		return loadGlasgow(name, f)
+	}
+	allPath, qryPath, relPath := f.Docs, f.Queries, f.Qrels
 	docs, err := readSMART(allPath)
 	if err != nil {
 		return nil, err
@@ -174,7 +216,7 @@ func LoadSMART(dir string) (*Collection, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := newCollection(strings.ToLower(filepath.Base(dir)), "en")
+	c := newCollection(name, "en")
 	docIDs := make(map[string]bool, len(docs))
 	for _, e := range docs {
 		c.Docs = append(c.Docs, Doc{ID: e.ID, Title: e.Fields['T'], Text: e.Fields['W']})
@@ -186,13 +228,15 @@ func LoadSMART(dir string) (*Collection, error) {
 			text = e.Fields['T']
 		}
 		if text == "" {
-			return nil, fmt.Errorf("%s: query %s: field \".W\": empty", qryPath, e.ID)
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s line %d: query %s has no text (field \".W\" empty): left out, with its judgments", qryPath, e.Line, e.ID))
 		}
+		// Kept until the judgments are read: Cranfield's number queries by position.
 		c.Queries = append(c.Queries, Query{ID: e.ID, Text: text})
 	}
 	if err := readSMARTQrels(relPath, c, docIDs); err != nil {
 		return nil, err
 	}
+	c.dropEmptyQueries()
 	c.keepJudged()
 	return c, c.Validate()
 }

@@ -222,7 +222,7 @@ func check(c *collection.Collection) (Stats, []string, error) {
 		return Stats{}, nil, fmt.Errorf("collection %s has %d documents and %d judged queries: nothing to evaluate", c.Name, len(c.Docs), len(c.Queries))
 	}
 	s := Stats{Docs: len(c.Docs), Queries: len(c.Queries)}
-	var warn []string
+	warn := append([]string(nil), c.Warnings...)
 	ids := c.DocIndex()
 	for _, q := range c.Queries {
 		if strings.TrimSpace(q.Text) == "" {

@@ -32,12 +32,24 @@ func copyDir(src, dst string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	// The copy has the layout and modes a directory written in place has
+	// (MkdirTemp's 0700 would make every copied model private, and empty
+	// folders such as 2_Normalize, which modules.json lists, must come too).
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
 	err = filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil || !info.Mode().IsRegular() {
+		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
-		return copyFile(p, filepath.Join(tmp, rel))
+		switch {
+		case info.IsDir():
+			return os.MkdirAll(filepath.Join(tmp, rel), 0o755)
+		case info.Mode().IsRegular():
+			return copyFile(p, filepath.Join(tmp, rel))
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("copy %s: %w", src, err)

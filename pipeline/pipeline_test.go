@@ -219,6 +219,32 @@ func TestEndToEndTinyPreset(t *testing.T) {
 			t.Errorf("model %s: weights %v", m, err)
 		}
 	}
+	// Every model directory has the base's layout and modes, whichever stage
+	// wrote it (a copy once lost the empty 2_Normalize and became 0700).
+	layout := func(m string) string {
+		var entries []string
+		root := path(modelDir(m))
+		filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(root, p)
+			if rel != train.RecipeFile {
+				entries = append(entries, fmt.Sprintf("%s %v", rel, info.Mode()))
+			}
+			return nil
+		})
+		return strings.Join(entries, "\n")
+	}
+	baseLayout := layout(baseRun)
+	if !strings.Contains(baseLayout, "2_Normalize drwxr-xr-x") || !strings.HasPrefix(baseLayout, ". drwxr-xr-x") {
+		t.Errorf("base model layout:\n%s", baseLayout)
+	}
+	for _, m := range trained {
+		if got := layout(m); got != baseLayout {
+			t.Errorf("model %s layout differs from the base's:\n%s\nbase:\n%s", m, got, baseLayout)
+		}
+	}
 	// A trained model records the loss it was trained with (tDRO scores the
 	// reference at that temperature).
 	for _, m := range trained {
