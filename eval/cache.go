@@ -118,7 +118,7 @@ func Encode(ctx context.Context, enc Encoder, texts []string, opts EncodeOptions
 				bar.Add(len(idx))
 				continue
 			} else if !errors.Is(err, fs.ErrNotExist) {
-				return nil, err
+				return nil, cacheError(err)
 			}
 		}
 		e.Cached = false
@@ -173,7 +173,7 @@ func Encode(ctx context.Context, enc Encoder, texts []string, opts EncodeOptions
 			continue
 		}
 		if err := writeChunk(path, m); err != nil {
-			return nil, err
+			return nil, cacheError(err)
 		}
 		ch, err := openChunk(path, len(idx))
 		if err != nil {
@@ -193,7 +193,7 @@ func Encode(ctx context.Context, enc Encoder, texts []string, opts EncodeOptions
 	if err := atomicfile.WriteJSON(filepath.Join(dir, "meta.json"), map[string]any{
 		"model_key": opts.ModelKey, "max_len": opts.MaxLen, "texts": len(texts), "dim": fv.Dim(), "label": opts.Label,
 	}); err != nil {
-		return nil, err
+		return nil, cacheError(err)
 	}
 	return e, nil
 }
@@ -384,4 +384,10 @@ func StoreKey(store *gmodel.Store, scope string) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// cacheError says what to do when the embedding cache cannot be read or
+// written (a read-only or full disk, a path through a file).
+func cacheError(err error) error {
+	return fmt.Errorf("embedding cache: %w (choose a usable directory with --cache, or evaluate without it: --no-cache)", err)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -84,6 +85,7 @@ func PlotLossCurves(curves []Curve, title, base string) (string, error) {
 	p.Title.Text = title
 	p.X.Label.Text = "step"
 	p.Y.Label.Text = "InfoNCE loss (EMA 0.9)"
+	p.Y.Tick.Marker = distinctTicks{}
 	p.Legend.Top = true // losses fall from the upper left: the upper right corner is where the curves are not
 	for i, c := range curves {
 		pts := make(plotter.XYs, len(c.Loss))
@@ -127,4 +129,36 @@ func savePlot(p *plot.Plot, base string) (string, error) {
 		}
 	}
 	return base + ".png", nil
+}
+
+// distinctTicks is gonum's default ticker with labels that never repeat:
+// over a narrow range (a loss between 1.9 and 2.1) the default's short
+// labels can print two ticks as "2". Labels get one more decimal until
+// the major ticks all read differently.
+type distinctTicks struct{}
+
+func (distinctTicks) Ticks(min, max float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(min, max)
+	for prec := 0; prec <= 6 && repeats(ticks); prec++ {
+		for i := range ticks {
+			if ticks[i].Label != "" {
+				ticks[i].Label = strconv.FormatFloat(ticks[i].Value, 'f', prec, 64)
+			}
+		}
+	}
+	return ticks
+}
+
+func repeats(ticks []plot.Tick) bool {
+	seen := map[string]bool{}
+	for _, t := range ticks {
+		if t.Label == "" {
+			continue
+		}
+		if seen[t.Label] {
+			return true
+		}
+		seen[t.Label] = true
+	}
+	return false
 }

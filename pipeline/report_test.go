@@ -173,3 +173,23 @@ func TestPlainQueries(t *testing.T) {
 		t.Errorf("notes: %q / %q", queryNote(cfg.Eval), queryNote(EvalConfig{}))
 	}
 }
+
+// TestLossTicksDistinct: over a narrow loss range no two labelled ticks
+// read the same.
+func TestLossTicksDistinct(t *testing.T) {
+	for _, r := range [][2]float64{{1.95, 2.05}, {1.99, 2.01}, {0, 10}, {2.0001, 2.0004}} {
+		ticks := distinctTicks{}.Ticks(r[0], r[1])
+		if repeats(ticks) {
+			t.Errorf("range %v: repeated labels %+v", r, ticks)
+		}
+		labelled := 0
+		for _, tk := range ticks {
+			if tk.Label != "" {
+				labelled++
+			}
+		}
+		if labelled < 2 {
+			t.Errorf("range %v: %d labelled ticks", r, labelled)
+		}
+	}
+}

@@ -120,6 +120,7 @@ func dataImportCmd() *cobra.Command {
 		negatives   int
 		seed        uint64
 		minScore    float64
+		cols        importers.Columns
 		opt         importers.Options
 	)
 	cmd := &cobra.Command{
@@ -139,6 +140,9 @@ Formats:
 			}
 			if cmd.Flags().Changed("min-score") {
 				opt.MinScore = &minScore
+			}
+			if format == "pairs" {
+				opt.Columns = &cols
 			}
 			if format == "jsonl" && negatives <= 0 {
 				// Records files may be large: stream them.
@@ -179,7 +183,12 @@ Formats:
 	f.IntVar(&negatives, "negatives", 0, "BM25 hard negatives per record (0: keep the input's own)")
 	f.Uint64Var(&seed, "seed", importers.DefaultSeed, "seed for negative sampling")
 	f.BoolVar(&opt.SkipBad, "skip-bad", false, "skip and count malformed items instead of failing")
-	f.Float64Var(&minScore, "min-score", 4, "stsb: lowest similarity score kept, in [0, 5]")
+	f.Float64Var(&minScore, "min-score", 0, "lowest score kept: stsb (in [0, 5], default 4), pairs with --score-col (default: every row)")
+	f.StringVar(&cols.Query, "query-col", "", "pairs: the query column (header name, or 1-based position with --no-header; JSONL: key)")
+	f.StringVar(&cols.Pos, "pos-col", "", "pairs: the positive passage column")
+	f.StringVar(&cols.Neg, "neg-col", "", "pairs: a hard-negative passage column (optional)")
+	f.StringVar(&cols.Score, "score-col", "", "pairs: a score column; rows below --min-score are filtered (optional)")
+	f.BoolVar(&cols.NoHeader, "no-header", false, "pairs: the CSV/TSV file has no header row; columns are 1-based positions")
 	return cmd
 }
 

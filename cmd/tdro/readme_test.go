@@ -65,7 +65,7 @@ func TestREADMEOwnDataCommand(t *testing.T) {
 	}
 	for _, tc := range []struct{ wd, mixture string }{
 		{"work", filepath.Join(user, "mixture.json")}, // the README's /path/to/mixture.json
-		{"elsewhere", "../userdata/mixture.json"},    // relative to my.json
+		{"elsewhere", "../userdata/mixture.json"},     // relative to my.json
 	} {
 		wd := filepath.Join(root, tc.wd)
 		if err := os.MkdirAll(wd, 0o755); err != nil {

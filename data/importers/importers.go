@@ -27,6 +27,8 @@ type Options struct {
 	// MinScore is the lowest similarity score kept by the "stsb" format
 	// (nil: 4, as in the paper's recipe; 0 keeps every pair).
 	MinScore *float64
+	// Columns maps the "pairs" format's columns.
+	Columns *Columns
 }
 
 // Result is what an import produced.
