@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tdro/tdro/model"
 	"github.com/tdro/tdro/train"
 )
 
@@ -15,7 +16,7 @@ func init() {
 	var configPath, domains string
 	var resume bool
 	cmd := &cobra.Command{
-		Use:   "train --config FILE [flags]",
+		Use:   "train [--config FILE] [--mixture FILE --tokenizer FILE] [flags]",
 		Short: "Contrastive training of a retriever on a data mixture (LLM-DR recipe)",
 		Long: `train fine-tunes (or trains from scratch) a text-embedding model with InfoNCE over
 hard and in-batch negatives on task-homogeneous batches: each step draws one domain
@@ -23,9 +24,13 @@ with probability equal to its mixture weight, then a batch of its records.
 
 It writes, under --out: checkpoint.bin (atomically, every --checkpoint-every steps),
 log.jsonl (one line per step: loss overall and per domain, lr, grad norm, tokens/s),
-train_config.json, and at the end model/ (a Hugging Face checkpoint).
-Ctrl-C saves a checkpoint and exits; --resume continues exactly where it stopped.
-Flags override the fields of the --config file.`,
+train_config.json (paths relative to itself), and at the end model/ (a Hugging Face
+checkpoint with tdro_train.json, the recipe it was trained with).
+Ctrl-C saves a checkpoint and exits (status 130); --resume continues exactly where it
+stopped, and refuses settings other than those the checkpoint was trained with
+(only --steps and --checkpoint-every may change; resume_history.json records it).
+Flags override the fields of the --config file; --mixture (with --tokenizer for a
+preset model) is enough without one.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if configPath != "" {
@@ -55,7 +60,7 @@ Flags override the fields of the --config file.`,
 	f := cmd.Flags()
 	f.StringVar(&configPath, "config", "", "training config (JSON); flags override its fields")
 	f.BoolVar(&resume, "resume", false, "continue from the checkpoint in --out")
-	f.StringVar(&cfg.Model, "model", cfg.Model, "preset (tiny-bert, small-bert, tiny-llama, tiny-qwen2) or Hugging Face checkpoint dir")
+	f.StringVar(&cfg.Model, "model", cfg.Model, "preset ("+strings.Join(model.PresetNames, ", ")+") or Hugging Face checkpoint dir")
 	f.StringVar(&cfg.Tokenizer, "tokenizer", cfg.Tokenizer, "tokenizer.json (presets)")
 	f.StringVar(&cfg.Mixture, "mixture", cfg.Mixture, "mixture file")
 	f.StringVar(&domains, "domains", "", "comma-separated mixture domains to train on (default: all)")
