@@ -13,6 +13,7 @@ build:
 
 test:
 	$(GO) vet ./...
+	$(GO) vet -tags xla ./...   # the GPU build (GoMLX XLA backend) must keep compiling
 	$(GO) test -count=1 -timeout 60m ./...
 
 quickstart: build

@@ -691,18 +691,27 @@ func TestSIGKILLDuringTrainingResumes(t *testing.T) {
 		{"dro", filepath.Join(droDir, "checkpoint.bin"), []string{"base", "prepare", "train-" + referenceRun}},
 	} {
 		t.Run(tc.stage, func(t *testing.T) {
-			dir := t.TempDir()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestPipelineHelper$")
-			cmd.Env = append(os.Environ(), "TDRO_PIPELINE_RUN="+dir)
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			crashtest.KillWhen(t, cmd, 3*time.Minute, tc.stage+"'s first checkpoint", func() bool {
-				_, err := os.Stat(filepath.Join(dir, tc.checkpoint))
-				return err == nil
-			})
-			if m, _ := LoadManifest(dir, tc.stage); m != nil {
-				t.Skip(tc.stage + " finished before the kill landed; nothing to resume")
+			// A kill that lands after the stage finished tests nothing: try
+			// again in a fresh directory (it lands mid-stage almost always).
+			var dir string
+			for attempt := 1; ; attempt++ {
+				dir = t.TempDir()
+				cmd := exec.Command(os.Args[0], "-test.run=^TestPipelineHelper$")
+				cmd.Env = append(os.Environ(), "TDRO_PIPELINE_RUN="+dir)
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				crashtest.KillWhen(t, cmd, 3*time.Minute, tc.stage+"'s first checkpoint", func() bool {
+					_, err := os.Stat(filepath.Join(dir, tc.checkpoint))
+					return err == nil
+				})
+				if m, _ := LoadManifest(dir, tc.stage); m == nil {
+					break
+				}
+				if attempt == 5 {
+					t.Fatalf("%s finished before the kill landed in 5 attempts: nothing was tested", tc.stage)
+				}
+				t.Logf("attempt %d: %s finished before the kill landed; again", attempt, tc.stage)
 			}
 
 			res, err := Run(context.Background(), tinyOptions(t, dir))
