@@ -32,8 +32,8 @@ type Config struct {
 	Seed          uint64 `json:"seed"`
 
 	// Loss of proxy and reference: InfoNCE over each example's own positive
-	// and hard negatives (hard_negatives_only is forced on: in mixed batches
-	// other examples may be false negatives). Official: cos, temperature
+	// and hard negatives (hard_negatives_only must stay true: in mixed
+	// batches other examples may be false negatives). Official: cos, temperature
 	// 0.002 in every stage. Temperature 0 (the default) scores at the
 	// temperature the reference was trained at, read from its
 	// train.RecipeFile: scoring a model at a temperature it was not trained
@@ -80,10 +80,9 @@ func LoadConfig(path string) (Config, error) {
 }
 
 // Validate checks everything that can be checked before loading data and
-// models, naming the config field.
+// models, naming the config field. It changes nothing: a setting tDRO
+// cannot honour is an error, not silently replaced.
 func (c *Config) Validate() error {
-	c.UpdateConfig = c.UpdateConfig.WithDefaults()
-	c.HardNegativesOnly = true
 	checks := []struct {
 		bad   bool
 		field string
@@ -103,6 +102,7 @@ func (c *Config) Validate() error {
 		{c.MicroBatches < 0, "micro_batches", fmt.Sprintf("must be >= 0, got %d", c.MicroBatches)},
 		{c.MicroBatches > 1 && c.BatchSize%c.MicroBatches != 0, "micro_batches",
 			fmt.Sprintf("must divide batch_size %d, got %d", c.BatchSize, c.MicroBatches)},
+		{!c.HardNegativesOnly, "hard_negatives_only", "must be true: tDRO scores each example against its own positive and hard negatives only (in a batch mixing domains, other examples' passages may be false negatives)"},
 		{c.SelectFrom != SelectCurr && c.SelectFrom != SelectMean && c.SelectFrom != SelectEMA,
 			"select_from", fmt.Sprintf("must be %q, %q or %q, got %q", SelectCurr, SelectMean, SelectEMA, c.SelectFrom)},
 	}
@@ -121,7 +121,7 @@ func (c *Config) Validate() error {
 	if err := c.OptimizerConfig.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	if err := c.UpdateConfig.Validate(); err != nil {
+	if err := c.UpdateConfig.WithDefaults().Validate(); err != nil {
 		return fmt.Errorf("config field %w", err)
 	}
 	return nil

@@ -1,7 +1,10 @@
 package pipeline
 
 import (
+	"encoding/json"
 	"errors"
+	"maps"
+	"slices"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -109,6 +112,9 @@ func ReadConfig(preset, path string) (*Config, error) {
 	if err := data.DecodeJSON(b, &c); err != nil {
 		return nil, fmt.Errorf("preset %s: %w", preset, err)
 	}
+	if err := refuseWiring(b); err != nil {
+		return nil, fmt.Errorf("preset %s: %w", preset, err)
+	}
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -119,6 +125,9 @@ func ReadConfig(preset, path string) (*Config, error) {
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
 		if err := data.DecodeJSON(b, &c); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		if err := refuseWiring(b); err != nil {
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
 		// Paths in the file are relative to the file (the preset's are not paths).
@@ -196,4 +205,34 @@ func relativeSet(dir, spec string) string {
 		return spec
 	}
 	return strings.Join(paths, ":")
+}
+
+// wiring are the stage settings the pipeline itself sets — every stage's
+// model, data, output and seed — by section. A run config that sets one
+// would be silently overridden, so it is an error naming the field and
+// where the setting belongs.
+var wiring = map[string]map[string]string{
+	"train": {"model": `"model": {"preset"|"init"}`, "tokenizer": `"model": {"tokenizer"}`, "mixture": `"prepare": {"mixture"}`,
+		"out": "--out", "seed": `the top-level "seed"`},
+	"dro": {"base": `"model": {"preset"|"init"}`, "tokenizer": `"model": {"tokenizer"}`, "mixture": `"prepare": {"mixture"}`,
+		"reference": "the pipeline (stage 0's model)", "out": "--out", "seed": `the top-level "seed"`},
+}
+
+func refuseWiring(doc []byte) error {
+	var top map[string]map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &top); err != nil {
+		return nil // not objects all the way: DecodeJSON has said what is wrong
+	}
+	var errs []string
+	for _, section := range []string{"train", "dro"} {
+		for _, field := range slices.Sorted(maps.Keys(wiring[section])) {
+			if _, set := top[section][field]; set {
+				errs = append(errs, fmt.Sprintf("%s.%s: the pipeline sets it for every stage; use %s", section, field, wiring[section][field]))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
 }

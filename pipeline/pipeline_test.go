@@ -872,3 +872,22 @@ func TestOfficialPreset(t *testing.T) {
 		t.Errorf("default dro temperature %v, want 0 (the reference's)", def.DRO.Temperature)
 	}
 }
+
+// TestSilentOverridesAreErrors: settings the pipeline owns (a stage's
+// model, data, output and seed) and settings tDRO cannot honour are errors
+// naming the field, not accepted and ignored.
+func TestSilentOverridesAreErrors(t *testing.T) {
+	for _, tc := range []struct{ doc, want string }{
+		{`{"train": {"model": "small-bert"}}`, `train.model: the pipeline sets it`},
+		{`{"train": {"mixture": "m.json", "out": "x"}}`, `train.mixture`},
+		{`{"dro": {"seed": 7}}`, `dro.seed: the pipeline sets it for every stage; use the top-level "seed"`},
+		{`{"dro": {"reference": "r", "base": "b"}}`, `dro.base`},
+		{`{"dro": {"hard_negatives_only": false}}`, `hard_negatives_only`},
+	} {
+		path := filepath.Join(t.TempDir(), "c.json")
+		os.WriteFile(path, []byte(tc.doc), 0o644)
+		if _, err := LoadConfig("tiny", path); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.doc, err, tc.want)
+		}
+	}
+}
