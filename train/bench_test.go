@@ -2,6 +2,7 @@ package train
 
 import (
 	"math/rand/v2"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -29,22 +30,58 @@ func benchInputs(b, seq, vocab int) *Inputs {
 	return &Inputs{Queries: mk(), Passages: mk()}
 }
 
+// trainBenchShape is a shape of BenchmarkTrainStep. The GPU ones (BERT-base,
+// Qwen2-0.5B) run only with TDRO_BENCH_GPU=1 (scripts/gpu/check.sh): on
+// two CPU cores one step takes minutes.
+type trainBenchShape struct {
+	name                string
+	typ                 string // bert or qwen2
+	hidden, layers      int
+	heads, kvHeads      int
+	ffn, seq, bs, vocab int
+	gpu                 bool
+}
+
+var trainBenchShapes = []trainBenchShape{
+	{"h256-l4-seq128-b32", "bert", 256, 4, 4, 0, 1024, 128, 32, 30522, false},
+	{"h128-l2-seq32-b16", "bert", 128, 2, 4, 0, 512, 32, 16, 30522, false},
+	{"bertbase-seq128-b32", "bert", 768, 12, 12, 0, 3072, 128, 32, 30522, true},
+	{"qwen2-0.5b-seq128-b8", "qwen2", 896, 24, 14, 2, 4864, 128, 8, 151936, true},
+}
+
+// config is the model of a benchmark shape (random init).
+func (bc trainBenchShape) config() *model.Config {
+	if bc.typ == "qwen2" {
+		return &model.Config{ModelType: "qwen2", VocabSize: bc.vocab, HiddenSize: bc.hidden, NumLayers: bc.layers,
+			NumHeads: bc.heads, NumKVHeads: bc.kvHeads, IntermediateSize: bc.ffn, MaxPositions: 32768,
+			Pooling: model.PoolLast, Normalize: true, RMSNormEps: 1e-6, RopeTheta: 1e6, TieEmbeddings: true}
+	}
+	return &model.Config{ModelType: "bert", VocabSize: bc.vocab, HiddenSize: bc.hidden, NumLayers: bc.layers,
+		NumHeads: bc.heads, IntermediateSize: bc.ffn, MaxPositions: 512, Pooling: model.PoolMean, Normalize: true}
+}
+
+// TestTrainBenchShapesValidate: every benchmark shape, the GPU ones too, is
+// a valid model (building the big ones is left to the benchmark).
+func TestTrainBenchShapesValidate(t *testing.T) {
+	for _, bc := range trainBenchShapes {
+		if err := bc.config().Validate(); err != nil {
+			t.Errorf("%s: %v", bc.name, err)
+		}
+	}
+}
+
 // BenchmarkTrainStep times one contrastive step (forward, backward, AdamW) on
-// the fixed configuration: BERT hidden 256, 4 layers, 4 heads, ffn
-// 1024, vocab 30522, seq 128, 32 queries + 32 passages (in-batch negatives),
-// no dropout. scripts/train/bench.sh runs it next to PyTorch.
+// each shape: the fixed configuration (BERT hidden 256, 4 layers, 4
+// heads, ffn 1024, vocab 30522, seq 128, 32 queries + 32 passages, in-batch
+// negatives, no dropout), tiny-bert's, and the GPU shapes. scripts/train/bench.sh
+// and scripts/gpu/check.sh run it next to PyTorch.
 func BenchmarkTrainStep(b *testing.B) {
-	for _, bc := range []struct {
-		name           string
-		hidden, layers int
-		ffn, seq, bs   int
-	}{
-		{"h256-l4-seq128-b32", 256, 4, 1024, 128, 32},
-		{"h128-l2-seq32-b16", 128, 2, 512, 32, 16},
-	} {
+	for _, bc := range trainBenchShapes {
 		b.Run(bc.name, func(b *testing.B) {
-			cfg := &model.Config{ModelType: "bert", VocabSize: 30522, HiddenSize: bc.hidden, NumLayers: bc.layers,
-				NumHeads: 4, IntermediateSize: bc.ffn, MaxPositions: 512, Pooling: model.PoolMean, Normalize: true}
+			if bc.gpu && os.Getenv("TDRO_BENCH_GPU") != "1" {
+				b.Skip("a GPU shape: set TDRO_BENCH_GPU=1")
+			}
+			cfg := bc.config()
 			if err := cfg.Validate(); err != nil {
 				b.Fatal(err)
 			}

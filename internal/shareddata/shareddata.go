@@ -11,12 +11,16 @@ import (
 )
 
 // Dir returns the bundled data directory, ../shared/data relative to the
-// repository root. Unless the directory, and each of needs (slash-separated
+// repository root, or $TDRO_SHARED_DATA when set (a test binary carried to
+// another machine, scripts/gpu/check.sh). Unless the directory, and each of needs (slash-separated
 // paths inside it, such as "train" or "eval/classic/adi"), exists, it skips
 // tb, or fails it when CI=true.
 func Dir(tb testing.TB, needs ...string) string {
 	tb.Helper()
-	dir := filepath.Join(repoRoot(tb), "..", "shared", "data")
+	dir := os.Getenv("TDRO_SHARED_DATA")
+	if dir == "" {
+		dir = filepath.Join(repoRoot(tb), "..", "shared", "data")
+	}
 	for _, p := range append([]string{"."}, needs...) {
 		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(p))); err != nil {
 			missing(tb, err)
