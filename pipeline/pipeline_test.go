@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tdro/tdro/collection"
 	"github.com/tdro/tdro/configs"
 	"github.com/tdro/tdro/data"
 	"github.com/tdro/tdro/dro"
@@ -888,6 +889,55 @@ func TestSilentOverridesAreErrors(t *testing.T) {
 		os.WriteFile(path, []byte(tc.doc), 0o644)
 		if _, err := LoadConfig("tiny", path); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.doc, err, tc.want)
+		}
+	}
+}
+
+// TestPrepareUserMixtureLikeBundled: a user's mixture gets the bundled
+// data's prepare — a training query that repeats an evaluation query is
+// dropped, records without negatives get BM25 negatives — as docs/pipeline.md
+// says.
+func TestPrepareUserMixtureLikeBundled(t *testing.T) {
+	dd := shareddata.Dir(t, "eval/classic/adi")
+	adi, err := collection.LoadSMART(filepath.Join(dd, "eval/classic/adi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leak := adi.Queries[0].Text
+	var recs []data.Record
+	for i := range 8 {
+		recs = append(recs, data.Record{QueryID: fmt.Sprint(i), Query: fmt.Sprintf("how to grow plant number %d in a garden", i),
+			Positives: []data.Passage{{Text: fmt.Sprintf("plant %d grows in rich soil with water and sun", i)}}})
+	}
+	recs = append(recs, data.Record{QueryID: "leak", Query: leak, Positives: []data.Passage{{Text: "an answer"}}})
+	src := t.TempDir()
+	if err := data.WriteRecords(filepath.Join(src, "garden.jsonl"), recs); err != nil {
+		t.Fatal(err)
+	}
+	mix := &data.Mixture{Domains: []data.Domain{{Name: "garden", Path: filepath.Join(src, "garden.jsonl"), Language: "en", Weight: 1}}}
+	if err := mix.Save(filepath.Join(src, "mixture.json")); err != nil {
+		t.Fatal(err)
+	}
+	opt := tinyOptions(t, t.TempDir())
+	opt.Data = dd
+	opt.Config.Prepare = PrepareConfig{Mixture: filepath.Join(src, "mixture.json"), Negatives: 2}
+	e := &Engine{Dir: opt.Out, Log: io.Discard}
+	if _, err := e.Run(context.Background(), []Stage{prepareStage(opt)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := data.ReadRecords(filepath.Join(opt.Out, dataDir, "garden.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 8 {
+		t.Errorf("%d records, want the 8 that do not repeat an evaluation query", len(got))
+	}
+	for _, r := range got {
+		if r.Query == leak {
+			t.Errorf("the ADI query %q was kept", leak)
+		}
+		if len(r.Negatives) != 2 {
+			t.Errorf("record %s has %d negatives, want 2 mined", r.QueryID, len(r.Negatives))
 		}
 	}
 }

@@ -33,6 +33,7 @@ type badCase struct {
 	Stdin       string              `json:"stdin"`
 	Exit        int                 `json:"exit"`
 	Stderr      []string            `json:"stderr"`
+	NotStderr   []string            `json:"not_stderr"`
 	Stdout      []string            `json:"stdout"`
 	StdoutEmpty bool                `json:"stdout_empty"`
 	Absent      []string            `json:"absent"`
@@ -90,7 +91,11 @@ func TestBadInputCorpus(t *testing.T) {
 			t.Fatalf("setup tdro %v: exit %d\n%s", setup, code, stderr)
 		}
 	}
-	vars := strings.NewReplacer("$DATA", dataDir, "$TOK", tok, "$M1", m1, "$M2", m2, "$RUN", run, "$D", d)
+	link := filepath.Join(work, "link-to-model")
+	if err := os.Symlink(m1, link); err != nil {
+		t.Fatal(err)
+	}
+	vars := strings.NewReplacer("$DATA", dataDir, "$TOK", tok, "$MLINK", link, "$M1", m1, "$M2", m2, "$RUN", run, "$D", d)
 	for _, c := range corpus.Cases {
 		t.Run(c.Name, func(t *testing.T) {
 			out := t.TempDir()
@@ -110,6 +115,11 @@ func TestBadInputCorpus(t *testing.T) {
 			for _, f := range c.Stderr {
 				if !strings.Contains(stderr, expand(f)) {
 					t.Errorf("stderr lacks %q:\n%s", f, stderr)
+				}
+			}
+			for _, f := range c.NotStderr {
+				if strings.Contains(stderr, expand(f)) {
+					t.Errorf("stderr holds %q:\n%s", f, stderr)
 				}
 			}
 			for _, f := range c.Stdout {
