@@ -3,11 +3,11 @@ package pipeline
 import (
 	"encoding/json"
 	"errors"
-	"maps"
-	"slices"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/tdro/tdro/configs"
