@@ -43,7 +43,7 @@ func IndexRecords(path string) (Records, error) {
 	if strings.HasSuffix(path, ".gz") {
 		recs, err := ReadRecords(path)
 		if err == nil && len(recs) == 0 {
-			err = errNoRecords(path)
+			err = ErrNoRecords(path)
 		}
 		return RecordSlice(recs), err
 	}
@@ -73,7 +73,7 @@ func IndexRecords(path string) (Records, error) {
 		rf.line = append(rf.line, int32(rd.Line()))
 	}
 	if rf.Len() == 0 {
-		return nil, errNoRecords(path)
+		return nil, ErrNoRecords(path)
 	}
 	return rf, nil
 }
@@ -108,8 +108,9 @@ func (rf *RecordFile) Record(i int) (Record, error) {
 	return rec, nil
 }
 
-// errNoRecords: a domain without records cannot be sampled from (an empty
-// file is a mistake, e.g. a failed export, not a domain).
-func errNoRecords(path string) error {
+// ErrNoRecords is the error for a records file without records: a domain
+// without records cannot be sampled from (an empty file is a mistake, e.g. a
+// failed export, not a domain).
+func ErrNoRecords(path string) error {
 	return fmt.Errorf("%s: no records (the file is empty or only blank lines)", path)
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/tdro/tdro/data"
+	"github.com/tdro/tdro/internal/atomicfile"
 )
 
 // Check finds, before any work, everything that would make the run fail
@@ -67,7 +68,11 @@ func Check(opt Options) error {
 			}
 		}
 	}
-	add(checkWritable(opt.Out))
+	if opt.Out == "" {
+		add(errors.New("--out: required"))
+	} else if err := atomicfile.CheckWritable(opt.Out); err != nil {
+		add(fmt.Errorf("--out: %w", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -83,30 +88,13 @@ func checkRecords(mixture string) error {
 		n := 0
 		err := data.ScanRecords(d.Path, func(int, data.Record) error { n++; return nil })
 		if err == nil && n == 0 {
-			err = fmt.Errorf("%s: no records", d.Path)
+			err = data.ErrNoRecords(d.Path)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("prepare.mixture %s, domain %q: %w", mixture, d.Name, err))
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// checkWritable makes sure the run directory can be written (creating it,
-// as the run would).
-func checkWritable(dir string) error {
-	if dir == "" {
-		return errors.New("--out: required")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("--out %s: %w", dir, err)
-	}
-	f, err := os.CreateTemp(dir, ".write-test-*")
-	if err != nil {
-		return fmt.Errorf("--out %s is not writable: %w", dir, err)
-	}
-	f.Close()
-	return os.Remove(f.Name())
 }
 
 // Plan is the stage list Run would execute, one line each with what the

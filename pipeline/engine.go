@@ -167,7 +167,7 @@ func (e *Engine) Run(ctx context.Context, stages []Stage) ([]Result, error) {
 	for i := range stages {
 		st := &stages[i]
 		if err := ctx.Err(); err != nil {
-			return results, fmt.Errorf("interrupted before stage %s: %w", st.Name, err)
+			return results, fmt.Errorf("interrupted before stage %s (rerun the same command to continue): %w", st.Name, err)
 		}
 		res, err := e.runStage(ctx, st, done, byName, logw)
 		if err != nil {

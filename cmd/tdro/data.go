@@ -301,7 +301,7 @@ list, whatever its name; repeated query ids and empty files are errors, as in tr
 						return nil
 					})
 					if err == nil && n == 0 {
-						err = fmt.Errorf("%s: no records (the file is empty or only blank lines)", p.path)
+						err = data.ErrNoRecords(p.path)
 					}
 					if err != nil {
 						return fmt.Errorf("%s%w", p.context, err)

@@ -92,8 +92,8 @@ significance marks, p-values, bar plots, per-query difference histograms).`,
 			if opts.Depth <= 0 {
 				return fmt.Errorf("--depth: must be > 0, got %d", opts.Depth)
 			}
-			if err := checkWritable(out); err != nil {
-				return err
+			if err := atomicfile.CheckWritable(out); err != nil {
+				return fmt.Errorf("--out: %w", err)
 			}
 			ms, err := metrics.ParseMeasures(splitList(measureList)...)
 			if err != nil {
@@ -286,19 +286,6 @@ func checkRunNames(models []namedModel, runs, compare []string, earlier []*eval.
 		return fmt.Errorf("--baseline %q: no run of that name (runs: %s)", baseline, strings.Join(names, ", "))
 	}
 	return nil
-}
-
-// checkWritable makes sure out can be written before hours of evaluation.
-func checkWritable(out string) error {
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return fmt.Errorf("--out %s: %w", out, err)
-	}
-	f, err := os.CreateTemp(out, ".write-test-*")
-	if err != nil {
-		return fmt.Errorf("--out %s is not writable: %w", out, err)
-	}
-	f.Close()
-	return os.Remove(f.Name())
 }
 
 // evalModel evaluates one --model value.

@@ -91,3 +91,17 @@ func WriteJSON(target string, v any) error {
 	}
 	return WriteFile(target, append(b, '\n'))
 }
+
+// CheckWritable creates dir if needed and makes sure a file can be written
+// in it, so a command finds an unwritable output before hours of work.
+func CheckWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".write-test-*")
+	if err != nil {
+		return fmt.Errorf("%s is not writable: %w", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
