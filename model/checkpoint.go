@@ -49,21 +49,9 @@ type stPooling struct {
 // (+ tokenizer_config.json), and the sentence-transformers pooling and
 // normalization when present (else CLS for encoders, last token for decoders).
 func Load(dir string) (*Model, error) {
-	cfgPath := filepath.Join(dir, ConfigFile)
-	b, err := os.ReadFile(cfgPath)
+	cfg, err := readConfig(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
-	}
-	cfg := &Config{}
-	if err := json.Unmarshal(b, cfg); err != nil {
-		return nil, fmt.Errorf("load model: %s: %w", cfgPath, err)
-	}
-	cfg.ModelType = strings.ToLower(cfg.ModelType)
-	if err := readSentenceTransformers(dir, cfg); err != nil {
-		return nil, fmt.Errorf("load model: %w", err)
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("load model: %s: %w", cfgPath, err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
 		return nil, fmt.Errorf("load model: %s has no tokenizer.json", dir)
@@ -144,11 +132,33 @@ func readWeights(dir string) (map[string]*hostTensor, []string, error) {
 	return all, order, nil
 }
 
+// readConfig reads a checkpoint directory's config.json and its
+// sentence-transformers pooling, validated.
+func readConfig(dir string) (*Config, error) {
+	cfgPath := filepath.Join(dir, ConfigFile)
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &Config{}
+	if err := json.Unmarshal(b, cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", cfgPath, err)
+	}
+	cfg.ModelType = strings.ToLower(cfg.ModelType)
+	if err := readSentenceTransformers(dir, cfg); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", cfgPath, err)
+	}
+	return cfg, nil
+}
+
 // canonicalName strips the task-head prefixes Hugging Face adds
 // (BertForMaskedLM's "bert.", LlamaForCausalLM's "model.").
 func canonicalName(c *Config, name string) string {
-	for _, p := range []string{"bert.", "roberta.", "model."} {
-		if rest, ok := strings.CutPrefix(name, p); ok && c.Family() == map[string]Family{"bert.": Encoder, "roberta.": Encoder, "model.": Decoder}[p] {
+	for _, p := range c.family().headPrefixes() {
+		if rest, ok := strings.CutPrefix(name, p); ok {
 			return rest
 		}
 	}
@@ -182,8 +192,10 @@ func fromTensors(cfg *Config, tok *tokenize.Tokenizer, ts map[string]*hostTensor
 		}
 		used[fileName] = true
 	}
-	if cfg.Family() == Decoder {
-		if name, ok := byName["lm_head.weight"]; ok && !cfg.TieEmbeddings {
+	// A language-model head (decoders' lm_head; no encoder names a tensor
+	// so) is kept for Logits unless tied, when the embedding is the head.
+	if name, ok := byName["lm_head.weight"]; ok {
+		if !cfg.TieEmbeddings {
 			t := ts[name]
 			if want := []int{cfg.VocabSize, cfg.HiddenSize}; !slices.Equal(t.shape, want) || t.raw != nil {
 				return nil, fmt.Errorf("%s: tensor %s has shape %v, the config needs %v", src, name, t.shape, want)
@@ -191,10 +203,8 @@ func fromTensors(cfg *Config, tok *tokenize.Tokenizer, ts map[string]*hostTensor
 			if err := m.setWeight("lm_head.weight", t.tensor()); err != nil {
 				return nil, err
 			}
-			used[name] = true
-		} else if ok {
-			used[name] = true // tied: the embedding is the head
 		}
+		used[name] = true
 	}
 	for _, name := range order {
 		if !used[name] {
@@ -252,8 +262,7 @@ func readSentenceTransformers(dir string, cfg *Config) error {
 
 // architecture is the Hugging Face class name written to config.json.
 func (m *Model) architecture() string {
-	base := map[string]string{"bert": "Bert", "roberta": "Roberta", "xlm-roberta": "XLMRoberta",
-		"llama": "Llama", "mistral": "Mistral", "qwen2": "Qwen2"}[m.Config.ModelType]
+	base := m.Config.className()
 	if m.Var("lm_head.weight") != nil {
 		return base + "ForCausalLM"
 	}
@@ -292,9 +301,8 @@ func (m *Model) writeTo(dir string) error {
 	cfg := *m.Config
 	cfg.Architectures = []string{m.architecture()}
 	cfg.TorchDType = "float32"
-	if cfg.Family() == Encoder && cfg.PadTokenID == nil && m.Tokenizer != nil {
-		pad := int(m.Tokenizer.PadID())
-		cfg.PadTokenID = &pad
+	if m.Tokenizer != nil {
+		cfg.family().saveConfig(&cfg, int(m.Tokenizer.PadID()))
 	}
 	if err := writeJSON(filepath.Join(dir, ConfigFile), &cfg); err != nil {
 		return err
@@ -302,8 +310,8 @@ func (m *Model) writeTo(dir string) error {
 
 	// Weights: the graph's tensors (merged with LoRA), then the extras.
 	prefix := ""
-	if m.architecture() != "" && strings.HasSuffix(m.architecture(), "ForCausalLM") {
-		prefix = "model."
+	if strings.HasSuffix(m.architecture(), "ForCausalLM") {
+		prefix = cfg.family().headPrefixes()[0]
 	}
 	ts := map[string]*hostTensor{}
 	var names []string
@@ -354,7 +362,10 @@ func (m *Model) writeTo(dir string) error {
 	if err := writeJSON(filepath.Join(dir, poolingDir, "config.json"), pc); err != nil {
 		return err
 	}
-	maxSeq := m.Config.MaxPositions - 2*positionOffset(m.Config)
+	maxSeq := m.Config.family().maxTokens(m.Config)
+	if maxSeq == 0 {
+		maxSeq = m.Config.MaxPositions
+	}
 	return writeJSON(filepath.Join(dir, stConfigFile), map[string]any{"max_seq_length": min(maxSeq, 8192), "do_lower_case": false})
 }
 

@@ -20,7 +20,7 @@ import (
 func smallConfig(modelType string) *Config {
 	c := &Config{ModelType: modelType, VocabSize: 30522, HiddenSize: 32, NumLayers: 2, NumHeads: 4,
 		IntermediateSize: 64, MaxPositions: 128}
-	if c.Family() == Decoder {
+	if c.family().tiesEmbeddings() {
 		c.NumKVHeads = 2
 		c.TieEmbeddings = true
 	}

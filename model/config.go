@@ -1,19 +1,9 @@
 package model
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
-)
-
-// Family is the graph a Config builds.
-type Family int
-
-const (
-	Encoder Family = iota // BERT family: absolute positions, post-LN, GELU
-	Decoder               // Llama family: RMSNorm, RoPE, GQA, SwiGLU, causal
 )
 
 // Pooling turns the [batch, seq, hidden] states into one vector per text.
@@ -43,7 +33,7 @@ type LoRA struct {
 // how to pool and whether to L2-normalize the embedding. JSON field names are
 // Hugging Face's, so config.json reads and writes directly.
 type Config struct {
-	ModelType     string   `json:"model_type"` // bert, roberta, xlm-roberta, llama, mistral, qwen2, qwen3
+	ModelType     string   `json:"model_type"` // a registered family's type (ModelTypes)
 	Architectures []string `json:"architectures,omitempty"`
 
 	VocabSize        int          `json:"vocab_size"`
@@ -91,20 +81,6 @@ type RopeScaling struct {
 	LegacyType           string  `json:"type,omitempty"` // older configs name the type here
 }
 
-// Family reports which graph the config builds.
-func (c *Config) Family() Family {
-	switch c.ModelType {
-	case "llama", "mistral", "qwen2":
-		return Decoder
-	}
-	return Encoder
-}
-
-// HasQKVBias reports whether the attention q/k/v projections have a bias.
-func (c *Config) HasQKVBias() bool {
-	return c.Family() == Encoder || c.ModelType == "qwen2" || c.AttentionBias
-}
-
 // KVHeads is the number of key/value heads (GQA).
 func (c *Config) KVHeads() int {
 	if c.NumKVHeads > 0 {
@@ -121,17 +97,14 @@ func (c *Config) HeadSize() int {
 	return c.HiddenSize / c.NumHeads
 }
 
-var knownTypes = map[string]bool{
-	"bert": true, "roberta": true, "xlm-roberta": true,
-	"llama": true, "mistral": true, "qwen2": true,
-}
-
 // Validate checks the config and fills defaults (norm epsilons, RoPE theta,
 // pooling) so that the graphs never see zero values.
 func (c *Config) Validate() error {
-	if !knownTypes[c.ModelType] {
-		return fmt.Errorf("model_type %q is not supported (want one of bert, roberta, xlm-roberta, llama, mistral, qwen2)", c.ModelType)
+	t, err := c.lookupType()
+	if err != nil {
+		return err
 	}
+	fam := t.family
 	for _, f := range []struct {
 		name string
 		v    int
@@ -147,11 +120,8 @@ func (c *Config) Validate() error {
 	if c.NumHeads%c.KVHeads() != 0 {
 		return fmt.Errorf("config: num_attention_heads %d is not divisible by num_key_value_heads %d", c.NumHeads, c.KVHeads())
 	}
-	if c.Family() == Decoder && c.HeadSize()%2 != 0 {
-		return fmt.Errorf("config: head size %d must be even for RoPE", c.HeadSize())
-	}
 	if c.HiddenAct == "" {
-		c.HiddenAct = map[Family]string{Encoder: "gelu", Decoder: "silu"}[c.Family()]
+		c.HiddenAct = fam.defaultActivation()
 	}
 	switch c.HiddenAct {
 	case "gelu", "gelu_new", "gelu_pytorch_tanh", "silu", "swish", "relu":
@@ -161,43 +131,8 @@ func (c *Config) Validate() error {
 	if c.InitializerRange == 0 {
 		c.InitializerRange = 0.02
 	}
-	switch c.Family() {
-	case Encoder:
-		if c.MaxPositions <= 0 {
-			return fmt.Errorf("config field max_position_embeddings must be positive, got %d", c.MaxPositions)
-		}
-		if c.TypeVocabSize == 0 {
-			c.TypeVocabSize = 2
-		}
-		if c.LayerNormEps == 0 {
-			c.LayerNormEps = 1e-12
-		}
-		if c.Pooling == "" {
-			c.Pooling = PoolCLS
-		}
-	case Decoder:
-		if r := c.RopeScaling; r != nil {
-			if r.Type == "" {
-				r.Type = r.LegacyType
-			}
-			switch {
-			case r.Type == "default":
-				c.RopeScaling = nil
-			case r.Type == "linear" && r.Factor > 0:
-			case r.Type == "llama3" && r.Factor > 0 && r.HighFreqFactor > r.LowFreqFactor && r.LowFreqFactor > 0 && r.OriginalMaxPositions > 0:
-			default:
-				return fmt.Errorf("config: rope_scaling %+v is not supported (want linear or llama3 with their fields)", *r)
-			}
-		}
-		if c.RMSNormEps == 0 {
-			c.RMSNormEps = 1e-6
-		}
-		if c.RopeTheta == 0 {
-			c.RopeTheta = 10000
-		}
-		if c.Pooling == "" {
-			c.Pooling = PoolLast
-		}
+	if err := fam.check(c); err != nil {
+		return err
 	}
 	switch c.Pooling {
 	case PoolCLS, PoolMean, PoolLast:
@@ -225,33 +160,16 @@ func (c *Config) Validate() error {
 			if !slices.Contains(loraTargets, t) {
 				return fmt.Errorf("lora: unknown target %q (want %s)", t, strings.Join(loraTargets, " "))
 			}
-			if loraLinear(c.Family(), t, 0) == "" {
+			if fam.loraLinear(t, 0) == "" {
 				missing = append(missing, t)
 			}
 		}
 		if len(missing) > 0 {
 			return fmt.Errorf("lora: target_modules %s: a %s model has no such projection (its targets: %s)",
-				strings.Join(missing, " "), c.ModelType, strings.Join(familyTargets(c.Family()), " "))
+				strings.Join(missing, " "), c.ModelType, strings.Join(familyTargets(fam), " "))
 		}
 	}
 	return nil
-}
-
-// ReadConfig reads a Hugging Face config.json.
-func ReadConfig(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	c := &Config{}
-	if err := json.Unmarshal(b, c); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	c.ModelType = strings.ToLower(c.ModelType)
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
 }
 
 // Preset returns a small from-scratch configuration by name. "tiny-bert"
@@ -286,7 +204,7 @@ func Preset(name string, vocabSize int) (*Config, error) {
 		return nil, fmt.Errorf("unknown model preset %q (want %s)", name, strings.Join(PresetNames, ", "))
 	}
 	c.VocabSize = vocabSize
-	c.TieEmbeddings = c.Family() == Decoder
+	c.TieEmbeddings = c.family().tiesEmbeddings()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}

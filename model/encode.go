@@ -62,13 +62,7 @@ func (m *Model) EncodeIDs(rows [][]int32, batchSize int) ([][]float32, error) {
 		}
 		m.exec.SetMaxCache(64)
 	}
-	maxPos := 0
-	if m.Config.Family() == Encoder {
-		maxPos = m.Config.MaxPositions - positionOffset(m.Config) - 1
-		if positionOffset(m.Config) == 0 {
-			maxPos = m.Config.MaxPositions
-		}
-	}
+	maxPos := m.Config.family().maxTokens(m.Config)
 	for start := 0; start < len(order); start += batchSize {
 		idx := order[start:min(start+batchSize, len(order))]
 		length := 1

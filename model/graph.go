@@ -64,10 +64,7 @@ func (m *Model) HiddenStates(scope *gmodel.Scope, ids, mask *graph.Node) *graph.
 		panic(fmt.Sprintf("model: ids and mask must be [batch, seq], got %s and %s", ids.Shape(), mask.Shape()))
 	}
 	b := &builder{m: m, scope: scope, g: ids.Graph()}
-	if m.Config.Family() == Decoder {
-		return b.decoder(ids, mask)
-	}
-	return b.encoder(ids, mask)
+	return m.Config.family().hidden(b, ids, mask)
 }
 
 // Logits are the language-model logits [batch, seq, vocab] of a decoder:
@@ -77,10 +74,7 @@ func (m *Model) Logits(scope *gmodel.Scope, ids, mask *graph.Node) *graph.Node {
 	b := &builder{m: m, scope: scope, g: ids.Graph()}
 	head := "lm_head.weight"
 	if m.Var(head) == nil {
-		head = "embed_tokens.weight"
-		if m.Config.Family() == Encoder {
-			head = "embeddings.word_embeddings.weight"
-		}
+		head = m.Config.family().inputEmbedding()
 	}
 	return nn.Dense(h, b.w(head), nil, compute.DenseLayoutOutputsInput)
 }
@@ -138,86 +132,6 @@ func actType(name string) activation.Type {
 		return activation.TypeRelu
 	}
 	return activation.TypeSilu
-}
-
-func (b *builder) encoder(ids, mask *graph.Node) *graph.Node {
-	c := b.m.Config
-	g := b.g
-	batch, seq := ids.Shape().Dimensions[0], ids.Shape().Dimensions[1]
-	if seq > c.MaxPositions {
-		panic(fmt.Sprintf("model: sequence length %d exceeds max_position_embeddings %d", seq, c.MaxPositions))
-	}
-	x := embedLookup(b.w("embeddings.word_embeddings.weight"), ids)
-	posTable := b.w("embeddings.position_embeddings.weight")
-	if off := positionOffset(c); off > 0 {
-		// RoBERTa: real tokens are at padding_idx+1.., padding at padding_idx.
-		// With right padding that is offset + iota for real tokens.
-		pos := graph.Add(graph.Iota(g, ids.Shape().Clone(), 1), graph.Const(g, int32(off+1)))
-		pos = graph.Where(graph.ConvertDType(mask, dtypes.Bool), pos, graph.BroadcastToDims(graph.Const(g, int32(off)), batch, seq))
-		x = graph.Add(x, embedLookup(posTable, pos))
-	} else {
-		pos := graph.Slice(posTable, graph.AxisRange(0, seq))
-		x = graph.Add(x, graph.InsertAxes(pos, 0))
-	}
-	typ := graph.Slice(b.w("embeddings.token_type_embeddings.weight"), graph.AxisElem(0))
-	x = graph.Add(x, graph.InsertAxes(typ, 0))
-	x = b.layerNorm(x, "embeddings.LayerNorm", c.LayerNormEps)
-	x = b.dropout(x, c.HiddenDropout)
-
-	bias := paddingBias(mask, false)
-	act := actType(c.HiddenAct)
-	for i := range c.NumLayers {
-		p := fmt.Sprintf("encoder.layer.%d.", i)
-		q := b.linear(x, p+"attention.self.query", activation.TypeNone)
-		k := b.linear(x, p+"attention.self.key", activation.TypeNone)
-		v := b.linear(x, p+"attention.self.value", activation.TypeNone)
-		ctx := b.attention(q, k, v, bias, c.NumHeads, c.NumHeads, c.HeadSize(), c.AttentionDropout)
-		a := b.dropout(b.linear(ctx, p+"attention.output.dense", activation.TypeNone), c.HiddenDropout)
-		x = b.layerNorm(graph.Add(a, x), p+"attention.output.LayerNorm", c.LayerNormEps)
-		h := b.linear(x, p+"intermediate.dense", act)
-		o := b.dropout(b.linear(h, p+"output.dense", activation.TypeNone), c.HiddenDropout)
-		x = b.layerNorm(graph.Add(o, x), p+"output.LayerNorm", c.LayerNormEps)
-	}
-	return x
-}
-
-// positionOffset is RoBERTa's padding_idx for position ids (0 for BERT).
-func positionOffset(c *Config) int {
-	if c.ModelType == "roberta" || c.ModelType == "xlm-roberta" {
-		if c.PadTokenID != nil {
-			return *c.PadTokenID
-		}
-		return 1
-	}
-	return 0
-}
-
-func (b *builder) decoder(ids, mask *graph.Node) *graph.Node {
-	c := b.m.Config
-	x := embedLookup(b.w("embed_tokens.weight"), ids)
-	seq := ids.Shape().Dimensions[1]
-	bias := paddingBias(mask, true)
-	if c.SlidingWindow != nil && *c.SlidingWindow > 0 && seq > *c.SlidingWindow {
-		panic(fmt.Sprintf("model: sequence length %d exceeds sliding_window %d (sliding-window attention is not implemented)", seq, *c.SlidingWindow))
-	}
-	cos, sin := ropeTables(b.g, seq, c.HeadSize(), c.RopeTheta, c.RopeScaling)
-	hd := c.HeadSize()
-	for i := range c.NumLayers {
-		p := fmt.Sprintf("layers.%d.", i)
-		h := b.rmsNorm(x, p+"input_layernorm.weight", c.RMSNormEps)
-		q := b.linear(h, p+"self_attn.q_proj", activation.TypeNone)
-		k := b.linear(h, p+"self_attn.k_proj", activation.TypeNone)
-		v := b.linear(h, p+"self_attn.v_proj", activation.TypeNone)
-		q = applyRope(q, cos, sin, c.NumHeads, hd)
-		k = applyRope(k, cos, sin, c.KVHeads(), hd)
-		ctx := b.attention(q, k, v, bias, c.NumHeads, c.KVHeads(), hd, 0)
-		x = graph.Add(x, b.linear(ctx, p+"self_attn.o_proj", activation.TypeNone))
-		h = b.rmsNorm(x, p+"post_attention_layernorm.weight", c.RMSNormEps)
-		gate := b.linear(h, p+"mlp.gate_proj", actType(c.HiddenAct))
-		up := b.linear(h, p+"mlp.up_proj", activation.TypeNone)
-		x = graph.Add(x, b.linear(graph.Mul(gate, up), p+"mlp.down_proj", activation.TypeNone))
-	}
-	return b.rmsNorm(x, "norm.weight", c.RMSNormEps)
 }
 
 // embedLookup gathers rows of table [vocab, d] for ids [b, l] -> [b, l, d].
@@ -294,64 +208,6 @@ func (b *builder) attention(q, k, v, bias *graph.Node, heads, kvHeads, hd int, d
 	ctx = graph.Reshape(ctx, batch, kvHeads, group, seq, hd)
 	ctx = graph.TransposeAllAxes(ctx, 0, 3, 1, 2, 4) // [b, l, kv, g, hd]
 	return graph.Reshape(ctx, batch, seq, heads*hd)
-}
-
-// ropeTables are Hugging Face's cos/sin tables [seq, hd]: angle pos·f_i with
-// f_i = θ^(-2i/hd) for i < hd/2 (rescaled by rope_scaling), repeated for
-// both halves (rotate_half layout).
-func ropeTables(g *graph.Graph, seq, hd int, theta float64, scaling *RopeScaling) (cos, sin *graph.Node) {
-	c := make([]float32, seq*hd)
-	s := make([]float32, seq*hd)
-	half := hd / 2
-	freq := make([]float32, half)
-	for i := range freq {
-		freq[i] = float32(scaleFrequency(1/math.Pow(theta, float64(2*i)/float64(hd)), scaling))
-	}
-	for p := range seq {
-		for i, f := range freq {
-			a := float64(float32(p) * f)
-			c[p*hd+i], c[p*hd+i+half] = float32(math.Cos(a)), float32(math.Cos(a))
-			s[p*hd+i], s[p*hd+i+half] = float32(math.Sin(a)), float32(math.Sin(a))
-		}
-	}
-	return graph.Reshape(graph.Const(g, c), seq, hd), graph.Reshape(graph.Const(g, s), seq, hd)
-}
-
-// scaleFrequency applies rope_scaling to one inverse frequency, as
-// transformers' _compute_linear_scaling / _compute_llama3_parameters do.
-func scaleFrequency(f float64, r *RopeScaling) float64 {
-	if r == nil {
-		return f
-	}
-	if r.Type == "linear" {
-		return f / r.Factor
-	}
-	old := float64(r.OriginalMaxPositions)
-	lowWave, highWave := old/r.LowFreqFactor, old/r.HighFreqFactor
-	wave := 2 * math.Pi / f
-	switch {
-	case wave < highWave:
-		return f
-	case wave > lowWave:
-		return f / r.Factor
-	}
-	smooth := (old/wave - r.LowFreqFactor) / (r.HighFreqFactor - r.LowFreqFactor)
-	return (1-smooth)*f/r.Factor + smooth*f
-}
-
-// applyRope rotates x [b, l, heads·hd]: x·cos + rotate_half(x)·sin, with
-// rotate_half(x) = [-x2, x1] for the two halves of each head.
-func applyRope(x, cos, sin *graph.Node, heads, hd int) *graph.Node {
-	dims := x.Shape().Dimensions
-	batch, seq := dims[0], dims[1]
-	x = graph.Reshape(x, batch, seq, heads, hd)
-	x1 := graph.Slice(x, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, hd/2))
-	x2 := graph.Slice(x, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(), graph.AxisRange(hd/2, hd))
-	rot := graph.Concatenate([]*graph.Node{graph.Neg(x2), x1}, -1)
-	cos = graph.Reshape(cos, 1, seq, 1, hd)
-	sin = graph.Reshape(sin, 1, seq, 1, hd)
-	out := graph.Add(graph.Mul(x, cos), graph.Mul(rot, sin))
-	return graph.Reshape(out, batch, seq, heads*hd)
 }
 
 // batchMatMul is x [n, m, k] · y [n, k, n'] -> [n, m, n'] with a hand-made

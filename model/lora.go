@@ -12,41 +12,6 @@ import (
 // in the order adapters are attached.
 var loraTargets = []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 
-// bertLinears maps LoRA targets onto BERT's Linear names. BERT's feed-forward
-// has no gate, so gate_proj matches nothing there.
-var bertLinears = map[string]string{"q_proj": "attention.self.query", "k_proj": "attention.self.key",
-	"v_proj": "attention.self.value", "o_proj": "attention.output.dense",
-	"up_proj": "intermediate.dense", "down_proj": "output.dense"}
-
-// loraLinear is the Linear prefix that target wraps in layer i, or "" when the
-// family has no such projection.
-func loraLinear(f Family, target string, i int) string {
-	if f == Decoder {
-		switch target {
-		case "q_proj", "k_proj", "v_proj", "o_proj":
-			return fmt.Sprintf("layers.%d.self_attn.%s", i, target)
-		case "gate_proj", "up_proj", "down_proj":
-			return fmt.Sprintf("layers.%d.mlp.%s", i, target)
-		}
-		return ""
-	}
-	if name, ok := bertLinears[target]; ok {
-		return fmt.Sprintf("encoder.layer.%d.%s", i, name)
-	}
-	return ""
-}
-
-// familyTargets are the LoRA targets a family has projections for.
-func familyTargets(f Family) []string {
-	var out []string
-	for _, t := range loraTargets {
-		if loraLinear(f, t, 0) != "" {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
 // loraLinears lists the Linear prefixes the config's LoRA targets.
 func loraLinears(c *Config) []string {
 	if c.LoRA == nil {
@@ -59,7 +24,7 @@ func loraLinears(c *Config) []string {
 	var out []string
 	for i := range c.NumLayers {
 		for _, t := range loraTargets {
-			if p := loraLinear(c.Family(), t, i); want[t] && p != "" {
+			if p := c.family().loraLinear(t, i); want[t] && p != "" {
 				out = append(out, p)
 			}
 		}

@@ -64,59 +64,13 @@ type tensorSpec struct {
 }
 
 // specs lists every weight the config's graph reads, in checkpoint order.
-func specs(c *Config) []tensorSpec {
-	var s []tensorSpec
-	add := func(name string, kind initKind, shape ...int) { s = append(s, tensorSpec{name, shape, kind}) }
-	d, inter := c.HiddenSize, c.IntermediateSize
-	switch c.Family() {
-	case Encoder:
-		add("embeddings.word_embeddings.weight", initNormal, c.VocabSize, d)
-		add("embeddings.position_embeddings.weight", initNormal, c.MaxPositions, d)
-		add("embeddings.token_type_embeddings.weight", initNormal, c.TypeVocabSize, d)
-		add("embeddings.LayerNorm.weight", initOnes, d)
-		add("embeddings.LayerNorm.bias", initZeros, d)
-		for i := range c.NumLayers {
-			p := fmt.Sprintf("encoder.layer.%d.", i)
-			for _, n := range []string{"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"} {
-				add(p+n+".weight", initNormal, d, d)
-				add(p+n+".bias", initZeros, d)
-			}
-			add(p+"attention.output.LayerNorm.weight", initOnes, d)
-			add(p+"attention.output.LayerNorm.bias", initZeros, d)
-			add(p+"intermediate.dense.weight", initNormal, inter, d)
-			add(p+"intermediate.dense.bias", initZeros, inter)
-			add(p+"output.dense.weight", initNormal, d, inter)
-			add(p+"output.dense.bias", initZeros, d)
-			add(p+"output.LayerNorm.weight", initOnes, d)
-			add(p+"output.LayerNorm.bias", initZeros, d)
-		}
-	case Decoder:
-		q, kv := c.NumHeads*c.HeadSize(), c.KVHeads()*c.HeadSize()
-		add("embed_tokens.weight", initNormal, c.VocabSize, d)
-		for i := range c.NumLayers {
-			p := fmt.Sprintf("layers.%d.", i)
-			add(p+"input_layernorm.weight", initOnes, d)
-			for _, pr := range []struct {
-				n   string
-				out int
-			}{{"q_proj", q}, {"k_proj", kv}, {"v_proj", kv}} {
-				add(p+"self_attn."+pr.n+".weight", initNormal, pr.out, d)
-				if c.HasQKVBias() {
-					add(p+"self_attn."+pr.n+".bias", initZeros, pr.out)
-				}
-			}
-			add(p+"self_attn.o_proj.weight", initNormal, d, q)
-			if c.AttentionBias {
-				add(p+"self_attn.o_proj.bias", initZeros, d)
-			}
-			add(p+"post_attention_layernorm.weight", initOnes, d)
-			add(p+"mlp.gate_proj.weight", initNormal, inter, d)
-			add(p+"mlp.up_proj.weight", initNormal, inter, d)
-			add(p+"mlp.down_proj.weight", initNormal, d, inter)
-		}
-		add("norm.weight", initOnes, d)
-	}
-	return s
+func specs(c *Config) []tensorSpec { return c.family().specs(c) }
+
+// specList collects tensor specs; the families' specs use it.
+type specList []tensorSpec
+
+func (s *specList) add(name string, kind initKind, shape ...int) {
+	*s = append(*s, tensorSpec{name, shape, kind})
 }
 
 // New builds a model with random weights (initializer_range normal, unit

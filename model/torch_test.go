@@ -16,7 +16,7 @@ import (
 // loadFixture reads a checkpoint written by scripts/torch (no tokenizer).
 func loadFixture(t *testing.T, dir string) *Model {
 	t.Helper()
-	cfg, err := ReadConfig(filepath.Join(dir, ConfigFile))
+	cfg, err := readConfig(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
