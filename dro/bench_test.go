@@ -62,7 +62,7 @@ func BenchmarkStepTinyBert(b *testing.B) {
 	encode := func(bt train.Batch) (*train.Inputs, error) {
 		return train.TokenizeBatch(proxy.Tokenizer, &bt, cfg.QueryMaxLen, cfg.PassageMaxLen), nil
 	}
-	loop := &Loop{Names: names, Learner: learner, Sampler: sampler, Proxy: tr, Ref: sc, Encode: encode, Optim: cfg.OptimizerConfig, Steps: 1000}
+	loop := &Stepper{Names: names, Learner: learner, Sampler: sampler, Proxy: tr, Ref: sc, Encode: encode, Optim: cfg.OptimizerConfig, Steps: 1000}
 	for i := range 2 { // compile
 		if _, err := loop.Step(i); err != nil {
 			b.Fatal(err)

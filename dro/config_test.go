@@ -50,8 +50,8 @@ func TestValidateMicroBatches(t *testing.T) {
 		want  string // "" = valid
 	}{
 		{0, ""}, {1, ""}, {4, ""}, {16, ""},
-		{-1, "micro_batches must be >= 0"},
-		{3, "micro_batches must divide batch_size 16"},
+		{-1, "micro_batches: must be >= 0"},
+		{3, "micro_batches: must divide batch_size 16"},
 	} {
 		cfg := DefaultConfig()
 		cfg.Mixture, cfg.Base, cfg.Reference, cfg.Out = "m.json", "tiny-bert", "ref", "out"

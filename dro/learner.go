@@ -48,12 +48,12 @@ const clipEpsilon = 1e-6
 
 // UpdateConfig configures the domain-weight update.
 type UpdateConfig struct {
-	Measure   Measure `json:"measure"`   // default Relative
-	Absent    Absent  `json:"absent"`    // default AbsentZero
-	Eta       float64 `json:"eta"`       // step size, default DefaultEta
-	Smoothing float64 `json:"smoothing"` // eps in alpha <- (1-eps) alpha + eps/k, default 0
-	EMA       float64 `json:"ema"`       // weight of the newest alpha in the EMA, default DefaultEMADecay
-	Init      Init    `json:"init"`      // where alpha starts, default InitUniform
+	Measure   Measure `json:"measure" help:"domain score: relative, relative-official, excess or raw"`
+	Absent    Absent  `json:"absent" help:"score of a domain absent from a batch: zero (official) or keep (DoReMi)"`
+	Eta       float64 `json:"eta" help:"weight step size (exponentiated gradient)"`
+	Smoothing float64 `json:"smoothing" help:"eps in alpha <- (1-eps) alpha + eps/k"`
+	EMA       float64 `json:"ema" help:"weight of the newest alpha in the EMA"`
+	Init      Init    `json:"init" help:"where alpha starts: uniform or mixture (the mixture's weights, as the official sampler's probabilities)"`
 }
 
 // WithDefaults fills zero fields with the defaults.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tdro/tdro/backend"
 	"github.com/tdro/tdro/dro/plot"
+	"github.com/tdro/tdro/model"
 	"github.com/tdro/tdro/train"
 )
 
@@ -47,6 +48,72 @@ func (r *Result) WeightsPath(kind string) string {
 	return filepath.Join(r.Out, WeightsDir, FileName(kind))
 }
 
+// Run is stage 1 of the pipeline: it learns the domain weights of
+// cfg.Mixture with a proxy initialised from cfg.Base and the frozen
+// reference cfg.Reference, and writes under cfg.Out the checkpoint, the
+// log, the weights files under the official names (weights/curr_weights.json,
+// mean_weights.json, ema_weights.json, top20_weights.json ...
+// top90_weights.json) and the plots. With resume it continues from
+// the checkpoint in cfg.Out, ending where an uninterrupted run ends.
+// Cancelling ctx saves a checkpoint and returns an error wrapping
+// train.ErrInterrupted.
+func Run(ctx context.Context, cfg Config, resume bool) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	domains, err := train.LoadDomains(cfg.Mixture, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDomains(domains); err != nil { // before the models load
+		return nil, err
+	}
+	ref, err := model.Load(cfg.Reference)
+	if err != nil {
+		return nil, fmt.Errorf("reference: %w", err)
+	}
+	if cfg.Temperature, err = ScoringTemperature(cfg); err != nil {
+		return nil, err
+	}
+	tok := cfg.Tokenizer
+	if tok == "" && slices.Contains(model.PresetNames, cfg.Base) {
+		tok = cfg.Reference // the checkpoint directory holds tokenizer.json
+	}
+	proxy, err := train.BuildModel(cfg.Base, tok, nil, cfg.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("base %s: %w", cfg.Base, err)
+	}
+	if pv, rv := proxy.Tokenizer.VocabSize(), ref.Tokenizer.VocabSize(); pv != rv {
+		return nil, fmt.Errorf("base %s and reference %s tokenize differently (vocabularies of %d and %d tokens)", cfg.Base, cfg.Reference, pv, rv)
+	}
+	if err := proxy.Store.SetRNGStateFromSeed(int64(cfg.Seed)); err != nil {
+		return nil, err
+	}
+	encode := func(b train.Batch) (*train.Inputs, error) {
+		return train.TokenizeBatch(proxy.Tokenizer, &b, cfg.QueryMaxLen, cfg.PassageMaxLen), nil
+	}
+	return runWith(ctx, cfg, domains, models{proxy: proxy, proxyStore: proxy.Store, ref: ref, refStore: ref.Store, encode: encode}, resume)
+}
+
+// ScoringTemperature is the temperature proxy and reference are scored at:
+// cfg's when set, otherwise the one the reference was trained at (its
+// train.RecipeFile). A reference without one (a checkpoint tdro did not
+// train) needs the temperature set.
+func ScoringTemperature(cfg Config) (float64, error) {
+	if cfg.Temperature != 0 {
+		return cfg.Temperature, nil
+	}
+	loss, ok, err := train.TrainedLoss(cfg.Reference)
+	if err != nil {
+		return 0, fmt.Errorf("reference: %w", err)
+	}
+	if !ok {
+		return 0, fmt.Errorf("config field temperature: not set, and the reference %s does not say what it was trained at (no %s); "+
+			"set it to the reference's training temperature (the official recipe: 0.002)", cfg.Reference, train.RecipeFile)
+	}
+	return loss.Temperature, nil
+}
+
 // models is what the loop needs from the proxy and reference models, so
 // tests can pass stand-ins.
 type models struct {
@@ -54,20 +121,20 @@ type models struct {
 	proxyStore *gmodel.Store
 	ref        train.Embedder
 	refStore   *gmodel.Store
-	encode     Encoder
+	encode     TokenizeFunc
 }
 
 // checkpointState is tDRO's part of train.State.Extra.
 type checkpointState struct {
-	Names   []string `json:"names"`
-	Learner *Learner `json:"learner"`
+	Names   []string        `json:"names"`
+	Learner json.RawMessage `json:"learner"`
 }
 
 const extraKey = "dro"
 
-// run is Run once the domains are loaded and the models built. With resume
-// it continues from the checkpoint in cfg.Out when there is one.
-func run(ctx context.Context, cfg Config, domains []train.Domain, m models, resume bool) (*Result, error) {
+// runWith is Run once the domains are loaded and the models built. With
+// resume it continues from the checkpoint in cfg.Out when there is one.
+func runWith(ctx context.Context, cfg Config, domains []train.Domain, m models, resume bool) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -97,16 +164,20 @@ func run(ctx context.Context, cfg Config, domains []train.Domain, m models, resu
 	if err != nil {
 		return nil, fmt.Errorf("dro: reference: %w", err)
 	}
-	learner, err := newLearner(domains, cfg.UpdateConfig)
+	learner, err := newWeightLearner(domains, cfg.Recipe)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("dro: %w", err)
 	}
-	dl := &Loop{Names: names, Learner: learner, Sampler: sampler, Proxy: proxy, Ref: ref,
+	dl := &Stepper{Names: names, Learner: learner, Sampler: sampler, Proxy: proxy, Ref: ref,
 		Encode: m.encode, Optim: cfg.OptimizerConfig, Steps: cfg.Steps, MicroBatches: cfg.MicroBatches}
 	loop := &train.Loop{Dir: cfg.Out, Steps: cfg.Steps, CheckpointEvery: cfg.CheckpointEvery,
 		Store: m.proxyStore, Sampler: sampler, Name: "tdro dro",
 		SaveExtra: func() (map[string]json.RawMessage, error) {
-			b, err := json.Marshal(checkpointState{Names: names, Learner: learner})
+			state, err := learner.State()
+			if err != nil {
+				return nil, err
+			}
+			b, err := json.Marshal(checkpointState{Names: names, Learner: state})
 			return map[string]json.RawMessage{extraKey: b}, err
 		},
 		RestoreExtra: func(extra map[string]json.RawMessage) error { return restoreLearner(extra, names, learner) },
@@ -124,9 +195,8 @@ func run(ctx context.Context, cfg Config, domains []train.Domain, m models, resu
 		return nil, err
 	}
 	res.Steps = cfg.Steps
-	res.Curr = slices.Clone(learner.Alpha)
-	res.Mean = slices.Clone(learner.Mean)
-	res.EMA = slices.Clone(learner.EMA)
+	w := learner.Weights()
+	res.Curr, res.Mean, res.EMA = w.Curr, w.Mean, w.EMA
 	sizes := make([]int, len(domains))
 	for i, d := range domains {
 		sizes[i] = d.Records.Len()
@@ -138,19 +208,6 @@ func run(ctx context.Context, cfg Config, domains []train.Domain, m models, resu
 		return nil, err
 	}
 	return res, nil
-}
-
-// newLearner starts the weights as cfg.Init says: uniform, or the
-// mixture's weights.
-func newLearner(domains []train.Domain, cfg UpdateConfig) (*Learner, error) {
-	start := make([]float64, len(domains))
-	for i, d := range domains {
-		start[i] = 1
-		if cfg.WithDefaults().Init == InitMixture {
-			start[i] = d.Weight
-		}
-	}
-	return NewLearnerAt(start, cfg)
 }
 
 // checkDomains rejects a run with no domains or a domain with no records
@@ -168,8 +225,8 @@ func checkDomains(domains []train.Domain) error {
 }
 
 // restoreLearner puts the checkpointed weights into learner after checking
-// they belong to the same domains and update rule.
-func restoreLearner(extra map[string]json.RawMessage, names []string, learner *Learner) error {
+// they belong to the same domains (the learner checks its own rule).
+func restoreLearner(extra map[string]json.RawMessage, names []string, learner WeightLearner) error {
 	raw, ok := extra[extraKey]
 	if !ok {
 		return errors.New("no tDRO state (a trainer checkpoint?)")
@@ -181,14 +238,10 @@ func restoreLearner(extra map[string]json.RawMessage, names []string, learner *L
 	if !slices.Equal(cs.Names, names) {
 		return fmt.Errorf("checkpoint domains %v, the mixture's %v", cs.Names, names)
 	}
-	if cs.Learner == nil || cs.Learner.K() != len(names) {
+	if len(cs.Learner) == 0 {
 		return fmt.Errorf("tDRO state has no weights for %d domains", len(names))
 	}
-	if cs.Learner.Config != learner.Config {
-		return fmt.Errorf("checkpoint weight update %+v differs from the config's %+v", cs.Learner.Config, learner.Config)
-	}
-	*learner = *cs.Learner
-	return nil
+	return learner.Restore(cs.Learner)
 }
 
 // readLog reads the run's log (steps 1..steps, one line each).

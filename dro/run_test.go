@@ -65,7 +65,7 @@ func TestRunWritesWeightsLogAndPlots(t *testing.T) {
 	testBackend(t)
 	out := t.TempDir()
 	cfg := testConfig(out)
-	res, err := run(context.Background(), cfg, synthDomains(3, 20, 1), standins(t), false)
+	res, err := runWith(context.Background(), cfg, synthDomains(3, 20, 1), standins(t), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestRunWritesWeightsLogAndPlots(t *testing.T) {
 		}
 	}
 	// Without --resume an existing run is not overwritten.
-	if _, err := run(context.Background(), cfg, synthDomains(3, 20, 1), standins(t), false); err == nil ||
+	if _, err := runWith(context.Background(), cfg, synthDomains(3, 20, 1), standins(t), false); err == nil ||
 		!strings.Contains(err.Error(), "--resume") {
 		t.Errorf("rerun without resume: %v", err)
 	}
@@ -161,7 +161,7 @@ func testLoopStepIsExact(t *testing.T, micro int) {
 	b := backend.MustGet()
 	cfg := testConfig(t.TempDir())
 	doms := synthDomains(3, 20, 1)
-	build := func() (*Loop, models) {
+	build := func() (*Stepper, models) {
 		m := standins(t)
 		s, err := train.NewSampler(doms, train.SamplerConfig{BatchSize: 8, Negatives: 3, Mixed: true, Seed: 5})
 		if err != nil {
@@ -173,7 +173,7 @@ func testLoopStepIsExact(t *testing.T, micro int) {
 		}
 		ref, _ := train.NewScorer(b, m.refStore, m.ref, cfg.LossConfig)
 		l, _ := NewLearner(3, UpdateConfig{})
-		return &Loop{Names: []string{"a", "b", "c"}, Learner: l, Sampler: s, Proxy: tr, Ref: ref, Encode: m.encode, Optim: cfg.OptimizerConfig, Steps: 10, MicroBatches: micro}, m
+		return &Stepper{Names: []string{"a", "b", "c"}, Learner: l, Sampler: s, Proxy: tr, Ref: ref, Encode: m.encode, Optim: cfg.OptimizerConfig, Steps: 10, MicroBatches: micro}, m
 	}
 	loop, m1 := build()
 	if _, err := loop.Step(0); err != nil {
@@ -181,6 +181,7 @@ func testLoopStepIsExact(t *testing.T, micro int) {
 	}
 	// By hand, on an identical second set-up.
 	hand, m2 := build()
+	hl := hand.Learner.(*Learner)
 	batch, err := hand.Sampler.Next()
 	if err != nil {
 		t.Fatal(err)
@@ -202,22 +203,22 @@ func testLoopStepIsExact(t *testing.T, micro int) {
 	// update, the last with alpha after it (the official order).
 	var w []float32
 	weigh := func(pt [2]int) {
-		for _, v := range hand.Learner.ExampleWeights(dom[pt[0]:pt[1]]) {
+		for _, v := range hl.ExampleWeights(dom[pt[0]:pt[1]]) {
 			w = append(w, float32(v/float64(len(parts))))
 		}
 	}
 	for i, pt := range parts {
-		hand.Learner.Observe(widen(p[pt[0]:pt[1]]), widen(r[pt[0]:pt[1]]), dom[pt[0]:pt[1]])
+		hl.Observe(widen(p[pt[0]:pt[1]]), widen(r[pt[0]:pt[1]]), dom[pt[0]:pt[1]])
 		if i < len(parts)-1 {
 			weigh(pt)
 		}
 	}
-	hand.Learner.Update()
+	hl.Update()
 	weigh(parts[len(parts)-1])
 	if _, err := hand.Proxy.Step(in, cfg.LearningRateAt(0, 10), w, nil); err != nil {
 		t.Fatal(err)
 	}
-	near(t, "alpha", loop.Learner.Alpha, hand.Learner.Alpha, 1e-6)
+	near(t, "alpha", loop.Learner.Weights().Curr, hl.Alpha, 1e-6)
 	got, want := storeValues(t, m1.proxyStore), storeValues(t, m2.proxyStore)
 	for path, g := range got {
 		for i := range g {
@@ -246,7 +247,7 @@ func TestMain(m *testing.M) {
 			time.Sleep(50 * time.Millisecond)
 			return encode(b)
 		}
-		_, err := run(context.Background(), cfg, synthDomains(3, 20, 1), m, true)
+		_, err := runWith(context.Background(), cfg, synthDomains(3, 20, 1), m, true)
 		fmt.Fprintln(os.Stderr, "child finished:", err)
 		os.Exit(3) // the parent should have killed us first
 	}
@@ -257,7 +258,7 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 	testBackend(t)
 	// Uninterrupted reference run.
 	whole := standins(t)
-	want, err := run(context.Background(), testConfig(t.TempDir()), synthDomains(3, 20, 1), whole, false)
+	want, err := runWith(context.Background(), testConfig(t.TempDir()), synthDomains(3, 20, 1), whole, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +278,7 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 		t.Fatalf("child was not killed (it finished?): %v", err)
 	}
 	resumed := standins(t)
-	got, err := run(context.Background(), testConfig(out), synthDomains(3, 20, 1), resumed, true)
+	got, err := runWith(context.Background(), testConfig(out), synthDomains(3, 20, 1), resumed, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +333,7 @@ func TestRunBadInput(t *testing.T) {
 		if tc.edit != nil {
 			tc.edit(&cfg)
 		}
-		_, err := run(context.Background(), cfg, tc.doms, standins(t), false)
+		_, err := runWith(context.Background(), cfg, tc.doms, standins(t), false)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
 		}
@@ -364,13 +365,13 @@ func TestRunRejectsEmptyDomainFile(t *testing.T) {
 func TestRunWithGradientCacheChunks(t *testing.T) {
 	testBackend(t)
 	whole, chunked := standins(t), standins(t)
-	a, err := run(context.Background(), testConfig(t.TempDir()), synthDomains(3, 20, 1), whole, false)
+	a, err := runWith(context.Background(), testConfig(t.TempDir()), synthDomains(3, 20, 1), whole, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := testConfig(t.TempDir())
 	cfg.GradCacheChunk = 3
-	b, err := run(context.Background(), cfg, synthDomains(3, 20, 1), chunked, false)
+	b, err := runWith(context.Background(), cfg, synthDomains(3, 20, 1), chunked, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +392,7 @@ func TestRunHugeEtaCheckpoints(t *testing.T) {
 	testBackend(t)
 	cfg := testConfig(t.TempDir())
 	cfg.Steps, cfg.Eta, cfg.Measure = 4, 1e5, Raw
-	res, err := run(context.Background(), cfg, synthDomains(3, 20, 1), standins(t), false)
+	res, err := runWith(context.Background(), cfg, synthDomains(3, 20, 1), standins(t), false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // hashEncoder tokenizes words by hashing them into vocab ids (0 is padding).
-func hashEncoder(vocab, maxLen int) Encoder {
+func hashEncoder(vocab, maxLen int) TokenizeFunc {
 	tok := func(texts []string) train.Tokens {
 		t := train.Tokens{Rows: len(texts), Len: maxLen, IDs: make([]int32, len(texts)*maxLen), Mask: make([]int32, len(texts)*maxLen)}
 		for r, text := range texts {

@@ -12,7 +12,7 @@ import (
 	"github.com/tdro/tdro/tokenize"
 )
 
-func tinyModel(t *testing.T, seed int64) *model.Model {
+func tinyModel(t *testing.T, seed uint64) *model.Model {
 	t.Helper()
 	tok, err := tokenize.Load(filepath.Join(shareddata.Dir(t), "tokenizers", "all-MiniLM-L6-v2", "tokenizer.json"))
 	if err != nil {

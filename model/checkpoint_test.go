@@ -28,7 +28,7 @@ func smallConfig(modelType string) *Config {
 	return c
 }
 
-func newSmall(t testing.TB, modelType string, seed int64) *Model {
+func newSmall(t testing.TB, modelType string, seed uint64) *Model {
 	t.Helper()
 	m, err := New(smallConfig(modelType), loadTokenizer(t, "all-MiniLM-L6-v2"), seed)
 	if err != nil {

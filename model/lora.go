@@ -113,7 +113,7 @@ func (m *Model) mergedWeight(name string) (*hostTensor, error) {
 
 // EnableLoRA attaches LoRA adapters to a loaded or new model and freezes
 // the base weights; seed fixes lora_A's initialization.
-func (m *Model) EnableLoRA(l LoRA, seed int64) error {
+func (m *Model) EnableLoRA(l LoRA, seed uint64) error {
 	if m.Config.LoRA != nil {
 		return fmt.Errorf("lora: the model already has adapters")
 	}
@@ -122,5 +122,5 @@ func (m *Model) EnableLoRA(l LoRA, seed int64) error {
 		m.Config.LoRA = nil
 		return err
 	}
-	return m.addLoRA(rand.New(rand.NewPCG(uint64(seed), 0x6c6f7261)))
+	return m.addLoRA(rand.New(rand.NewPCG(seed, 0x6c6f7261)))
 }

@@ -76,7 +76,7 @@ func (s *specList) add(name string, kind initKind, shape ...int) {
 // New builds a model with random weights (initializer_range normal, unit
 // norms, zero biases), deterministic for a seed: for training from scratch.
 // With pooling "last" it sets tok.AppendEOS.
-func New(cfg *Config, tok *tokenize.Tokenizer, seed int64) (*Model, error) {
+func New(cfg *Config, tok *tokenize.Tokenizer, seed uint64) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ func New(cfg *Config, tok *tokenize.Tokenizer, seed int64) (*Model, error) {
 		return nil, err
 	}
 	m := newEmpty(cfg, tok)
-	rng := rand.New(rand.NewPCG(uint64(seed), 0x7464726f))
+	rng := rand.New(rand.NewPCG(seed, 0x7464726f))
 	for _, s := range specs(cfg) {
 		n := 1
 		for _, d := range s.shape {

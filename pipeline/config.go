@@ -22,8 +22,8 @@ type Config struct {
 	Seed     uint64           `json:"seed"`
 	Prepare  PrepareConfig    `json:"prepare"`
 	Model    ModelConfig      `json:"model"`
-	Train    train.Config     `json:"train"` // stage 0 (reference, uniform) and stage 2 (each mixture); the pipeline sets model, tokenizer, mixture, out, seed
-	DRO      dro.Config       `json:"dro"`   // stage 1; the pipeline sets mixture, base, reference, out, seed
+	Train    train.Recipe     `json:"train"` // stage 0 (reference, uniform) and stage 2 (each mixture); the pipeline wires model, data, output and seed
+	DRO      dro.Recipe       `json:"dro"`   // stage 1; the pipeline wires base, reference, data, output and seed
 	Transfer []TransferConfig `json:"transfer"`
 	Eval     EvalConfig       `json:"eval"`
 }
@@ -108,11 +108,11 @@ func ReadConfig(preset, path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := Config{Train: train.DefaultConfig(), DRO: dro.DefaultConfig()}
-	if err := data.DecodeJSON(b, &c); err != nil {
+	c := Config{Train: train.DefaultRecipe(), DRO: dro.DefaultRecipe()}
+	if err := refuseWiring(b); err != nil {
 		return nil, fmt.Errorf("preset %s: %w", preset, err)
 	}
-	if err := refuseWiring(b); err != nil {
+	if err := data.DecodeJSON(b, &c); err != nil {
 		return nil, fmt.Errorf("preset %s: %w", preset, err)
 	}
 	if path != "" {
@@ -120,14 +120,14 @@ func ReadConfig(preset, path string) (*Config, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := refuseWiring(b); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
 		var user Config
 		if err := data.DecodeJSON(b, &user); err != nil { // only to find the file's own paths
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
 		if err := data.DecodeJSON(b, &c); err != nil {
-			return nil, fmt.Errorf("config %s: %w", path, err)
-		}
-		if err := refuseWiring(b); err != nil {
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
 		// Paths in the file are relative to the file (the preset's are not paths).
@@ -160,16 +160,12 @@ func (c *Config) Validate() error {
 	check((c.Model.Init != "") != (c.Model.Preset != ""), "model: set exactly one of \"init\" (a Hugging Face checkpoint) and \"preset\" (a model trained from scratch)")
 	check(c.Model.Init != "" || c.Model.Tokenizer != "", "model.tokenizer: required when training from scratch")
 	check(c.Prepare.Negatives >= 0, "prepare.negatives must be >= 0")
-	// The pipeline fills the paths; check the rest of each stage's settings now, before any work.
-	t := c.Train
-	t.Model, t.Mixture, t.Out = "-", "-", "-"
-	if err := t.Validate(); err != nil {
-		errs = append(errs, "train: "+err.Error())
+	// Each stage's recipe is checked now, before any work.
+	if err := c.Train.Validate(); err != nil {
+		errs = append(errs, "train: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
-	d := c.DRO
-	d.Mixture, d.Base, d.Reference, d.Out = "-", "-", "-", "-"
-	if err := d.Validate(); err != nil {
-		errs = append(errs, "dro: "+err.Error())
+	if err := c.DRO.Validate(); err != nil {
+		errs = append(errs, "dro: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	check(len(c.Transfer) > 0, "transfer: at least one mixture")
 	names := map[string]bool{"reference": true, "uniform": true, "bm25": true}
@@ -208,9 +204,9 @@ func relativeSet(dir, spec string) string {
 }
 
 // wiring are the stage settings the pipeline itself sets — every stage's
-// model, data, output and seed — by section. A run config that sets one
-// would be silently overridden, so it is an error naming the field and
-// where the setting belongs.
+// model, data, output and seed — by section. The stage recipes have no such
+// fields, so decoding would already refuse them as unknown; this says where
+// each setting belongs instead.
 var wiring = map[string]map[string]string{
 	"train": {"model": `"model": {"preset"|"init"}`, "tokenizer": `"model": {"tokenizer"}`, "mixture": `"prepare": {"mixture"}`,
 		"out": "--out", "seed": `the top-level "seed"`},

@@ -96,7 +96,7 @@ func baseStage(opt Options, tokenizer string) Stage {
 			if err != nil {
 				return fmt.Errorf("model.preset: %w", err)
 			}
-			m, err := model.New(mc, tok, int64(cfg.Seed))
+			m, err := model.New(mc, tok, cfg.Seed)
 			if err != nil {
 				return err
 			}
@@ -126,8 +126,7 @@ func trainStage(opt Options, name, mixture string, after ...string) (Stage, erro
 	if err != nil {
 		return Stage{}, err
 	}
-	tc := cfg.Train
-	tc.Model, tc.Tokenizer, tc.Seed = base, "", int64(cfg.Seed)
+	tc := train.Config{Model: base, Recipe: cfg.Train, Seed: cfg.Seed}
 	if baseStage != "" {
 		after = append([]string{baseStage}, after...)
 	}
@@ -163,8 +162,7 @@ func droStage(opt Options) (Stage, error) {
 	if err != nil {
 		return Stage{}, err
 	}
-	dc := cfg.DRO
-	dc.Seed = cfg.Seed
+	dc := dro.Config{Recipe: cfg.DRO, Seed: cfg.Seed}
 	after := []string{"prepare", "train-" + referenceRun}
 	if baseStage != "" {
 		after = append([]string{baseStage}, after...)

@@ -11,7 +11,33 @@ import (
 	"github.com/tdro/tdro/model"
 )
 
-// Config is one training run, as JSON (`tdro train --config FILE`).
+// StepRecipe is what every training stage shares (reference, tDRO's proxy,
+// each transfer): how many steps of which batches, the loss, the optimizer
+// and checkpointing. It holds hyperparameters only; models, data, outputs
+// and seeds are the caller's wiring (Config, dro.Config, the pipeline).
+type StepRecipe struct {
+	Steps         int `json:"steps" help:"optimisation steps"`
+	BatchSize     int `json:"batch_size" help:"queries per step; each brings 1 positive and --negatives hard negatives"`
+	Negatives     int `json:"negatives" help:"hard negatives per query"`
+	QueryMaxLen   int `json:"query_max_len" help:"query tokens (instruction included)"`
+	PassageMaxLen int `json:"passage_max_len" help:"passage tokens"`
+
+	LossConfig
+	OptimizerConfig
+	GradCacheChunk int `json:"grad_cache_chunk,omitempty" help:"gradient cache: rows per encoder call (0: whole batch, no cache)"`
+
+	CheckpointEvery int `json:"checkpoint_every" help:"steps between checkpoints (0: only at the end and on interrupt)"`
+}
+
+// Recipe is a contrastive training stage's hyperparameters (stage 0 and
+// each stage-2 mixture).
+type Recipe struct {
+	StepRecipe
+	LoRA *model.LoRA `json:"lora,omitempty" help:"LoRA adapters as JSON, e.g. {\"r\": 8}: only they train (PEFT's names: r, lora_alpha, lora_dropout, target_modules)"`
+}
+
+// Config is one training run, as JSON (`tdro train --config FILE`): the
+// recipe plus its wiring.
 type Config struct {
 	// Model is a preset name (model.PresetNames: trained from scratch) or a
 	// Hugging Face checkpoint directory to fine-tune.
@@ -24,32 +50,26 @@ type Config struct {
 	// Domains, when set, trains on these mixture domains only.
 	Domains []string `json:"domains,omitempty"`
 
-	Steps         int `json:"steps"`
-	BatchSize     int `json:"batch_size"` // queries per step; each brings 1 positive + Negatives passages
-	Negatives     int `json:"negatives"`  // hard negatives per query
-	QueryMaxLen   int `json:"query_max_len"`
-	PassageMaxLen int `json:"passage_max_len"`
+	Recipe
 
-	LossConfig
-	OptimizerConfig
-	GradCacheChunk int `json:"grad_cache_chunk,omitempty"` // 0: no gradient cache
-
-	LoRA *model.LoRA `json:"lora,omitempty"` // adapters on the target projections; only they train
-
-	Seed            int64  `json:"seed"`
-	Out             string `json:"out"`              // run directory: checkpoint, log, final model
-	CheckpointEvery int    `json:"checkpoint_every"` // steps between checkpoints (0: only at the end and on interrupt)
+	Seed uint64 `json:"seed"` // model init, sampling, dropout
+	Out  string `json:"out"`  // run directory: checkpoint, log, final model
 }
 
-// DefaultConfig is the embedded default: a tiny BERT from scratch on the
-// bundled mixture, small enough for two CPU cores.
-func DefaultConfig() Config {
-	return Config{
-		Model: "tiny-bert", Steps: 200, BatchSize: 16, Negatives: 3, QueryMaxLen: 32, PassageMaxLen: 128,
+// DefaultRecipe is the embedded default's training recipe: a tiny BERT from
+// scratch, small enough for two CPU cores.
+func DefaultRecipe() Recipe {
+	return Recipe{StepRecipe: StepRecipe{
+		Steps: 200, BatchSize: 16, Negatives: 3, QueryMaxLen: 32, PassageMaxLen: 128,
 		LossConfig:      LossConfig{Temperature: 0.05, Similarity: Cosine},
 		OptimizerConfig: OptimizerConfig{LearningRate: 5e-4, WarmupSteps: 20, Decay: DecayCosine, MinLRRatio: 0.1, WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, ClipNorm: 1},
-		Seed:            1, CheckpointEvery: 50,
-	}
+		CheckpointEvery: 50,
+	}}
+}
+
+// DefaultConfig is DefaultRecipe on the tiny-bert preset, seed 1.
+func DefaultConfig() Config {
+	return Config{Model: "tiny-bert", Recipe: DefaultRecipe(), Seed: 1}
 }
 
 // ReadConfig reads a JSON config over DefaultConfig (see ReadConfigFile).
@@ -93,6 +113,7 @@ func isPreset(name string) bool {
 }
 
 // Validate checks everything that needs no files, naming the JSON field.
+// It changes nothing.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
@@ -110,37 +131,53 @@ func (c *Config) Validate() error {
 	if c.Out == "" {
 		bad("out", "empty")
 	}
-	if c.Steps <= 0 {
-		bad("steps", "must be > 0, got %d", c.Steps)
-	}
-	if c.BatchSize <= 0 {
-		bad("batch_size", "must be > 0, got %d", c.BatchSize)
-	}
-	if c.Negatives < 0 {
-		bad("negatives", "must be >= 0, got %d", c.Negatives)
-	}
-	if c.QueryMaxLen <= 0 {
-		bad("query_max_len", "must be > 0, got %d", c.QueryMaxLen)
-	}
-	if c.PassageMaxLen <= 0 {
-		bad("passage_max_len", "must be > 0, got %d", c.PassageMaxLen)
-	}
-	if c.GradCacheChunk < 0 {
-		bad("grad_cache_chunk", "must be >= 0, got %d", c.GradCacheChunk)
-	}
-	if c.CheckpointEvery < 0 {
-		bad("checkpoint_every", "must be >= 0, got %d", c.CheckpointEvery)
-	}
-	if err := c.LossConfig.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := c.OptimizerConfig.Validate(); err != nil {
+	if err := c.Recipe.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid training config: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// Validate checks the recipe's fields; it changes nothing.
+func (r *Recipe) Validate() error { return r.StepRecipe.Validate(0) }
+
+// Validate checks the shared fields, with at least minNegatives hard
+// negatives per query, naming each bad field; it changes nothing.
+func (r *StepRecipe) Validate(minNegatives int) error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if r.Steps <= 0 {
+		bad("steps", "must be > 0, got %d", r.Steps)
+	}
+	if r.BatchSize <= 0 {
+		bad("batch_size", "must be > 0, got %d", r.BatchSize)
+	}
+	if r.Negatives < minNegatives {
+		bad("negatives", "must be >= %d, got %d", minNegatives, r.Negatives)
+	}
+	if r.QueryMaxLen <= 0 {
+		bad("query_max_len", "must be > 0, got %d", r.QueryMaxLen)
+	}
+	if r.PassageMaxLen <= 0 {
+		bad("passage_max_len", "must be > 0, got %d", r.PassageMaxLen)
+	}
+	if r.GradCacheChunk < 0 {
+		bad("grad_cache_chunk", "must be >= 0, got %d", r.GradCacheChunk)
+	}
+	if r.CheckpointEvery < 0 {
+		bad("checkpoint_every", "must be >= 0, got %d", r.CheckpointEvery)
+	}
+	if err := r.LossConfig.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := r.OptimizerConfig.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // LoadDomains reads a mixture and its domains' records. names, when not

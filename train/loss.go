@@ -16,17 +16,17 @@ const (
 
 // LossConfig configures InfoNCE.
 type LossConfig struct {
-	Temperature float64 `json:"temperature"` // logits are similarity / temperature
-	Similarity  string  `json:"similarity"`  // "cos" (default) or "dot"
+	Temperature float64 `json:"temperature" help:"InfoNCE temperature: logits are similarity / temperature"`
+	Similarity  string  `json:"similarity" help:"similarity: cos or dot"`
 	// HardNegativesOnly scores each query against its own group (positive +
 	// hard negatives) only, without in-batch negatives — tDRO's proxy and
 	// reference losses, where other examples may be false negatives.
-	HardNegativesOnly bool `json:"hard_negatives_only,omitempty"`
+	HardNegativesOnly bool `json:"hard_negatives_only,omitempty" help:"score each query against its own positive and hard negatives only (no in-batch negatives)"`
 	// CrossDeviceNegatives gathers passages from every device as extra
 	// negatives (and scales the loss by the device count, as Tevatron does).
 	// Training here runs on one device, where this is accepted and is a
 	// no-op; on a backend with several devices it is an error (checkDevices).
-	CrossDeviceNegatives bool `json:"cross_device_negatives,omitempty"`
+	CrossDeviceNegatives bool `json:"cross_device_negatives,omitempty" help:"gather passages across devices as negatives (a no-op on one device)"`
 }
 
 // Validate reports a configuration InfoNCE cannot use.

@@ -19,15 +19,15 @@ const (
 
 // OptimizerConfig configures AdamW, its schedule and gradient clipping.
 type OptimizerConfig struct {
-	LearningRate float64 `json:"learning_rate"`
-	WarmupSteps  int     `json:"warmup_steps"` // linear warmup from 0
-	Decay        string  `json:"decay"`        // "cosine" (default), "linear" or "constant"
-	MinLRRatio   float64 `json:"min_lr_ratio"` // the decay ends at LearningRate * MinLRRatio
-	WeightDecay  float64 `json:"weight_decay"` // decoupled (AdamW); never applied to biases and norm scales
-	Beta1        float64 `json:"beta1"`
-	Beta2        float64 `json:"beta2"`
-	Epsilon      float64 `json:"epsilon"`
-	ClipNorm     float64 `json:"clip_norm"` // global gradient L2 norm limit; 0 = no clipping
+	LearningRate float64 `json:"learning_rate" help:"peak learning rate"`
+	WarmupSteps  int     `json:"warmup_steps" help:"linear warmup steps from 0"`
+	Decay        string  `json:"decay" help:"learning-rate decay after warmup: cosine, linear or constant"`
+	MinLRRatio   float64 `json:"min_lr_ratio" help:"final learning rate / peak"`
+	WeightDecay  float64 `json:"weight_decay" help:"AdamW decoupled weight decay (never on biases and norm scales)"`
+	Beta1        float64 `json:"beta1" help:"AdamW beta1"`
+	Beta2        float64 `json:"beta2" help:"AdamW beta2"`
+	Epsilon      float64 `json:"epsilon" help:"AdamW epsilon"`
+	ClipNorm     float64 `json:"clip_norm" help:"global gradient L2 norm limit (0: off)"`
 }
 
 // DefaultOptimizer is the LLM-DR recipe's AdamW.

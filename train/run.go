@@ -47,7 +47,7 @@ type Result struct {
 // BuildModel returns a model: a preset with random weights (seeded), or a
 // Hugging Face checkpoint directory; tokenizer is required for presets. With
 // lora, adapters are attached and only they train.
-func BuildModel(name, tokenizer string, lora *model.LoRA, seed int64) (*model.Model, error) {
+func BuildModel(name, tokenizer string, lora *model.LoRA, seed uint64) (*model.Model, error) {
 	var m *model.Model
 	if isPreset(name) {
 		tok, err := tokenize.Load(tokenizer)
@@ -94,7 +94,7 @@ func Run(ctx context.Context, cfg Config, resume bool) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	sampler, err := NewSampler(domains, SamplerConfig{BatchSize: cfg.BatchSize, Negatives: cfg.Negatives, Seed: uint64(cfg.Seed)})
+	sampler, err := NewSampler(domains, SamplerConfig{BatchSize: cfg.BatchSize, Negatives: cfg.Negatives, Seed: cfg.Seed})
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func Run(ctx context.Context, cfg Config, resume bool) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := m.Store.SetRNGStateFromSeed(cfg.Seed); err != nil {
+	if err := m.Store.SetRNGStateFromSeed(int64(cfg.Seed)); err != nil {
 		return nil, err
 	}
 	tr, err := NewTrainer(be, m.Store, m, StepConfig{Loss: cfg.LossConfig, Optimizer: cfg.OptimizerConfig, GradCacheChunk: cfg.GradCacheChunk})

@@ -11,7 +11,7 @@ import (
 
 func init() {
 	cfg := dro.DefaultConfig()
-	var configPath, measure, absent, initFrom string
+	var configPath string
 	var resume bool
 	cmd := &cobra.Command{
 		Use:   "dro --config FILE [flags]",
@@ -40,14 +40,12 @@ Ctrl-C saves a checkpoint; --resume continues exactly. Flags override --config.`
 			if configPath != "" {
 				err := readConfigUnderFlags(cmd, func() (err error) {
 					cfg, err = dro.LoadConfig(configPath)
-					measure, absent, initFrom = string(cfg.Measure), string(cfg.Absent), string(cfg.Init)
 					return err
 				})
 				if err != nil {
 					return err
 				}
 			}
-			cfg.Measure, cfg.Absent, cfg.Init = dro.Measure(measure), dro.Absent(absent), dro.Init(initFrom)
 			var res *dro.Result
 			err := runInterruptible(cmd, func(ctx context.Context) (err error) {
 				res, err = dro.Run(ctx, cfg, resume)
@@ -74,25 +72,7 @@ Ctrl-C saves a checkpoint; --resume continues exactly. Flags override --config.`
 	f.StringVar(&cfg.Tokenizer, "tokenizer", cfg.Tokenizer, "tokenizer.json for a preset base (default: the reference's)")
 	f.StringVar(&cfg.Reference, "reference", cfg.Reference, "frozen reference model (stage-0 checkpoint dir)")
 	f.StringVar(&cfg.Out, "out", cfg.Out, "output directory")
-	f.IntVar(&cfg.Steps, "steps", cfg.Steps, "steps")
-	f.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "examples per step (domains mixed uniformly)")
-	f.IntVar(&cfg.Negatives, "negatives", cfg.Negatives, "hard negatives per example")
-	f.IntVar(&cfg.QueryMaxLen, "query-max-len", cfg.QueryMaxLen, "query tokens")
-	f.IntVar(&cfg.PassageMaxLen, "passage-max-len", cfg.PassageMaxLen, "passage tokens")
-	f.Float64Var(&cfg.Temperature, "temperature", cfg.Temperature, "InfoNCE temperature of proxy and reference (0: the one the reference was trained at; official: 0.002)")
-	f.StringVar(&cfg.Similarity, "similarity", cfg.Similarity, "cos or dot")
-	f.Float64Var(&cfg.LearningRate, "lr", cfg.LearningRate, "proxy peak learning rate")
-	f.IntVar(&cfg.WarmupSteps, "warmup-steps", cfg.WarmupSteps, "proxy warmup steps")
-	f.StringVar(&measure, "measure", string(cfg.Measure), "relative, relative-official, excess or raw")
-	f.StringVar(&absent, "absent", string(cfg.Absent), "score of a domain absent from a batch: zero (official) or keep (DoReMi)")
-	f.Float64Var(&cfg.Eta, "eta", cfg.Eta, "weight step size")
-	f.Float64Var(&cfg.Smoothing, "smoothing", cfg.Smoothing, "alpha <- (1-eps) alpha + eps/k")
-	f.Float64Var(&cfg.EMA, "ema", cfg.EMA, "weight of the newest alpha in the EMA")
-	f.StringVar(&initFrom, "init", string(cfg.Init), "where alpha starts: uniform or mixture (the mixture's weights, as the official sampler's probabilities)")
-	f.StringVar(&cfg.SelectFrom, "select-from", cfg.SelectFrom, "weights the top{20..90} files select from: curr, mean or ema")
-	f.IntVar(&cfg.GradCacheChunk, "grad-cache-chunk", cfg.GradCacheChunk, "rows per encoder call (0: whole batch)")
-	f.IntVar(&cfg.MicroBatches, "micro-batches", cfg.MicroBatches, "gradient-accumulation micro-batches per step: their mean score makes one weight update, the earlier ones weighted with the alpha from before it (official gradient_accumulation_steps)")
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed (sampling, preset init, dropout)")
-	f.IntVar(&cfg.CheckpointEvery, "checkpoint-every", cfg.CheckpointEvery, "steps between checkpoints")
+	bindRecipe(f, &cfg.Recipe)
 	rootCmd.AddCommand(cmd)
 }

@@ -22,7 +22,7 @@ func init() {
 	}
 
 	var tokDir, preset, out string
-	var seed int64
+	var seed uint64
 	initCmd := &cobra.Command{
 		Use:   "init --preset NAME --tokenizer DIR --out DIR",
 		Short: "Write a randomly initialized model (a from-scratch preset) as a Hugging Face checkpoint",
@@ -56,7 +56,7 @@ pooling). Presets: ` + strings.Join(model.PresetNames, ", ") + `.`,
 	initCmd.Flags().StringVar(&preset, "preset", "tiny-bert", "preset name")
 	initCmd.Flags().StringVar(&tokDir, "tokenizer", "", "tokenizer.json or a directory holding one")
 	initCmd.Flags().StringVar(&out, "out", "", "checkpoint directory to write")
-	initCmd.Flags().Int64Var(&seed, "seed", 1, "initialization seed")
+	initCmd.Flags().Uint64Var(&seed, "seed", 1, "initialization seed")
 
 	var impTok, impOut string
 	importCmd := &cobra.Command{

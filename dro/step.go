@@ -8,28 +8,28 @@ import (
 	"github.com/tdro/tdro/train"
 )
 
-// Encoder tokenizes a sampled batch into model inputs.
-type Encoder func(b train.Batch) (*train.Inputs, error)
+// TokenizeFunc tokenizes a sampled batch into model inputs.
+type TokenizeFunc func(b train.Batch) (*train.Inputs, error)
 
-// Loop is the tDRO training loop on models: every step draws a batch that
-// mixes all domains, scores it with the frozen reference model, and makes
-// one proxy update during which the domain weights are updated.
+// Stepper makes one tDRO step on models (train.Loop repeats it): it draws
+// a batch that mixes all domains, scores it with the frozen reference model,
+// and makes one proxy update during which the domain weights are updated.
 //
 // Within a step the order is exact and needs one proxy forward pass: the
 // proxy's embeddings are computed once (train.Trainer.Step's gradient-cache
-// path), its per-example losses go to the host, where the Learner measures
+// path), its per-example losses go to the host, where the WeightLearner measures
 // them against the reference losses and updates alpha; the new alpha gives
 // the per-example weights alpha[d_i] / sum_j alpha[d_j], and the backward
 // pass and AdamW update use them. This is the order of the official code
 // (and DoReMi): weights computed from this batch's losses weight this
 // batch's loss.
-type Loop struct {
+type Stepper struct {
 	Names   []string // domain names, in sampler order
-	Learner *Learner
+	Learner WeightLearner
 	Sampler *train.Sampler
 	Proxy   *train.Trainer
 	Ref     *train.Scorer
-	Encode  Encoder
+	Encode  TokenizeFunc
 	Optim   train.OptimizerConfig
 	Steps   int // total steps of the run (for the learning-rate schedule)
 	// MicroBatches splits each step's batch for the weight update as
@@ -55,7 +55,7 @@ type StepLog struct {
 }
 
 // Step runs step i (0-based).
-func (l *Loop) Step(i int) (*StepLog, error) {
+func (l *Stepper) Step(i int) (*StepLog, error) {
 	t0 := time.Now()
 	batch, err := l.Sampler.Next()
 	if err != nil {
@@ -100,9 +100,10 @@ func (l *Loop) Step(i int) (*StepLog, error) {
 	log := &StepLog{Step: i + 1, LR: lr, Loss: res.Loss, GradNorm: res.GradNorm,
 		Alpha: map[string]float64{}, LogAlpha: map[string]float64{}, Scores: map[string]float64{},
 		ProxyLoss: map[string]float64{}, RefLoss: map[string]float64{}, Examples: map[string]int{}}
+	w := l.Learner.Weights()
 	for g, name := range l.Names {
-		log.Alpha[name] = l.Learner.Alpha[g]
-		log.LogAlpha[name] = l.Learner.LogAlpha[g]
+		log.Alpha[name] = w.Curr[g]
+		log.LogAlpha[name] = w.Log[g]
 		log.Scores[name] = scores[g]
 	}
 	for j, d := range dom {
