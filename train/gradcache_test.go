@@ -21,10 +21,11 @@ import (
 // pooling, dropout off so that both computations see the same network).
 func TestGradCacheGradientsEqualDirect(t *testing.T) {
 	testBackend(t)
-	for _, loss := range []LossConfig{
-		{Temperature: 0.05, Similarity: Cosine},
-		{Temperature: 0.02, Similarity: Cosine, HardNegativesOnly: true},
-		{Temperature: 1, Similarity: Dot},
+	for _, loss := range []Loss{
+		LossConfig{Temperature: 0.05, Similarity: Cosine},
+		LossConfig{Temperature: 0.02, Similarity: Cosine, HardNegativesOnly: true},
+		LossConfig{Temperature: 1, Similarity: Dot},
+		marginLoss{}, // not InfoNCE: the cache wraps any Loss
 	} {
 		emb, store := standin.NewBag(t, 50, 8, 3)
 		checkGradCache(t, "bag", emb, store, loss, 50)
@@ -47,10 +48,24 @@ func TestGradCacheGradientsEqualDirect(t *testing.T) {
 	}
 }
 
+// marginLoss is a Loss other than InfoNCE: the squared distance of each
+// query to its positive minus the mean to its hard negatives.
+type marginLoss struct{}
+
+func (marginLoss) PerExample(q, p *graph.Node) *graph.Node {
+	b, d := q.Shape().Dimensions[0], q.Shape().Dimensions[1]
+	group := p.Shape().Dimensions[0] / b
+	diff := graph.Sub(graph.Reshape(p, b, group, d), graph.ExpandAxes(q, 1))
+	dist := graph.ReduceSum(graph.Square(diff), -1) // [B, G]
+	pos := graph.Squeeze(graph.Slice(dist, graph.AxisRange(), graph.AxisElem(0)), 1)
+	neg := graph.ReduceMean(graph.Slice(dist, graph.AxisRange(), graph.AxisRange(1, group)), -1)
+	return graph.Sub(pos, neg)
+}
+
 // checkGradCache runs one batch of 8 queries with groups of 3 passages
 // through the gradient cache (chunks of 3) and through direct autodiff and
 // requires every parameter gradient to agree within 1e-5.
-func checkGradCache(t *testing.T, name string, emb Embedder, store *gmodel.Store, loss LossConfig, vocab int) {
+func checkGradCache(t *testing.T, name string, emb Embedder, store *gmodel.Store, loss Loss, vocab int) {
 	t.Helper()
 	tr, err := NewTrainer(testBackendOf(t), store, emb, StepConfig{Loss: loss, Optimizer: DefaultOptimizer(), GradCacheChunk: 3})
 	if err != nil {
@@ -63,7 +78,7 @@ func checkGradCache(t *testing.T, name string, emb Embedder, store *gmodel.Store
 	}
 	// Direct gradients.
 	direct := gmodel.MustNewExec(testBackendOf(t), store, func(scope *gmodel.Scope, in []*graph.Node) []*graph.Node {
-		per := InfoNCE(emb.Embed(scope, in[0], in[1]), emb.Embed(scope, in[2], in[3]), loss)
+		per := loss.PerExample(emb.Embed(scope, in[0], in[1]), emb.Embed(scope, in[2], in[3]))
 		l := graph.ReduceAllSum(graph.Mul(per, in[4]))
 		return graph.Gradient(l, tr.opt.ParamNodes(l.Graph())...)
 	})
@@ -76,19 +91,19 @@ func checkGradCache(t *testing.T, name string, emb Embedder, store *gmodel.Store
 	// Gradient cache, stopping before the update.
 	qe, dim, _ := tr.Embed(&in.Queries, 3)
 	pe, _, _ := tr.Embed(&in.Passages, 3)
-	out, err := tr.repGradExe.Call(tensors.FromFlatDataAndDimensions(qe, 8, dim), tensors.FromFlatDataAndDimensions(pe, 24, dim),
+	out, err := tr.cache.repGradExe.Call(tensors.FromFlatDataAndDimensions(qe, 8, dim), tensors.FromFlatDataAndDimensions(pe, 24, dim),
 		tensors.FromFlatDataAndDimensions(w, 8))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.backward(&in.Queries, tensors.MustCopyFlatData[float32](out[2]), dim, 3); err != nil {
+	if err := tr.cache.backward(&in.Queries, tensors.MustCopyFlatData[float32](out[2]), dim); err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.backward(&in.Passages, tensors.MustCopyFlatData[float32](out[3]), dim, 3); err != nil {
+	if err := tr.cache.backward(&in.Passages, tensors.MustCopyFlatData[float32](out[3]), dim); err != nil {
 		t.Fatal(err)
 	}
 	nonzero := 0
-	for i, a := range tr.acc {
+	for i, a := range tr.cache.acc {
 		got := tensors.MustCopyFlatData[float32](a.MustValue())
 		ref := tensors.MustCopyFlatData[float32](want[i])
 		maxDiff, maxRef := 0.0, 0.0
@@ -103,8 +118,8 @@ func checkGradCache(t *testing.T, name string, emb Embedder, store *gmodel.Store
 			nonzero++
 		}
 	}
-	if nonzero < len(tr.acc)*3/4 {
-		t.Errorf("%s: only %d of %d parameter gradients are non-zero: the comparison tests little", name, nonzero, len(tr.acc))
+	if nonzero < len(tr.cache.acc)*3/4 {
+		t.Errorf("%s: only %d of %d parameter gradients are non-zero: the comparison tests little", name, nonzero, len(tr.cache.acc))
 	}
 }
 
@@ -160,15 +175,15 @@ func TestGradCacheReplaysDropout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, _, err := embedChunks(tr.trainEmbExe, &in.Queries, 2)
+	first, _, err := embedChunks(tr.cache.embExe, &in.Queries, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, _, _ := embedChunks(tr.trainEmbExe, &in.Queries, 2)
+	second, _, _ := embedChunks(tr.cache.embExe, &in.Queries, 2)
 	if err := rng.SetValue(saved); err != nil {
 		t.Fatal(err)
 	}
-	replay, _, _ := embedChunks(tr.trainEmbExe, &in.Queries, 2)
+	replay, _, _ := embedChunks(tr.cache.embExe, &in.Queries, 2)
 	same := func(a, b []float32) bool {
 		for i := range a {
 			if a[i] != b[i] {

@@ -14,6 +14,19 @@ const (
 	Dot    = "dot"
 )
 
+// Loss is the per-example training objective on a batch's embeddings:
+// q [B, D] queries and p [B*G, D] passage groups (each its query's positive,
+// then its hard negatives) -> [B]. Scorers and trainers take any Loss, and
+// both gradient strategies (one graph, or the gradient cache) wrap it, so a
+// new objective (or a cross-device variant) is a new type with this method.
+// LossConfig, InfoNCE, is the default.
+type Loss interface {
+	PerExample(q, p *graph.Node) *graph.Node
+}
+
+// PerExample implements Loss: InfoNCE with these settings.
+func (c LossConfig) PerExample(q, p *graph.Node) *graph.Node { return InfoNCE(q, p, c) }
+
 // LossConfig configures InfoNCE.
 type LossConfig struct {
 	Temperature float64 `json:"temperature" help:"InfoNCE temperature: logits are similarity / temperature"`

@@ -51,26 +51,28 @@ type StepResult struct {
 	GradNorm   float64   // global gradient norm before clipping
 }
 
-// Scorer computes per-example InfoNCE losses without touching the weights
+// Scorer computes per-example losses without touching the weights
 // (tDRO's frozen reference model).
 type Scorer struct {
 	backend compute.Backend
 	store   *gmodel.Store
 	emb     Embedder
-	loss    LossConfig
+	loss    Loss
 	lossExe *gmodel.Exec
 	embExe  *gmodel.Exec
 }
 
 // NewScorer builds a Scorer over the model whose weights live in store.
-func NewScorer(backend compute.Backend, store *gmodel.Store, emb Embedder, loss LossConfig) (*Scorer, error) {
-	if err := loss.Validate(); err != nil {
-		return nil, err
+func NewScorer(backend compute.Backend, store *gmodel.Store, emb Embedder, loss Loss) (*Scorer, error) {
+	if v, ok := loss.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return nil, err
+		}
 	}
 	s := &Scorer{backend: backend, store: store, emb: emb, loss: loss}
 	var err error
 	s.lossExe, err = gmodel.NewExec(backend, store, func(scope *gmodel.Scope, in []*graph.Node) *graph.Node {
-		return InfoNCE(emb.Embed(scope, in[0], in[1]), emb.Embed(scope, in[2], in[3]), loss)
+		return loss.PerExample(emb.Embed(scope, in[0], in[1]), emb.Embed(scope, in[2], in[3]))
 	})
 	if err != nil {
 		return nil, err
@@ -86,7 +88,7 @@ func NewScorer(backend compute.Backend, store *gmodel.Store, emb Embedder, loss 
 	return s, nil
 }
 
-// Losses returns the per-example InfoNCE losses of a batch.
+// Losses returns the per-example losses of a batch.
 func (s *Scorer) Losses(in *Inputs) ([]float32, error) {
 	qi, qm := in.Queries.rows(0, in.Queries.Rows)
 	pi, pm := in.Passages.rows(0, in.Passages.Rows)
@@ -126,23 +128,21 @@ func embedChunks(exe *gmodel.Exec, t *Tokens, chunk int) ([]float32, int, error)
 	return flat, dim, nil
 }
 
-// Trainer runs optimisation steps of InfoNCE + AdamW on a model, either in
-// one graph or, with a gradient-cache chunk, in bounded memory.
+// Trainer runs optimisation steps of a Loss + AdamW on a model. How the
+// gradients are computed is a gradientStrategy: the whole step in one graph,
+// or the gradient cache, which bounds memory by a chunk (and is the one
+// that lets a caller reweight the batch between forward and backward).
 type Trainer struct {
 	*Scorer
-	cfg StepConfig
-	opt *AdamW
-
-	directExe *gmodel.Exec // whole step in one graph
-	// gradient cache: loss and representation gradients, then chunk-wise
-	// backward into accumulators, then the update.
-	trainEmbExe, repGradExe, accumExe, applyExe *gmodel.Exec
-	acc                                         []*gmodel.Variable
+	cfg    StepConfig
+	opt    *AdamW
+	direct *direct
+	cache  *gradCache
 }
 
 // StepConfig is what a Trainer needs besides the model.
 type StepConfig struct {
-	Loss      LossConfig
+	Loss      Loss // LossConfig: InfoNCE
 	Optimizer OptimizerConfig
 	// GradCacheChunk > 0 turns on the gradient cache: embeddings are computed
 	// this many rows at a time without keeping activations, the loss and its
@@ -152,9 +152,15 @@ type StepConfig struct {
 	GradCacheChunk int
 }
 
-// accScope holds gradient-cache accumulators; checkpoints skip it (it is
-// zero between steps).
-const accScope = "/gradcache"
+// Reweight sees the per-example losses of a batch before the backward pass
+// and returns the loss weights to use (tDRO's alpha step).
+type Reweight func(perExample []float32) ([]float32, error)
+
+// gradientStrategy computes one step's gradients of the weighted loss
+// sum_i w_i * loss_i and applies the optimizer.
+type gradientStrategy interface {
+	step(in *Inputs, lr *tensors.Tensor, weights []float32, reweight Reweight) (StepResult, error)
+}
 
 // rngStatePath is where GoMLX keeps the store's random state (dropout).
 var rngStatePath = gmodel.JoinPath("/", gmodel.RNGStateVariableName)
@@ -164,8 +170,10 @@ func NewTrainer(backend compute.Backend, store *gmodel.Store, emb Embedder, cfg 
 	if cfg.GradCacheChunk < 0 {
 		return nil, fmt.Errorf("grad_cache_chunk must be >= 0, got %d", cfg.GradCacheChunk)
 	}
-	if err := cfg.Loss.checkDevices(backend.NumDevices()); err != nil {
-		return nil, err
+	if d, ok := cfg.Loss.(interface{ checkDevices(int) error }); ok {
+		if err := d.checkDevices(backend.NumDevices()); err != nil {
+			return nil, err
+		}
 	}
 	sc, err := NewScorer(backend, store, emb, cfg.Loss)
 	if err != nil {
@@ -176,76 +184,28 @@ func NewTrainer(backend compute.Backend, store *gmodel.Store, emb Embedder, cfg 
 		return nil, err
 	}
 	t := &Trainer{Scorer: sc, cfg: cfg, opt: opt}
-	mk := func(fn func(scope *gmodel.Scope, in []*graph.Node) []*graph.Node) *gmodel.Exec {
-		if err != nil {
-			return nil
-		}
-		var e *gmodel.Exec
-		e, err = gmodel.NewExec(backend, store, fn)
-		if e != nil {
-			e.SetMaxCache(-1)
-		}
-		return e
+	if t.direct, err = newDirect(backend, store, emb, cfg.Loss, opt); err != nil {
+		return nil, err
 	}
-	// Training graphs turn dropout on; its randomness comes from the store's
-	// RNG state, which checkpoints keep.
-	training := func(scope *gmodel.Scope, x *graph.Node) { scope.Store().SetTraining(x.Graph(), true) }
-	t.directExe = mk(func(scope *gmodel.Scope, in []*graph.Node) []*graph.Node {
-		training(scope, in[0])
-		per := InfoNCE(emb.Embed(scope, in[0], in[1]), emb.Embed(scope, in[2], in[3]), cfg.Loss)
-		loss := graph.ReduceAllSum(graph.Mul(per, in[4]))
-		grads := graph.Gradient(loss, opt.ParamNodes(loss.Graph())...)
-		return []*graph.Node{loss, per, opt.Update(grads, in[5])}
-	})
-	t.trainEmbExe = mk(func(scope *gmodel.Scope, in []*graph.Node) []*graph.Node {
-		training(scope, in[0])
-		return []*graph.Node{emb.Embed(scope, in[0], in[1])}
-	})
-	t.repGradExe = mk(func(_ *gmodel.Scope, in []*graph.Node) []*graph.Node {
-		q, p, w := in[0], in[1], in[2]
-		per := InfoNCE(q, p, cfg.Loss)
-		loss := graph.ReduceAllSum(graph.Mul(per, w))
-		grads := graph.Gradient(loss, q, p)
-		return []*graph.Node{loss, per, grads[0], grads[1]}
-	})
-	for _, p := range opt.Params() {
-		if err != nil {
-			break
-		}
-		var v *gmodel.Variable
-		if v = store.GetVariable(accScope + p.Path()); v == nil {
-			v, err = store.CreateVariable(accScope+p.Path(), tensors.FromShape(p.Shape()))
-			if err == nil {
-				v.SetTrainable(false)
-			}
-		}
-		t.acc = append(t.acc, v)
-	}
-	t.accumExe = mk(func(scope *gmodel.Scope, in []*graph.Node) []*graph.Node {
-		training(scope, in[0])
-		e := emb.Embed(scope, in[0], in[1])
-		// d(sum(e * de))/dθ is this chunk's share of dLoss/dθ.
-		surrogate := graph.ReduceAllSum(graph.Mul(e, graph.StopGradient(in[2])))
-		grads := graph.Gradient(surrogate, opt.ParamNodes(e.Graph())...)
-		for i, a := range t.acc {
-			a.SetNodeValue(graph.Add(a.NodeValue(e.Graph()), grads[i]))
-		}
-		return []*graph.Node{surrogate}
-	})
-	t.applyExe = mk(func(_ *gmodel.Scope, in []*graph.Node) []*graph.Node {
-		g := in[0].Graph()
-		grads := make([]*graph.Node, len(t.acc))
-		for i, a := range t.acc {
-			grads[i] = a.NodeValue(g)
-			a.SetNodeValue(graph.ZerosLike(grads[i]))
-		}
-		return []*graph.Node{opt.Update(grads, in[0])}
-	})
-	if err != nil {
+	if t.cache, err = newGradCache(backend, store, emb, cfg.Loss, opt, cfg.GradCacheChunk); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
+
+// newExec compiles fn over store for any input shapes (cache unbounded).
+func newExec(backend compute.Backend, store *gmodel.Store, fn func(scope *gmodel.Scope, in []*graph.Node) []*graph.Node) (*gmodel.Exec, error) {
+	e, err := gmodel.NewExec(backend, store, fn)
+	if err != nil {
+		return nil, err
+	}
+	e.SetMaxCache(-1)
+	return e, nil
+}
+
+// training turns dropout on in a training graph; its randomness comes from
+// the store's RNG state, which checkpoints keep.
+func training(scope *gmodel.Scope, x *graph.Node) { scope.Store().SetTraining(x.Graph(), true) }
 
 // Optimizer returns the trainer's AdamW.
 func (t *Trainer) Optimizer() *AdamW { return t.opt }
@@ -253,9 +213,9 @@ func (t *Trainer) Optimizer() *AdamW { return t.opt }
 // Step runs one update. weights are the per-example loss weights (the loss
 // is sum_i w_i * loss_i; nil means 1/B each). reweight, when not nil, sees
 // the per-example losses of this batch before the backward pass and returns
-// the weights to use (tDRO's alpha step); it forces the gradient-cache path,
+// the weights to use (tDRO's alpha step); it needs the gradient cache, used
 // with the whole batch as one chunk if none is configured.
-func (t *Trainer) Step(in *Inputs, lr float64, weights []float32, reweight func(perExample []float32) ([]float32, error)) (StepResult, error) {
+func (t *Trainer) Step(in *Inputs, lr float64, weights []float32, reweight Reweight) (StepResult, error) {
 	b := in.Queries.Rows
 	if b == 0 || in.Passages.Rows%b != 0 {
 		return StepResult{}, fmt.Errorf("step: %d queries and %d passages", b, in.Passages.Rows)
@@ -269,17 +229,11 @@ func (t *Trainer) Step(in *Inputs, lr float64, weights []float32, reweight func(
 	if len(weights) != b {
 		return StepResult{}, fmt.Errorf("step: %d weights for %d examples", len(weights), b)
 	}
-	lrT := tensors.FromScalar(float32(lr))
-	if t.cfg.GradCacheChunk == 0 && reweight == nil {
-		qi, qm := in.Queries.rows(0, b)
-		pi, pm := in.Passages.rows(0, in.Passages.Rows)
-		out, err := t.directExe.Call(qi, qm, pi, pm, tensors.FromFlatDataAndDimensions(weights, b), lrT)
-		if err != nil {
-			return StepResult{}, err
-		}
-		return result(out[0], out[1], out[2])
+	var strategy gradientStrategy = t.direct
+	if t.cfg.GradCacheChunk > 0 || reweight != nil {
+		strategy = t.cache
 	}
-	return t.cachedStep(in, lrT, weights, reweight)
+	return strategy.step(in, tensors.FromScalar(float32(lr)), weights, reweight)
 }
 
 func result(loss, per, norm *tensors.Tensor) (StepResult, error) {
@@ -294,92 +248,27 @@ func result(loss, per, norm *tensors.Tensor) (StepResult, error) {
 	}, nil
 }
 
-// cachedStep is the gradient-cache step (Gao et al. 2021).
-func (t *Trainer) cachedStep(in *Inputs, lr *tensors.Tensor, weights []float32, reweight func([]float32) ([]float32, error)) (StepResult, error) {
-	chunk := t.cfg.GradCacheChunk
-	// The re-encoding in backward must see the same dropout masks as this
-	// first pass: remember the RNG state and replay it.
-	var rngState *tensors.Tensor
-	rngVar := t.store.GetVariable(rngStatePath)
-	if rngVar != nil && rngVar.HasValue() {
-		v, err := rngVar.Value()
-		if err == nil {
-			rngState, err = v.LocalClone()
-		}
-		if err != nil {
-			return StepResult{}, fmt.Errorf("snapshot RNG state: %w", err)
-		}
-	}
-	qEmb, dim, err := embedChunks(t.trainEmbExe, &in.Queries, chunk)
-	if err != nil {
-		return StepResult{}, err
-	}
-	pEmb, _, err := embedChunks(t.trainEmbExe, &in.Passages, chunk)
-	if err != nil {
-		return StepResult{}, err
-	}
-	b, n := in.Queries.Rows, in.Passages.Rows
-	qT := tensors.FromFlatDataAndDimensions(qEmb, b, dim)
-	pT := tensors.FromFlatDataAndDimensions(pEmb, n, dim)
-	if reweight != nil {
-		per, err := t.repGradExe.Call(qT, pT, tensors.FromFlatDataAndDimensions(weights, b))
-		if err != nil {
-			return StepResult{}, err
-		}
-		perEx, err := tensors.CopyFlatData[float32](per[1])
-		if err != nil {
-			return StepResult{}, err
-		}
-		if weights, err = reweight(perEx); err != nil {
-			return StepResult{}, err
-		}
-		if len(weights) != b {
-			return StepResult{}, fmt.Errorf("step: reweight returned %d weights for %d examples", len(weights), b)
-		}
-	}
-	out, err := t.repGradExe.Call(qT, pT, tensors.FromFlatDataAndDimensions(weights, b))
-	if err != nil {
-		return StepResult{}, err
-	}
-	dq, err := tensors.CopyFlatData[float32](out[2])
-	if err != nil {
-		return StepResult{}, err
-	}
-	dp, err := tensors.CopyFlatData[float32](out[3])
-	if err != nil {
-		return StepResult{}, err
-	}
-	if rngState != nil {
-		if err := rngVar.SetValue(rngState); err != nil {
-			return StepResult{}, err
-		}
-	}
-	if err := t.backward(&in.Queries, dq, dim, chunk); err != nil {
-		return StepResult{}, err
-	}
-	if err := t.backward(&in.Passages, dp, dim, chunk); err != nil {
-		return StepResult{}, err
-	}
-	norm, err := t.applyExe.Call(lr)
-	if err != nil {
-		return StepResult{}, err
-	}
-	return result(out[0], out[1], norm[0])
+// direct is the whole step in one graph: forward, loss, backward, update.
+type direct struct{ exe *gmodel.Exec }
+
+func newDirect(backend compute.Backend, store *gmodel.Store, emb Embedder, loss Loss, opt *AdamW) (*direct, error) {
+	exe, err := newExec(backend, store, func(scope *gmodel.Scope, in []*graph.Node) []*graph.Node {
+		training(scope, in[0])
+		per := loss.PerExample(emb.Embed(scope, in[0], in[1]), emb.Embed(scope, in[2], in[3]))
+		total := graph.ReduceAllSum(graph.Mul(per, in[4]))
+		grads := graph.Gradient(total, opt.ParamNodes(total.Graph())...)
+		return []*graph.Node{total, per, opt.Update(grads, in[5])}
+	})
+	return &direct{exe: exe}, err
 }
 
-// backward re-encodes tok chunk by chunk and accumulates the parameter
-// gradients given the embeddings' gradients grad [Rows*dim].
-func (t *Trainer) backward(tok *Tokens, grad []float32, dim, chunk int) error {
-	if chunk <= 0 {
-		chunk = tok.Rows
+func (d *direct) step(in *Inputs, lr *tensors.Tensor, weights []float32, _ Reweight) (StepResult, error) {
+	b := in.Queries.Rows
+	qi, qm := in.Queries.rows(0, b)
+	pi, pm := in.Passages.rows(0, in.Passages.Rows)
+	out, err := d.exe.Call(qi, qm, pi, pm, tensors.FromFlatDataAndDimensions(weights, b), lr)
+	if err != nil {
+		return StepResult{}, err
 	}
-	for from := 0; from < tok.Rows; from += chunk {
-		to := min(from+chunk, tok.Rows)
-		ids, mask := tok.rows(from, to)
-		g := tensors.FromFlatDataAndDimensions(append([]float32(nil), grad[from*dim:to*dim]...), to-from, dim)
-		if _, err := t.accumExe.Call(ids, mask, g); err != nil {
-			return err
-		}
-	}
-	return nil
+	return result(out[0], out[1], out[2])
 }
