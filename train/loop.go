@@ -34,6 +34,35 @@ type Loop struct {
 
 	SaveExtra    func() (map[string]json.RawMessage, error)
 	RestoreExtra func(map[string]json.RawMessage) error
+
+	// Hooks run after each step, after the loop's own (the log line, the
+	// progress bar and the periodic checkpoint), in order.
+	Hooks []Hook
+}
+
+// A Hook runs after every step with the number of steps done and the step's
+// log record — GoMLX's train.Loop OnStep idea. The loop's log, progress bar
+// and checkpoints are hooks; a caller adds its own, such as an evaluation
+// every N steps (EveryNSteps). An error stops the run (after a checkpoint
+// at the last saved step, as any step error).
+type Hook interface {
+	AfterStep(done int, record any) error
+}
+
+// HookFunc is a function as a Hook.
+type HookFunc func(done int, record any) error
+
+// AfterStep implements Hook.
+func (f HookFunc) AfterStep(done int, record any) error { return f(done, record) }
+
+// EveryNSteps is a hook calling fn after steps n, 2n, ... (never for n <= 0).
+func EveryNSteps(n int, fn HookFunc) Hook {
+	return HookFunc(func(done int, record any) error {
+		if n <= 0 || done%n != 0 {
+			return nil
+		}
+		return fn(done, record)
+	})
 }
 
 // CheckpointPath is where the loop keeps its checkpoint.
@@ -132,6 +161,29 @@ func (l *Loop) Run(ctx context.Context, start int, step func(i int) (any, error)
 	bar.Set(int64(start))
 	defer bar.Finish()
 	saved := start
+	hooks := append([]Hook{
+		HookFunc(func(done int, rec any) error { // the log line
+			line, err := json.Marshal(rec)
+			if err != nil {
+				return fmt.Errorf("log: %w", err)
+			}
+			if _, err := logf.Write(append(line, '\n')); err != nil {
+				return fmt.Errorf("write %s: %w", l.LogPath(), err)
+			}
+			return nil
+		}),
+		HookFunc(func(int, any) error { bar.Add(1); return nil }),
+		EveryNSteps(l.CheckpointEvery, func(done int, _ any) error {
+			if done == l.Steps {
+				return nil // the final save below
+			}
+			if err := l.Save(done); err != nil {
+				return err
+			}
+			saved = done
+			return nil
+		}),
+	}, l.Hooks...)
 	for i := start; i < l.Steps; i++ {
 		if ctx.Err() != nil {
 			if saved != i {
@@ -145,19 +197,10 @@ func (l *Loop) Run(ctx context.Context, start int, step func(i int) (any, error)
 		if err != nil {
 			return fmt.Errorf("step %d: %w", i+1, err)
 		}
-		line, err := json.Marshal(rec)
-		if err != nil {
-			return fmt.Errorf("step %d: log: %w", i+1, err)
-		}
-		if _, err := logf.Write(append(line, '\n')); err != nil {
-			return fmt.Errorf("write %s: %w", l.LogPath(), err)
-		}
-		bar.Add(1)
-		if l.CheckpointEvery > 0 && (i+1)%l.CheckpointEvery == 0 && i+1 < l.Steps {
-			if err := l.Save(i + 1); err != nil {
-				return err
+		for _, h := range hooks {
+			if err := h.AfterStep(i+1, rec); err != nil {
+				return fmt.Errorf("step %d: %w", i+1, err)
 			}
-			saved = i + 1
 		}
 	}
 	if saved != l.Steps {

@@ -75,13 +75,18 @@ func BuildModel(name, tokenizer string, lora *model.LoRA, seed uint64) (*model.M
 	return m, nil
 }
 
+// NewHook makes a loop hook for the model being trained.
+type NewHook func(m *model.Model) Hook
+
 // Run trains a model with the contrastive recipe and writes, under cfg.Out,
 // checkpoint.bin (every cfg.CheckpointEvery steps, atomically), log.jsonl and,
 // at the end, the Hugging Face checkpoint model/. With resume it continues
 // from the checkpoint and ends with the same weights as an uninterrupted run.
 // Cancelling ctx saves a checkpoint and returns an error wrapping
-// ErrInterrupted.
-func Run(ctx context.Context, cfg Config, resume bool) (*Result, error) {
+// ErrInterrupted. Each of hooks is given the model being trained and
+// returns a Hook that runs after every step (e.g. an evaluation every N
+// steps with EveryNSteps).
+func Run(ctx context.Context, cfg Config, resume bool, hooks ...NewHook) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -114,6 +119,9 @@ func Run(ctx context.Context, cfg Config, resume bool) (*Result, error) {
 		return nil, err
 	}
 	loop := &Loop{Dir: cfg.Out, Steps: cfg.Steps, CheckpointEvery: cfg.CheckpointEvery, Store: m.Store, Sampler: sampler, Name: "train"}
+	for _, h := range hooks {
+		loop.Hooks = append(loop.Hooks, h(m))
+	}
 	start, err := loop.Start(resume)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -16,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/tdro/tdro/data"
+	"github.com/tdro/tdro/model"
 	"github.com/tdro/tdro/internal/shareddata"
 )
 
@@ -322,5 +324,51 @@ func TestResumeRefusesChangedSettings(t *testing.T) {
 	json.Unmarshal(b, &hist)
 	if err != nil || len(hist) != 2 || hist[1].Field != "steps" || hist[1].From != 2 || hist[1].To != 3 {
 		t.Errorf("resume history %s, %v", b, err)
+	}
+}
+
+// TestRunHooksEvaluateMidTraining: a hook given the model runs after the
+// steps it asks for, sees the model as trained so far (its embedding of a
+// fixed text moves between calls), and an error from it stops the run with
+// a checkpoint to resume from.
+func TestRunHooksEvaluateMidTraining(t *testing.T) {
+	mixture, _ := testMixture(t, 12, 0)
+	cfg := smallConfig(t, mixture)
+	cfg.Steps, cfg.CheckpointEvery = 6, 0
+	var steps []int
+	var embs [][]float32
+	evaluate := func(m *model.Model) Hook {
+		return EveryNSteps(2, func(done int, rec any) error {
+			e, err := m.Encode([]string{"a fixed probe text"}, 16, 1)
+			if err != nil {
+				return err
+			}
+			if rec.(*LogEntry).Step != done {
+				return fmt.Errorf("record of step %d at step %d", rec.(*LogEntry).Step, done)
+			}
+			steps, embs = append(steps, done), append(embs, e[0])
+			return nil
+		})
+	}
+	if _, err := Run(context.Background(), cfg, false, evaluate); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(steps) != "[2 4 6]" {
+		t.Fatalf("hook ran after steps %v, want [2 4 6]", steps)
+	}
+	if c := cosine(embs[0], embs[2]); c > 0.99999 {
+		t.Errorf("the probe's embedding did not move between steps 2 and 6 (cosine %v): the hook saw a stale model", c)
+	}
+	cfg.Out = t.TempDir()
+	stop := func(*model.Model) Hook {
+		return HookFunc(func(done int, _ any) error {
+			if done == 3 {
+				return errors.New("evaluation failed")
+			}
+			return nil
+		})
+	}
+	if _, err := Run(context.Background(), cfg, false, stop); err == nil || !strings.Contains(err.Error(), "step 3: evaluation failed") {
+		t.Fatalf("err = %v, want the hook's error at step 3", err)
 	}
 }
