@@ -17,8 +17,8 @@ import (
 	"testing"
 
 	"github.com/tdro/tdro/data"
-	"github.com/tdro/tdro/model"
 	"github.com/tdro/tdro/internal/shareddata"
+	"github.com/tdro/tdro/model"
 )
 
 // pairsToRecords turns (query, passage) pairs into records whose hard
