@@ -94,7 +94,7 @@ func (m *Mixture) Validate() error {
 // are written relative to path's directory, so a prepared directory can be
 // moved as a whole; a relative path is written as it is, relative to the
 // mixture file (callers holding paths relative to the working directory
-// make them absolute first, as LoadMixture and importers.Prepare do).
+// make them absolute first, as LoadMixture and prepare.Run do).
 func (m *Mixture) Save(path string) error {
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("mixture %s: %w", path, err)

@@ -100,17 +100,9 @@ type rawRecord struct {
 	Neg       []string     `json:"neg"` // FlagEmbedding
 }
 
-// ParseRecord decodes one JSONL line (Tevatron or FlagEmbedding) and
-// validates it; a problem is a *FieldError. defaultID becomes the query id
-// when the line has none (FlagEmbedding lines never do).
-func ParseRecord(line []byte, defaultID string) (Record, error) {
-	rec, err := parseRecord(line, defaultID)
-	if err != nil {
-		return Record{}, err
-	}
-	return rec, nil
-}
-
+// parseRecord decodes one JSONL line (Tevatron or FlagEmbedding) and
+// validates it. defaultID becomes the query id when the line has none
+// (FlagEmbedding lines never do).
 func parseRecord(line []byte, defaultID string) (Record, *FieldError) {
 	var raw rawRecord
 	if err := json.Unmarshal(line, &raw); err != nil {

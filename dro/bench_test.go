@@ -7,8 +7,8 @@ import (
 
 	"github.com/tdro/tdro/backend"
 	"github.com/tdro/tdro/data"
-	"github.com/tdro/tdro/data/importers"
 	"github.com/tdro/tdro/internal/shareddata"
+	"github.com/tdro/tdro/prepare"
 	"github.com/tdro/tdro/train"
 )
 
@@ -21,7 +21,7 @@ import (
 func BenchmarkStepTinyBert(b *testing.B) {
 	dataDir := shareddata.Dir(b, "tokenizers/all-MiniLM-L6-v2")
 	tokPath := filepath.Join(dataDir, "tokenizers", "all-MiniLM-L6-v2")
-	mix, _, err := importers.Prepare(context.Background(), importers.PrepareOptions{DataDir: dataDir, OutDir: b.TempDir(), MaxPerDomain: 100, SkipBad: true})
+	mix, _, err := prepare.Run(context.Background(), prepare.Options{DataDir: dataDir, OutDir: b.TempDir(), MaxPerDomain: 100, SkipBad: true})
 	if err != nil {
 		b.Fatal(err)
 	}

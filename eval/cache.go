@@ -24,9 +24,9 @@ import (
 	"github.com/tdro/tdro/internal/progress"
 )
 
-// Encoder turns texts into embedding vectors; *model.Model satisfies it.
+// TextEncoder turns texts into embedding vectors (a model, not a tokenizer); *model.Model satisfies it.
 // Vectors are compared by inner product (normalize them for cosine).
-type Encoder interface {
+type TextEncoder interface {
 	Encode(texts []string, maxLen, batchSize int) ([][]float32, error)
 }
 
@@ -84,7 +84,7 @@ type EncodeOptions struct {
 // With a cache directory each chunk is written atomically under a key made
 // of ModelKey, MaxLen and the texts, so a second call with the same model
 // and texts reads everything back, and an interrupted call resumes.
-func Encode(ctx context.Context, enc Encoder, texts []string, opts EncodeOptions) (*Embeddings, error) {
+func Encode(ctx context.Context, enc TextEncoder, texts []string, opts EncodeOptions) (*Embeddings, error) {
 	if opts.MaxLen <= 0 {
 		opts.MaxLen = 512
 	}

@@ -26,39 +26,45 @@ import (
 )
 
 // Options configure an evaluation.
+//
+// Options marshal to JSON as what decides an evaluation's numbers: fields
+// that only name, locate or report (Name, CacheDir, ModelKey, RunDir, Logf,
+// CountTokens) are left out, so a cache keyed on the JSON cannot go stale
+// when an option is added. NewSearcher cannot be marshalled either: a caller
+// that sets one keys its results on it separately.
 type Options struct {
-	Name     string            // run name in reports (default "model")
-	Measures []metrics.Measure // default metrics.Default
+	Name     string            `json:"-"`        // run name in reports (default "model")
+	Measures []metrics.Measure `json:"measures"` // default metrics.Default
 	// Depth is how many documents are retrieved per query (default 1000,
 	// as BEIR); MAP and recall beyond it are computed on this cut.
-	Depth int
+	Depth int `json:"depth"`
 	// CountMissing scores judged queries that retrieve nothing (e.g. empty
 	// queries) as 0 instead of dropping them (trec_eval -c). Default true via
 	// DefaultOptions.
-	CountMissing bool
+	CountMissing bool `json:"count_missing"`
 
-	MaxLen      int    // tokens per text (default 512)
-	QueryMaxLen int    // tokens per query (default MaxLen)
-	BatchSize   int    // default 32
-	QueryPrefix string // prepended to every query, e.g. "query: " (after Instruct's template)
-	DocPrefix   string // prepended to every document, e.g. "passage: "
+	MaxLen      int    `json:"max_len"`       // tokens per text (default 512)
+	QueryMaxLen int    `json:"query_max_len"` // tokens per query (default MaxLen)
+	BatchSize   int    `json:"batch_size"`    // default 32
+	QueryPrefix string `json:"query_prefix"`  // prepended to every query, e.g. "query: " (after Instruct's template)
+	DocPrefix   string `json:"doc_prefix"`    // prepended to every document, e.g. "passage: "
 	// Instruct encodes each query in the training template with its
 	// collection's instruction (tokenize.Instruct(c.Instruction, query)),
 	// as tdro's trainer writes queries; collections without one are encoded
 	// plainly. BM25 never sees instructions.
-	Instruct bool
+	Instruct bool `json:"instruct"`
 
-	CacheDir string // embedding cache ("" = none)
-	ModelKey string // model fingerprint for the cache (DirKey, StoreKey)
+	CacheDir string `json:"-"` // embedding cache ("" = none)
+	ModelKey string `json:"-"` // model fingerprint for the cache (DirKey, StoreKey)
 
 	// RunDir, if set, receives one TREC run file per dataset: RunDir/<dataset>/<name>.trec.
-	RunDir string
+	RunDir string `json:"-"`
 	// NewSearcher builds the index over corpus vectors (default exact search).
-	NewSearcher func(corpus search.Vectors) search.Searcher
+	NewSearcher func(corpus search.Vectors) search.Searcher `json:"-"`
 	// CountTokens, if set, lets encoding report tokens/s.
-	CountTokens func(texts []string) int64
+	CountTokens func(texts []string) int64 `json:"-"`
 	// Logf receives warnings and progress lines (default: dropped).
-	Logf func(format string, args ...any)
+	Logf func(format string, args ...any) `json:"-"`
 }
 
 // DefaultOptions are the options tdro eval uses.
@@ -194,7 +200,7 @@ func (r *Results) Datasets() []string {
 
 // Evaluate encodes and searches every collection with enc and scores the
 // runs. It is the entry point for the pipeline and `tdro eval --model`.
-func Evaluate(ctx context.Context, enc Encoder, cols []*collection.Collection, opts Options) (*Results, error) {
+func Evaluate(ctx context.Context, enc TextEncoder, cols []*collection.Collection, opts Options) (*Results, error) {
 	opts.fill()
 	run := &RunResult{Name: opts.Name}
 	memo := map[string]*Embeddings{} // texts shared between sets (XQuAD-R corpora and questions) encode once
@@ -258,7 +264,7 @@ func queryText(c *collection.Collection, q collection.Query, opts Options) strin
 }
 
 // encodeOnce is Encode remembered by texts and max length for one Evaluate call.
-func encodeOnce(ctx context.Context, enc Encoder, texts []string, eo EncodeOptions, memo map[string]*Embeddings) (e *Embeddings, fresh bool, err error) {
+func encodeOnce(ctx context.Context, enc TextEncoder, texts []string, eo EncodeOptions, memo map[string]*Embeddings) (e *Embeddings, fresh bool, err error) {
 	key := fmt.Sprintf("%d/%s", eo.MaxLen, TextKey(texts))
 	if e, ok := memo[key]; ok {
 		return e, false, nil
@@ -270,7 +276,7 @@ func encodeOnce(ctx context.Context, enc Encoder, texts []string, eo EncodeOptio
 	return e, true, err
 }
 
-func evaluateDense(ctx context.Context, enc Encoder, c *collection.Collection, opts Options, memo map[string]*Embeddings) (*DatasetResult, error) {
+func evaluateDense(ctx context.Context, enc TextEncoder, c *collection.Collection, opts Options, memo map[string]*Embeddings) (*DatasetResult, error) {
 	stats, warn, err := check(c)
 	if err != nil {
 		return nil, err

@@ -30,7 +30,7 @@ func tinyModel(t *testing.T, seed uint64) *model.Model {
 }
 
 // TestModelEncoder runs a real (random-weight) model through Evaluate: the
-// model satisfies Encoder, its StoreKey tells seeds apart, and the cache
+// model satisfies TextEncoder, its StoreKey tells seeds apart, and the cache
 // makes the second run skip encoding.
 func TestModelEncoder(t *testing.T) {
 	m := tinyModel(t, 1)

@@ -15,6 +15,7 @@ type DiagramNode struct {
 	CPU    string   // CPU time of the stage
 	Status Status
 
+	group   string // drawn inside this group's box (Stage.Group)
 	seconds float64
 }
 

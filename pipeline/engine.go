@@ -39,6 +39,13 @@ type Stage struct {
 	Outputs []string // paths (relative to the run dir) it writes; hashed into its manifest
 	Scratch []string // other paths it owns, not hashed (checkpoints, logs, plots): kept on resume, removed when the key changes
 	Run     func(ctx context.Context, s *Step) error
+	// Label, Flow and Group are how the report's flow diagram draws the
+	// stage: Label in its box, arrows from the Flow stages (the main data
+	// flow; After also holds the inputs every stage reads), and stages
+	// sharing a Group drawn as one box.
+	Label string
+	Flow  []string
+	Group string
 	// Check, when set, says whether the outputs in run directory dir load
 	// (e.g. a mixture whose domain paths resolve). A stage whose outputs do
 	// not load is not done: Check runs after Run, failing the stage, and

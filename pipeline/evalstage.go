@@ -2,10 +2,8 @@ package pipeline
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/tdro/tdro/collection"
@@ -29,78 +27,12 @@ func evalSets(dataDir string, cfg EvalConfig) ([]*collection.Collection, error) 
 		return nil, fmt.Errorf("eval.sets: %w", err)
 	}
 	for i, c := range out {
-		out[i] = Sample(c, cfg.MaxQueries, cfg.MaxDocs)
+		out[i] = collection.Sample(c, cfg.MaxQueries, cfg.MaxDocs)
 		if out[i].Instruction == "" {
 			out[i].Instruction = cfg.Instruction
 		}
 	}
 	return out, nil
-}
-
-// Sample keeps at most maxQueries queries and maxDocs documents of c (0:
-// all). The choice is a fixed pseudo-random one — by the SHA-256 of the id —
-// so it is spread over the whole collection and identical for every model
-// and run; kept items stay in collection order. Every document judged for a
-// kept query stays in the corpus, even past maxDocs, so no relevant document
-// is lost.
-func Sample(c *collection.Collection, maxQueries, maxDocs int) *collection.Collection {
-	// Everything but the sample itself carries over (name, language, instruction...).
-	out := &collection.Collection{}
-	*out = *c
-	out.Docs, out.Queries, out.Qrels = nil, nil, map[string]map[string]int{}
-	qids := make([]string, len(c.Queries))
-	for i, q := range c.Queries {
-		qids[i] = q.ID
-	}
-	keepQ := pick(qids, maxQueries, nil)
-	keepD := map[string]bool{}
-	for _, q := range c.Queries {
-		if keepQ[q.ID] {
-			out.Queries = append(out.Queries, q)
-			out.Qrels[q.ID] = c.Qrels[q.ID]
-			for d := range c.Qrels[q.ID] {
-				keepD[d] = true
-			}
-		}
-	}
-	dids := make([]string, len(c.Docs))
-	for i, d := range c.Docs {
-		dids[i] = d.ID
-	}
-	keepD = pick(dids, maxDocs, keepD)
-	for _, d := range c.Docs {
-		if keepD[d.ID] {
-			out.Docs = append(out.Docs, d)
-		}
-	}
-	return out
-}
-
-// pick adds ids to keep, in the order of their SHA-256, until it holds n
-// (n <= 0: all ids).
-func pick(ids []string, n int, keep map[string]bool) map[string]bool {
-	if keep == nil {
-		keep = map[string]bool{}
-	}
-	if n <= 0 || n >= len(ids) {
-		for _, id := range ids {
-			keep[id] = true
-		}
-		return keep
-	}
-	hashed := make([][2]string, len(ids))
-	for i, id := range ids {
-		h := sha256.Sum256([]byte(id))
-		hashed[i] = [2]string{string(h[:]), id}
-	}
-	sort.Slice(hashed, func(i, j int) bool { return hashed[i][0] < hashed[j][0] })
-	for _, h := range hashed {
-		if len(keep) >= n {
-			break
-		}
-		keep[h[1]] = true
-	}
-	return keep
 }
 
 // evalInputs are the evaluation files every evaluation stage reads: the
@@ -145,15 +77,14 @@ func evalOptions(opt Options, name string) eval.Options {
 	return o
 }
 
-// evalKey is what decides an evaluation's numbers besides the model.
+// evalKey is what decides an evaluation's numbers besides the model: the
+// eval section and the options themselves (eval.Options marshal only their
+// result-deciding fields), so a new option cannot leave a stale result.
 func evalKey(opt Options) any {
-	o := evalOptions(opt, "")
 	return struct {
-		Eval                                  EvalConfig
-		MaxLen, QueryMaxLen, BatchSize, Depth int
-		Measures                              string
-		Instruct                              bool
-	}{opt.Config.Eval, o.MaxLen, o.QueryMaxLen, o.BatchSize, o.Depth, fmt.Sprint(o.Measures), o.Instruct}
+		Eval    EvalConfig
+		Options eval.Options
+	}{opt.Config.Eval, evalOptions(opt, "")}
 }
 
 // evalStage evaluates one model on the evaluation sets and keeps the TREC
@@ -172,8 +103,12 @@ func evalStage(opt Options, name string) (Stage, error) {
 			after = []string{stage}
 		}
 	}
+	var flow []string
+	if name != baseRun {
+		flow = after
+	}
 	return Stage{
-		Name: "eval-" + name, After: after, Inputs: inputs,
+		Name: "eval-" + name, After: after, Inputs: inputs, Label: "eval " + runName(name), Flow: flow, Group: evalGroup,
 		Config:  evalKey(opt),
 		Outputs: []string{filepath.Join(evalDir(name), "runs"), filepath.Join(evalDir(name), "json")},
 		Scratch: []string{checkpointDir("eval-" + name)}, // the embedding cache: an interrupted evaluation resumes
@@ -210,7 +145,7 @@ func evalStage(opt Options, name string) (Stage, error) {
 // bm25Stage is the BM25 baseline on the same evaluation sets.
 func bm25Stage(opt Options) Stage {
 	return Stage{
-		Name: "eval-bm25", Inputs: evalInputs(opt),
+		Name: "eval-bm25", Inputs: evalInputs(opt), Label: "eval BM25", Group: evalGroup,
 		Config:  evalKey(opt),
 		Outputs: []string{filepath.Join(evalDir("bm25"), "runs"), filepath.Join(evalDir("bm25"), "json")},
 		Run: func(ctx context.Context, s *Step) error {
@@ -230,6 +165,10 @@ func bm25Stage(opt Options) Stage {
 		},
 	}
 }
+
+// evalGroup is the diagram box of all evaluations (the report's stage
+// table lists them one by one).
+const evalGroup = "eval"
 
 // runName is how a model is called in the results: the reference model is
 // the uniform baseline.

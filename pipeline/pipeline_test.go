@@ -418,8 +418,11 @@ func TestEndToEndTinyPreset(t *testing.T) {
 		if res, err := evalreport.ReadJSON(filepath.Join(dir, evalDir(run), "json")); err != nil || len(res.Runs) != 1 || len(res.Runs[0].Datasets) != len(cfg.Eval.Sets) {
 			t.Errorf("eval/%s/json does not read back: %v", run, err)
 		}
-		if n := len(glob(filepath.Join(evalDir(run), "*", "*", "*"))); n != 2*len(cfg.Eval.Sets) {
-			t.Errorf("eval/%s holds %d files, want a JSON and a run file per set", run, n)
+		if n := len(glob(filepath.Join(evalDir(run), "*", "*", "*"))); n != 2*len(cfg.Eval.Sets)+1 {
+			t.Errorf("eval/%s holds %d files, want a JSON and a run file per set, and the evaluation order", run, n)
+		}
+		if len(glob(filepath.Join(evalDir(run), "json", "*", "ORDER"))) != 1 {
+			t.Errorf("eval/%s/json has no ORDER file", run)
 		}
 	}
 	// cell checks a results cell of either report against the eval JSON.

@@ -5,16 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 
-	"github.com/tdro/tdro/internal/atomicfile"
+	"github.com/tdro/tdro/internal/plotfile"
 )
 
 // Curve is one training run's loss over steps.
@@ -108,27 +106,7 @@ func PlotLossCurves(curves []Curve, title, base string) (string, error) {
 }
 
 func savePlot(p *plot.Plot, base string) (string, error) {
-	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
-		return "", err
-	}
-	for _, ext := range []string{".svg", ".png"} {
-		wt, err := p.WriterTo(8*vg.Inch, 4*vg.Inch, strings.TrimPrefix(ext, "."))
-		if err != nil {
-			return "", err
-		}
-		f, err := atomicfile.Create(base + ext)
-		if err != nil {
-			return "", err
-		}
-		if _, err := wt.WriteTo(f); err != nil {
-			f.Abort()
-			return "", fmt.Errorf("plot %s: %w", base+ext, err)
-		}
-		if err := f.Commit(); err != nil {
-			return "", err
-		}
-	}
-	return base + ".png", nil
+	return base + ".png", plotfile.Save(base, p, 8*vg.Inch, 4*vg.Inch, false, "svg", "png")
 }
 
 // distinctTicks is gonum's default ticker with labels that never repeat:

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/tdro/tdro/data"
-	"github.com/tdro/tdro/data/importers"
+	"github.com/tdro/tdro/prepare"
 )
 
 // prepareStage writes data/: one records file per domain and mixture.json
@@ -18,7 +18,7 @@ import (
 func prepareStage(opt Options) Stage {
 	cfg := opt.Config
 	st := Stage{
-		Name: "prepare",
+		Name: "prepare", Label: "data prepare",
 		Config: struct {
 			Prepare PrepareConfig
 			Seed    uint64
@@ -39,9 +39,9 @@ func prepareStage(opt Options) Stage {
 			if err != nil {
 				return err
 			}
-			var srcs []importers.Source
+			var srcs []prepare.Source
 			for _, d := range mix.Domains {
-				srcs = append(srcs, importers.Source{Name: d.Name, Language: d.Language, Format: "jsonl",
+				srcs = append(srcs, prepare.Source{Name: d.Name, Language: d.Language, Format: "jsonl",
 					Files: []string{d.Path}, Instructions: d.Instructions, Symmetric: d.Symmetric})
 			}
 			return runPrepare(ctx, s, opt, srcs)
@@ -62,9 +62,9 @@ func prepareStage(opt Options) Stage {
 }
 
 // runPrepare prepares srcs into the run's data/ and logs the report table.
-func runPrepare(ctx context.Context, s *Step, opt Options, srcs []importers.Source) error {
+func runPrepare(ctx context.Context, s *Step, opt Options, srcs []prepare.Source) error {
 	cfg := opt.Config
-	_, rep, err := importers.Prepare(ctx, importers.PrepareOptions{
+	_, rep, err := prepare.Run(ctx, prepare.Options{
 		DataDir: opt.Data, OutDir: s.Path(dataDir), Seed: cfg.Seed, Sources: srcs,
 		MaxPerDomain: orNone(cfg.Prepare.MaxRecords), Negatives: orNone(cfg.Prepare.Negatives), SkipBad: cfg.Prepare.SkipBad, Log: s.Log(),
 	})
@@ -84,18 +84,18 @@ func orNone(n int) int {
 }
 
 // sources are the bundled domains, all or the named ones.
-func sources(names []string) ([]importers.Source, error) {
-	all := importers.DefaultSources(importers.DefaultSTSLanguages)
+func sources(names []string) ([]prepare.Source, error) {
+	all := prepare.DefaultSources(prepare.DefaultSTSLanguages)
 	if len(names) == 0 {
 		return all, nil
 	}
-	byName := map[string]importers.Source{}
+	byName := map[string]prepare.Source{}
 	var known []string
 	for _, s := range all {
 		byName[s.Name] = s
 		known = append(known, s.Name)
 	}
-	var out []importers.Source
+	var out []prepare.Source
 	for _, n := range names {
 		s, ok := byName[n]
 		if !ok {

@@ -57,7 +57,6 @@ type MixtureRow struct {
 	Tokens    int64
 	PctRecord float64 // of the uniform mixture's records
 	PctTokens float64
-	Model     string // where the trained model is
 }
 
 var reportFuncs = map[string]any{

@@ -134,16 +134,41 @@ func TestWrapLabel(t *testing.T) {
 	}
 }
 
-// TestDiagramFitsThePage: the default pipeline's diagram is at most the
-// report's text width (1100 px), so the browser never shrinks its text.
+// TestDiagramFitsThePage: the default pipeline's diagram, drawn from the
+// stage graph Stages declares, is at most the report's text width (1100 px),
+// so the browser never shrinks its text; its arrows are the declared flow.
 func TestDiagramFitsThePage(t *testing.T) {
-	var nodes []DiagramNode
-	for _, n := range []struct{ name, label string }{{"base", "init model"}, {"prepare", "data prepare"}, {"train-reference", "0: reference (uniform)"},
-		{"dro", "1: tDRO weights"}, {"transfer", "transfer"}, {"train-top70", "2: fine-tune top70"}, {"train-ratio", "2: fine-tune ratio"},
-		{"eval-bm25", "eval BM25"}, {"eval-reference", "eval uniform"}} {
-		nodes = append(nodes, DiagramNode{Name: n.name, Label: n.label, Time: "1m02s", Status: Ran})
+	cfg, err := LoadConfig("default", "")
+	if err != nil {
+		t.Fatal(err)
 	}
-	svg := DiagramSVG(flowDiagram(nodes, []string{"reference", "top70", "ratio"}))
+	stages, err := Stages(Options{Config: cfg, Data: t.TempDir(), Out: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nodes []DiagramNode
+	for _, st := range stages[:len(stages)-1] { // the report draws the others
+		if st.Label == "" {
+			t.Errorf("stage %s has no label", st.Name)
+		}
+		nodes = append(nodes, DiagramNode{Name: st.Name, Label: st.Label, After: st.Flow, group: st.Group, Time: "1m02s", Status: Ran})
+	}
+	diagram := flowDiagram(nodes)
+	arrows := map[string]string{}
+	for _, n := range diagram {
+		arrows[n.Name] = n.Label + " <- " + strings.Join(n.After, ",")
+	}
+	for name, want := range map[string]string{
+		"dro":             "1: tDRO weights <- train-reference",
+		"train-reference": "0: reference (uniform) <- base,prepare",
+		"train-top70":     "2: fine-tune top70 <- transfer",
+		"eval":            "evaluate 5 runs <- train-reference,train-top70,train-ratio",
+	} {
+		if arrows[name] != want {
+			t.Errorf("diagram box %s: %q, want %q", name, arrows[name], want)
+		}
+	}
+	svg := DiagramSVG(diagram)
 	var w, h int
 	if _, err := fmt.Sscanf(svg[strings.Index(svg, `viewBox="0 0 `)+len(`viewBox="0 0 `):], "%d %d", &w, &h); err != nil {
 		t.Fatalf("no viewBox in %.200s: %v", svg, err)

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/tdro/tdro/data"
@@ -17,48 +17,16 @@ import (
 	"github.com/tdro/tdro/internal/atomicfile"
 )
 
-// stageLabel is what the diagram calls a stage.
-func stageLabel(name string) string {
-	switch name {
-	case "base":
-		return "init model"
-	case "prepare":
-		return "data prepare"
-	case "train-" + referenceRun:
-		return "0: reference (uniform)"
-	case "dro":
-		return "1: tDRO weights"
-	case "transfer":
-		return "transfer"
-	case "eval-bm25":
-		return "eval BM25"
-	case "eval-" + referenceRun:
-		return "eval uniform"
-	}
-	if len(name) > 6 && name[:6] == "train-" {
-		return "2: fine-tune " + name[6:]
-	}
-	if len(name) > 5 && name[:5] == "eval-" {
-		return "eval " + name[5:]
-	}
-	return name
-}
-
 // reportStage renders report.md and report.html from what the other stages
-// wrote.
-func reportStage(opt Options, models, evals []string) Stage {
+// wrote: it comes after every other stage.
+func reportStage(opt Options, models []string, stages []Stage) Stage {
 	cfg := opt.Config
-	var after []string
-	if cfg.Model.Init == "" {
-		after = append(after, "base")
+	after := make([]string, len(stages))
+	for i, st := range stages {
+		after[i] = st.Name
 	}
-	after = append(after, "prepare", "train-"+referenceRun, "dro", "transfer")
-	for _, m := range models[1:] {
-		after = append(after, "train-"+m)
-	}
-	after = append(after, evals...)
 	return Stage{
-		Name: "report", After: after,
+		Name: "report", After: after, Label: "report",
 		Config:  struct{ Command, Config string }{opt.Command, opt.ConfigName},
 		Outputs: []string{"report.md", "report.html", plotsDir},
 		Run: func(ctx context.Context, s *Step) error {
@@ -78,24 +46,26 @@ func reportStage(opt Options, models, evals []string) Stage {
 				r.Notes = append(r.Notes, fmt.Sprintf("Evaluation sets are capped at %s queries and %s documents each: a fixed sample by id hash, the same for every run, keeping every judged document of a kept query. Numbers compare the runs of this report; they are higher than on the full sets.", capText(e.MaxQueries), capText(e.MaxDocs)))
 			}
 			total, cpu := 0.0, 0.0
-			for _, name := range after {
+			for _, st := range stages {
+				name := st.Name
 				m, err := LoadManifest(s.Dir, name)
 				if err != nil || m == nil {
 					return fmt.Errorf("manifest of stage %s: %v", name, err)
 				}
 				total += m.Seconds
 				cpu += m.CPUSeconds
-				st := Ran
+				status := Ran
 				if m.Resumed {
-					st = Resumed
+					status = Resumed
 				}
 				if res, ok := s.results[name]; ok {
-					st = res.Status
+					status = res.Status
 				}
-				r.Stages = append(r.Stages, DiagramNode{Name: name, Label: stageLabel(name), Time: FormatSeconds(m.Seconds), CPU: FormatSeconds(m.CPUSeconds), Status: st, seconds: m.Seconds})
+				r.Stages = append(r.Stages, DiagramNode{Name: name, Label: st.Label, After: st.Flow, group: st.Group,
+					Time: FormatSeconds(m.Seconds), CPU: FormatSeconds(m.CPUSeconds), Status: status, seconds: m.Seconds})
 			}
 			r.Total, r.TotalCPU = FormatSeconds(total), FormatSeconds(cpu)
-			r.Diagram = flowDiagram(r.Stages, models)
+			r.Diagram = flowDiagram(r.Stages)
 
 			if err := r.addWeights(s.Dir, cfg); err != nil {
 				return err
@@ -121,43 +91,41 @@ func reportStage(opt Options, models, evals []string) Stage {
 	}
 }
 
-// flowDiagram is the pipeline's data flow: the training chain, then one
-// box for all the evaluations (their stages are listed in the table).
-func flowDiagram(stages []DiagramNode, models []string) []DiagramNode {
+// flowDiagram is the pipeline's data flow as the stages declare it (their
+// Flow arrows); the stages of one group become one box, "evaluate N runs",
+// with the arrows of all its members.
+func flowDiagram(stages []DiagramNode) []DiagramNode {
 	var out []DiagramNode
-	eval := DiagramNode{Name: "eval", Label: fmt.Sprintf("evaluate %d models + base", len(models)), Status: Skipped}
-	var ft []string
+	box := map[string]int{} // group -> index in out
+	members := map[string]int{}
 	for _, n := range stages {
-		switch {
-		case strings.HasPrefix(n.Name, "eval-"):
-			eval.seconds += n.seconds
-			if n.Name == "eval-bm25" {
-				eval.Label += " + BM25"
-			}
-			if n.Status != Skipped {
-				eval.Status = Ran
-			}
+		if n.group == "" {
+			out = append(out, n)
 			continue
-		case n.Name == "dro":
-			n.After = []string{"train-" + referenceRun}
-		case n.Name == "transfer":
-			n.After = []string{"dro"}
-		case n.Name == "train-"+referenceRun:
-			n.After = []string{"prepare"}
-			if stages[0].Name == "base" {
-				n.After = []string{"base", "prepare"}
-			}
-		case strings.HasPrefix(n.Name, "train-"):
-			n.After = []string{"transfer"}
-			ft = append(ft, n.Name)
 		}
-		out = append(out, n)
+		i, ok := box[n.group]
+		if !ok {
+			i = len(out)
+			box[n.group] = i
+			out = append(out, DiagramNode{Name: n.group, Status: Skipped})
+		}
+		g := &out[i]
+		members[n.group]++
+		g.seconds += n.seconds
+		if n.Status != Skipped {
+			g.Status = Ran
+		}
+		for _, a := range n.After {
+			if !slices.Contains(g.After, a) {
+				g.After = append(g.After, a)
+			}
+		}
 	}
-	if len(ft) == 0 {
-		ft = []string{"train-" + referenceRun}
+	for group, i := range box {
+		out[i].Label = fmt.Sprintf("evaluate %d runs", members[group])
+		out[i].Time = FormatSeconds(out[i].seconds)
 	}
-	eval.After, eval.Time = ft, FormatSeconds(eval.seconds)
-	return append(out, eval)
+	return out
 }
 
 func capText(n int) string {
@@ -238,30 +206,16 @@ func (r *Report) addWeights(dir string, cfg *Config) error {
 	return nil
 }
 
-// loadResults rebuilds every run's per-query scores from the TREC run files
-// the evaluation stages kept (eval.ScoreRun on the same sampled sets).
-func loadResults(opt Options, dir string, runs []string) (*eval.Results, error) {
-	cols, err := evalSets(opt.Data, opt.Config.Eval)
-	if err != nil {
-		return nil, err
-	}
-	var parts []*eval.Results
-	for _, m := range runs {
-		name := runName(m)
-		rr := &eval.RunResult{Name: name}
-		for _, c := range cols {
-			run, _, err := metrics.ReadRun(filepath.Join(dir, evalDir(m), "runs", c.Name, name+".trec"))
-			if err != nil {
-				return nil, err
-			}
-			o := evalOptions(opt, name)
-			d, err := eval.ScoreRun(c, run, o)
-			if err != nil {
-				return nil, fmt.Errorf("score %s on %s: %w", name, c.Name, err)
-			}
-			rr.Datasets = append(rr.Datasets, d)
+// loadResults reads every run's results, per-query values included, from
+// the JSON its evaluation stage wrote.
+func loadResults(dir string, runs []string) (*eval.Results, error) {
+	parts := make([]*eval.Results, len(runs))
+	for i, m := range runs {
+		r, err := evalreport.ReadJSON(filepath.Join(dir, evalDir(m), "json"))
+		if err != nil {
+			return nil, fmt.Errorf("results of %s: %w", runName(m), err)
 		}
-		parts = append(parts, &eval.Results{Runs: []*eval.RunResult{rr}})
+		parts[i] = r
 	}
 	return eval.Merge(parts...)
 }
@@ -273,7 +227,7 @@ func (r *Report) addResults(opt Options, dir string, models []string) error {
 	if opt.Config.Eval.BM25 {
 		runs = append(runs, "bm25")
 	}
-	res, err := loadResults(opt, dir, runs)
+	res, err := loadResults(dir, runs)
 	if err != nil {
 		return err
 	}

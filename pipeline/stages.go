@@ -44,10 +44,8 @@ func Stages(opt Options) ([]Stage, error) {
 		stages = append(stages, ft)
 		models = append(models, t.Name)
 	}
-	var evals []string
 	if cfg.Eval.BM25 {
 		stages = append(stages, bm25Stage(opt))
-		evals = append(evals, "eval-bm25")
 	}
 	for _, m := range append(models, baseRun) {
 		e, err := evalStage(opt, m)
@@ -55,9 +53,8 @@ func Stages(opt Options) ([]Stage, error) {
 			return nil, err
 		}
 		stages = append(stages, e)
-		evals = append(evals, "eval-"+m)
 	}
-	return append(stages, reportStage(opt, models, evals)), nil
+	return append(stages, reportStage(opt, models, stages)), nil
 }
 
 // tokenizerPath is the tokenizer every stage uses: the checkpoint's own or
@@ -81,7 +78,7 @@ func tokenizerPath(opt Options) (string, error) {
 func baseStage(opt Options, tokenizer string) Stage {
 	cfg := opt.Config
 	return Stage{
-		Name: "base", Inputs: []string{tokenizer},
+		Name: "base", Label: "init model", Inputs: []string{tokenizer},
 		Config: struct {
 			Preset string
 			Seed   uint64
@@ -130,8 +127,15 @@ func trainStage(opt Options, name, mixture string, after ...string) (Stage, erro
 	if baseStage != "" {
 		after = append([]string{baseStage}, after...)
 	}
+	label, flow := "2: fine-tune "+name, []string{"transfer"}
+	if name == referenceRun {
+		label, flow = "0: reference (uniform)", []string{"prepare"}
+		if baseStage != "" {
+			flow = []string{baseStage, "prepare"}
+		}
+	}
 	return Stage{
-		Name: "train-" + name, After: after, Inputs: inputs,
+		Name: "train-" + name, After: after, Inputs: inputs, Label: label, Flow: flow,
 		Config: struct {
 			Train   train.Config
 			Mixture string
@@ -168,7 +172,7 @@ func droStage(opt Options) (Stage, error) {
 		after = append([]string{baseStage}, after...)
 	}
 	return Stage{
-		Name: "dro", After: after, Inputs: inputs,
+		Name: "dro", After: after, Inputs: inputs, Label: "1: tDRO weights", Flow: []string{"train-" + referenceRun},
 		Config:  dc,
 		Outputs: []string{filepath.Join(droDir, dro.WeightsDir)},
 		Scratch: []string{droDir}, // checkpoint, log.jsonl, plots

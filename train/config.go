@@ -72,8 +72,8 @@ func DefaultConfig() Config {
 	return Config{Model: "tiny-bert", Recipe: DefaultRecipe(), Seed: 1}
 }
 
-// ReadConfig reads a JSON config over DefaultConfig (see ReadConfigFile).
-func ReadConfig(path string) (Config, error) {
+// LoadConfig reads a JSON config over DefaultConfig (see ReadConfigFile).
+func LoadConfig(path string) (Config, error) {
 	cfg := DefaultConfig()
 	err := ReadConfigFile(path, &cfg, &cfg.Model, &cfg.Tokenizer, &cfg.Mixture, &cfg.Out)
 	return cfg, err

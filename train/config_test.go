@@ -86,7 +86,7 @@ func TestBadConfigFailsBeforeTraining(t *testing.T) {
 func TestReadConfigRejectsUnknownFields(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "c.json")
 	os.WriteFile(p, []byte(`{"stpes": 10}`), 0o644)
-	if _, err := ReadConfig(p); err == nil || !strings.Contains(err.Error(), `"stpes"`) {
+	if _, err := LoadConfig(p); err == nil || !strings.Contains(err.Error(), `"stpes"`) {
 		t.Fatalf("got %v", err)
 	}
 }

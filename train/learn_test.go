@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"github.com/tdro/tdro/data"
-	"github.com/tdro/tdro/data/importers"
 	"github.com/tdro/tdro/internal/shareddata"
 	"github.com/tdro/tdro/model"
+	"github.com/tdro/tdro/prepare"
 	"github.com/tdro/tdro/tokenize"
 )
 
@@ -93,7 +93,7 @@ type heldOutDomain struct {
 	Records []data.Record
 }
 
-// preparedMixture runs importers.Prepare over the bundled data with the
+// preparedMixture runs prepare.Run over the bundled data with the
 // options of configs/default.json (seed 1, 7 BM25 hard negatives, skip bad
 // items) but at most perDomain records per domain, and splits each domain
 // (seeded): heldOut records whose queries and positives are all distinct
@@ -102,7 +102,7 @@ type heldOutDomain struct {
 // negatives drop any held-out text. Training sees no held-out text at all.
 func preparedMixture(t testing.TB, perDomain, heldOut int) (string, []heldOutDomain) {
 	t.Helper()
-	mix, _, err := importers.Prepare(context.Background(), importers.PrepareOptions{
+	mix, _, err := prepare.Run(context.Background(), prepare.Options{
 		DataDir: shareddata.Dir(t, "train", "eval"), OutDir: t.TempDir(),
 		Seed: 1, MaxPerDomain: perDomain, Negatives: 7, SkipBad: true,
 	})

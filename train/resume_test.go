@@ -31,7 +31,7 @@ func TestResumeChild(t *testing.T) {
 	if path == "" {
 		t.Skip("only runs as the child of TestResumeAfterSIGKILL")
 	}
-	cfg, err := ReadConfig(path)
+	cfg, err := LoadConfig(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -309,7 +309,7 @@ func checkResume(cfg Config) error {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil // nothing recorded yet: a fresh start or a checkpoint-less run
 	}
-	old, err := ReadConfig(path)
+	old, err := LoadConfig(path)
 	if err != nil {
 		return fmt.Errorf("resume: %w", err)
 	}

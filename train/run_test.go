@@ -304,7 +304,7 @@ func TestResumeRefusesChangedSettings(t *testing.T) {
 	wd, _ := os.Getwd()
 	defer os.Chdir(wd)
 	os.Chdir(t.TempDir())
-	back, err := ReadConfig(saved)
+	back, err := LoadConfig(saved)
 	if err != nil || back.LearningRate != cfg.LearningRate || back.BatchSize != cfg.BatchSize {
 		t.Fatalf("saved config %+v, %v", back, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/tdro/tdro/collection"
 	"github.com/tdro/tdro/data"
 	"github.com/tdro/tdro/data/importers"
+	"github.com/tdro/tdro/prepare"
 )
 
 func init() {
@@ -41,7 +42,7 @@ func commaList(s string) []string {
 
 func dataPrepareCmd() *cobra.Command {
 	var (
-		opt          importers.PrepareOptions
+		opt          prepare.Options
 		sts, domains string
 	)
 	cmd := &cobra.Command{
@@ -64,7 +65,7 @@ Malformed source items are skipped and counted (the "skipped" column) unless
 			}
 			opt.MaxPerDomain = unlessZero(opt.MaxPerDomain)
 			opt.Negatives = unlessZero(opt.Negatives)
-			srcs := importers.DefaultSources(commaList(sts))
+			srcs := prepare.DefaultSources(commaList(sts))
 			if domains != "" {
 				var err error
 				if srcs, err = pickSources(srcs, commaList(domains)); err != nil {
@@ -75,7 +76,7 @@ Malformed source items are skipped and counted (the "skipped" column) unless
 			opt.Log = cmd.ErrOrStderr()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			_, rep, err := importers.Prepare(ctx, opt)
+			_, rep, err := prepare.Run(ctx, opt)
 			if err != nil {
 				return err
 			}
@@ -84,18 +85,18 @@ Malformed source items are skipped and counted (the "skipped" column) unless
 	}
 	f := cmd.Flags()
 	f.StringVar(&opt.OutDir, "out", "", "output directory (mixture.json and one JSONL file per domain)")
-	f.StringVar(&opt.DataDir, "data", importers.DefaultDataDir(), "bundled data directory (train/ and eval/ as in ../shared/data)")
-	f.Uint64Var(&opt.Seed, "seed", importers.DefaultSeed, "seed for record sampling and negative mining")
-	f.IntVar(&opt.MaxPerDomain, "max-per-domain", importers.DefaultMaxPerDomain, "records kept per domain, a seeded sample (0: all)")
-	f.IntVar(&opt.Negatives, "negatives", importers.DefaultNegatives, "hard negatives per record (0: none)")
+	f.StringVar(&opt.DataDir, "data", prepare.DefaultDataDir(), "bundled data directory (train/ and eval/ as in ../shared/data)")
+	f.Uint64Var(&opt.Seed, "seed", prepare.DefaultSeed, "seed for record sampling and negative mining")
+	f.IntVar(&opt.MaxPerDomain, "max-per-domain", prepare.DefaultMaxPerDomain, "records kept per domain, a seeded sample (0: all)")
+	f.IntVar(&opt.Negatives, "negatives", prepare.DefaultNegatives, "hard negatives per record (0: none)")
 	f.BoolVar(&opt.SkipBad, "skip-bad", true, "skip and count malformed source items instead of failing")
-	f.StringVar(&sts, "sts-languages", strings.Join(importers.DefaultSTSLanguages, ","), "stsb_mt languages to include, one domain each")
+	f.StringVar(&sts, "sts-languages", strings.Join(prepare.DefaultSTSLanguages, ","), "stsb_mt languages to include, one domain each")
 	f.StringVar(&domains, "domains", "", "comma-separated subset of domains (default: all)")
 	return cmd
 }
 
-func pickSources(all []importers.Source, names []string) ([]importers.Source, error) {
-	var out []importers.Source
+func pickSources(all []prepare.Source, names []string) ([]prepare.Source, error) {
+	var out []prepare.Source
 	for _, n := range names {
 		found := false
 		for _, s := range all {
@@ -161,7 +162,7 @@ Formats:
 			if negatives > 0 {
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
-				if err := importers.MineNegatives(ctx, res.Records, nil, importers.MineOptions{Negatives: negatives, Seed: seed, Label: format}); err != nil {
+				if err := prepare.MineNegatives(ctx, res.Records, nil, prepare.MineOptions{Negatives: negatives, Seed: seed, Label: format}); err != nil {
 					return err
 				}
 			}
@@ -181,7 +182,7 @@ Formats:
 	f.StringVar(&format, "format", "", "input format: "+strings.Join(importers.FormatNames(), ", "))
 	f.StringVar(&out, "out", "", "output JSONL file")
 	f.IntVar(&negatives, "negatives", 0, "BM25 hard negatives per record (0: keep the input's own)")
-	f.Uint64Var(&seed, "seed", importers.DefaultSeed, "seed for negative sampling")
+	f.Uint64Var(&seed, "seed", prepare.DefaultSeed, "seed for negative sampling")
 	f.BoolVar(&opt.SkipBad, "skip-bad", false, "skip and count malformed items instead of failing")
 	f.Float64Var(&minScore, "min-score", 0, "lowest score kept: stsb (in [0, 5], default 4), pairs with --score-col (default: every row)")
 	f.StringVar(&cols.Query, "query-col", "", "pairs: the query column (header name, or 1-based position with --no-header; JSONL: key)")
@@ -241,7 +242,7 @@ sets, and counts the drops per set. --eval takes a BEIR folder, a SMART folder, 
 					return err
 				}
 			}
-			set := importers.EvalQuerySet(cs)
+			set := prepare.EvalQuerySet(cs)
 			res, kept, by, err := importers.DedupRecords(files, out, set, opt)
 			if err != nil {
 				return err
@@ -264,7 +265,7 @@ sets, and counts the drops per set. --eval takes a BEIR folder, a SMART folder, 
 	f := cmd.Flags()
 	f.StringVar(&out, "out", "", "output JSONL file")
 	f.StringSliceVar(&evalSets, "eval", nil, "evaluation set path (repeatable; default: all bundled sets)")
-	f.StringVar(&dataDir, "data", importers.DefaultDataDir(), "bundled data directory (when no --eval)")
+	f.StringVar(&dataDir, "data", prepare.DefaultDataDir(), "bundled data directory (when no --eval)")
 	f.BoolVar(&opt.SkipBad, "skip-bad", false, "skip and count malformed lines instead of failing")
 	return cmd
 }
@@ -334,7 +335,7 @@ func dataSetsCmd() *cobra.Command {
 			return w.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&dataDir, "data", importers.DefaultDataDir(), "bundled data directory")
+	cmd.Flags().StringVar(&dataDir, "data", prepare.DefaultDataDir(), "bundled data directory")
 	return cmd
 }
 

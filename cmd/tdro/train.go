@@ -35,7 +35,7 @@ preset model) is enough without one.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if configPath != "" {
 				err := readConfigUnderFlags(cmd, func() (err error) {
-					cfg, err = train.ReadConfig(configPath)
+					cfg, err = train.LoadConfig(configPath)
 					return err
 				})
 				if err != nil {

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tdro/tdro/collection"
 	"github.com/tdro/tdro/data"
+	"github.com/tdro/tdro/dedup"
 )
 
 func parse(t *testing.T, format, name, src string, opt Options) (*Result, error) {
@@ -188,9 +188,10 @@ func TestDedupRecords(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.jsonl")
 	os.WriteFile(in, []byte("{\"query\":\"What is the capital of France?\",\"pos\":[\"Paris\"]}\n{\"query\":\"how to bake bread\",\"pos\":[\"knead\"]}\n"), 0o644)
-	evals := []*collection.Collection{{Name: "ev", Queries: []collection.Query{{ID: "1", Text: "what is the capital of france"}}}}
+	evals := dedup.NewSet(dedup.PaperDistance)
+	evals.Add("what is the capital of france", "ev")
 	out := filepath.Join(dir, "out.jsonl")
-	_, kept, by, err := DedupRecords([]string{in}, out, EvalQuerySet(evals), Options{})
+	_, kept, by, err := DedupRecords([]string{in}, out, evals, Options{})
 	if err != nil || kept != 1 || by["ev"] != 1 {
 		t.Fatalf("kept %d, removed %v, %v", kept, by, err)
 	}

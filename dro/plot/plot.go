@@ -17,7 +17,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
-	"github.com/tdro/tdro/internal/atomicfile"
+	"github.com/tdro/tdro/internal/plotfile"
 )
 
 // Formats are the file formats every figure is written in.
@@ -206,27 +206,5 @@ func decimals(step float64) int {
 // save draws p with its legend to the right of the plot area and writes
 // base.<format> for every format, atomically.
 func save(base string, p *gplot.Plot, w, h vg.Length) error {
-	base = strings.TrimSuffix(base, filepath.Ext(base))
-	for _, format := range Formats {
-		c, err := draw.NewFormattedCanvas(w, h, format)
-		if err != nil {
-			return err
-		}
-		dc := draw.New(c)
-		legend := p.Legend
-		p.Legend = gplot.NewLegend() // drawn by hand, outside the axes
-		legend.Top, legend.Left = true, true
-		lw := legend.Rectangle(dc).Max.X - legend.Rectangle(dc).Min.X + vg.Points(24)
-		p.Draw(draw.Crop(dc, 0, -lw, 0, 0))
-		legend.Draw(draw.Crop(dc, w-lw+vg.Points(8), 0, 0, -vg.Points(28)))
-		p.Legend = legend
-		var buf strings.Builder
-		if _, err := c.WriteTo(&buf); err != nil {
-			return fmt.Errorf("plot %s.%s: %w", base, format, err)
-		}
-		if err := atomicfile.WriteFile(base+"."+format, []byte(buf.String())); err != nil {
-			return err
-		}
-	}
-	return nil
+	return plotfile.Save(strings.TrimSuffix(base, filepath.Ext(base)), p, w, h, true, Formats...)
 }

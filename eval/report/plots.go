@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"fmt"
 	"image/color"
 	"math"
@@ -9,10 +8,10 @@ import (
 	gplot "gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/tdro/tdro/eval"
 	"github.com/tdro/tdro/eval/metrics"
+	"github.com/tdro/tdro/internal/plotfile"
 )
 
 // palette is Tableau-10: distinct, colour-blind-friendlier colours.
@@ -145,34 +144,8 @@ func DiffHistogram(r *eval.Results, run, baseline string, m metrics.Measure) ([]
 	return svg(p, vg.Points(640), vg.Points(300), true)
 }
 
-// svg renders p, with its legend to the right of the axes when
-// legendOutside (so it never hides bars), and drops the XML prolog so the
-// result can be inlined in HTML.
+// svg renders p for inlining in HTML, with its legend to the right of the
+// axes when legendOutside (so it never hides bars).
 func svg(p *gplot.Plot, w, h vg.Length, legendOutside bool) ([]byte, error) {
-	c, err := draw.NewFormattedCanvas(w, h, "svg")
-	if err != nil {
-		return nil, err
-	}
-	dc := draw.New(c)
-	if legendOutside {
-		legend := p.Legend
-		p.Legend = gplot.NewLegend()
-		defer func() { p.Legend = legend }()
-		legend.Top, legend.Left = true, true
-		r := legend.Rectangle(dc)
-		lw := r.Max.X - r.Min.X + vg.Points(16)
-		p.Draw(draw.Crop(dc, 0, -lw, 0, 0))
-		legend.Draw(draw.Crop(dc, w-lw+vg.Points(8), 0, 0, -vg.Points(28)))
-	} else {
-		p.Draw(dc)
-	}
-	var buf bytes.Buffer
-	if _, err := c.WriteTo(&buf); err != nil {
-		return nil, err
-	}
-	b := buf.Bytes()
-	if i := bytes.Index(b, []byte("<svg")); i > 0 {
-		b = b[i:]
-	}
-	return b, nil
+	return plotfile.InlineSVG(p, w, h, legendOutside)
 }

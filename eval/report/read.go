@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/tdro/tdro/eval"
 	"github.com/tdro/tdro/eval/metrics"
@@ -14,7 +15,8 @@ import (
 // ReadJSON reads back the result files WriteJSON wrote under dir
 // (dir/<run>/<dataset>.json), per-query values included, so that an
 // earlier evaluation can be tabulated and tested against a new one without
-// re-running it. Runs are sorted by name, datasets by file name.
+// re-running it. Runs are sorted by name; datasets come in the order they
+// were evaluated (the run's ORDER file), or by file name without one.
 func ReadJSON(dir string) (*eval.Results, error) {
 	runs, err := os.ReadDir(dir)
 	if err != nil {
@@ -30,6 +32,9 @@ func ReadJSON(dir string) (*eval.Results, error) {
 			return nil, err
 		}
 		sort.Strings(files)
+		if b, err := os.ReadFile(filepath.Join(dir, re.Name(), orderFile)); err == nil {
+			files = inOrder(files, strings.Fields(string(b)))
+		}
 		var run *eval.RunResult
 		for _, f := range files {
 			d, err := readDataset(f)
@@ -107,4 +112,21 @@ func readDataset(path string) (*eval.DatasetResult, error) {
 	}
 	return &eval.DatasetResult{Dataset: m.TaskName, Language: m.Tdro.Language, Run: m.Tdro.Run, Instruction: m.Tdro.Instruction,
 		Stats: m.Tdro.Stats, Timing: m.Tdro.Timing, Scores: s, Warnings: m.Tdro.Warnings}, nil
+}
+
+// inOrder sorts files (paths) by the position of their base name in order;
+// files order does not name come after, by name.
+func inOrder(files, order []string) []string {
+	pos := map[string]int{}
+	for i, n := range order {
+		pos[n] = i
+	}
+	rank := func(f string) int {
+		if i, ok := pos[filepath.Base(f)]; ok {
+			return i
+		}
+		return len(order)
+	}
+	sort.SliceStable(files, func(i, j int) bool { return rank(files[i]) < rank(files[j]) })
+	return files
 }

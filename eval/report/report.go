@@ -247,17 +247,26 @@ func NewMTEB(d *eval.DatasetResult) MTEB {
 func WriteJSON(dir string, r *eval.Results) ([]string, error) {
 	var paths []string
 	for _, run := range r.Runs {
+		var order []string
 		for _, d := range run.Datasets {
 			p := filepath.Join(dir, safeName(run.Name), safeName(d.Dataset)+".json")
 			if err := atomicfile.WriteJSON(p, NewMTEB(d)); err != nil {
 				return nil, err
 			}
 			paths = append(paths, p)
+			order = append(order, filepath.Base(p))
+		}
+		// The evaluation order, so that ReadJSON gives back the same tables.
+		if err := atomicfile.WriteFile(filepath.Join(dir, safeName(run.Name), orderFile), []byte(strings.Join(order, "\n")+"\n")); err != nil {
+			return nil, err
 		}
 	}
 	sort.Strings(paths)
 	return paths, nil
 }
+
+// orderFile lists a run's dataset files in evaluation order.
+const orderFile = "ORDER"
 
 // safeName keeps a run or dataset name usable as a file name.
 func safeName(s string) string {

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -130,6 +131,9 @@ func TestHTMLAndJSON(t *testing.T) {
 
 func TestReadJSONRoundTrip(t *testing.T) {
 	r := results(t)
+	for _, run := range r.Runs { // evaluated in an order that is not the names'
+		slices.Reverse(run.Datasets)
+	}
 	dir := t.TempDir()
 	if _, err := WriteJSON(dir, r); err != nil {
 		t.Fatal(err)
@@ -137,6 +141,15 @@ func TestReadJSONRoundTrip(t *testing.T) {
 	back, err := ReadJSON(dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, run := range back.Runs {
+		var names []string
+		for _, d := range run.Datasets {
+			names = append(names, d.Dataset)
+		}
+		if got := strings.Join(names, " "); got != "beta alpha" {
+			t.Errorf("run %s: datasets read back as %s, written as beta alpha", run.Name, got)
+		}
 	}
 	o := Options{Baseline: "base"}
 	want, _ := Markdown(r, o)

@@ -1,4 +1,8 @@
-package importers
+// Package prepare builds a training mixture from raw sources: it runs the
+// importers (data/importers, which only convert formats), removes training
+// queries that repeat evaluation queries, samples each domain, mines BM25
+// hard negatives and writes the mixture, resumably (a stamp per domain).
+package prepare
 
 import (
 	"context"
@@ -18,6 +22,7 @@ import (
 
 	"github.com/tdro/tdro/collection"
 	"github.com/tdro/tdro/data"
+	"github.com/tdro/tdro/data/importers"
 	"github.com/tdro/tdro/dedup"
 	"github.com/tdro/tdro/internal/atomicfile"
 )
@@ -65,15 +70,15 @@ func DefaultSources(stsLanguages []string) []Source {
 	return srcs
 }
 
-// Defaults of PrepareOptions.
+// Defaults of Options.
 const (
 	DefaultMaxPerDomain = 3000
 	DefaultNegatives    = 7
 	DefaultSeed         = 42
 )
 
-// PrepareOptions configure Prepare.
-type PrepareOptions struct {
+// Options configure Run.
+type Options struct {
 	DataDir      string   // data root in the ../shared/data layout (train/, eval/)
 	OutDir       string   // where mixture.json and one <domain>.jsonl per domain go
 	Seed         uint64   // sampling seed (0: DefaultSeed)
@@ -104,7 +109,7 @@ type DomainReport struct {
 	Reused         bool // taken from a previous run (same sources, options and inputs)
 }
 
-// Report is what Prepare did.
+// Report is what Run did.
 type Report struct {
 	Domains     []DomainReport
 	EvalQueries int // evaluation queries fingerprinted for dedup
@@ -112,7 +117,7 @@ type Report struct {
 	Elapsed     time.Duration
 }
 
-// Prepare builds the training mixture from the raw sources: import each
+// Run builds the training mixture from the raw sources: import each
 // domain, drop queries that (nearly) repeat any bundled evaluation query,
 // keep a seeded sample of at most MaxPerDomain records, mine BM25 hard
 // negatives over the domain's whole passage pool, and write one JSONL file
@@ -120,7 +125,7 @@ type Report struct {
 // options give byte-identical files. Each finished domain leaves a stamp in
 // OutDir/.prepare, so an interrupted run resumes where it stopped and an
 // unchanged domain is not recomputed.
-func Prepare(ctx context.Context, opt PrepareOptions) (*data.Mixture, *Report, error) {
+func Run(ctx context.Context, opt Options) (*data.Mixture, *Report, error) {
 	start := time.Now()
 	if opt.Seed == 0 {
 		opt.Seed = DefaultSeed
@@ -174,7 +179,7 @@ func Prepare(ctx context.Context, opt PrepareOptions) (*data.Mixture, *Report, e
 	return mix, rep, nil
 }
 
-func prepareDomain(ctx context.Context, src Source, set *dedup.Set, evalSum string, opt PrepareOptions) (data.Domain, DomainReport, error) {
+func prepareDomain(ctx context.Context, src Source, set *dedup.Set, evalSum string, opt Options) (data.Domain, DomainReport, error) {
 	start := time.Now()
 	dr := DomainReport{Name: src.Name, Language: src.Language}
 	var paths []string
@@ -208,7 +213,7 @@ func prepareDomain(ctx context.Context, src Source, set *dedup.Set, evalSum stri
 		d.Records = dr.Records
 		return d, dr, nil
 	}
-	res, err := Import(src.Format, paths, Options{SkipBad: opt.SkipBad})
+	res, err := importers.Import(src.Format, paths, importers.Options{SkipBad: opt.SkipBad})
 	if err != nil {
 		return data.Domain{}, dr, err
 	}
@@ -264,7 +269,7 @@ type stamp struct {
 	Report DomainReport `json:"report"`
 }
 
-func domainKey(src Source, paths []string, evalSum string, opt PrepareOptions) (string, error) {
+func domainKey(src Source, paths []string, evalSum string, opt Options) (string, error) {
 	h := sha256.New()
 	settings, _ := json.Marshal(struct {
 		Version                 int

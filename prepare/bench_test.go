@@ -1,10 +1,11 @@
-package importers
+package prepare
 
 import (
 	"context"
 	"path/filepath"
 	"testing"
 
+	"github.com/tdro/tdro/data/importers"
 	"github.com/tdro/tdro/internal/shareddata"
 )
 
@@ -30,7 +31,7 @@ func BenchmarkImportAndMine(b *testing.B) {
 			b.Run(name, func(b *testing.B) {
 				n := 0
 				for b.Loop() {
-					res, err := Import(src.Format, paths, Options{SkipBad: true})
+					res, err := importers.Import(src.Format, paths, importers.Options{SkipBad: true})
 					if err != nil {
 						b.Fatal(err)
 					}

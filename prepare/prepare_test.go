@@ -1,4 +1,4 @@
-package importers
+package prepare
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ func TestPrepareBundledIsCompleteAndDeterministic(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := func(out string) (*data.Mixture, *Report) {
-		mix, rep, err := Prepare(context.Background(), PrepareOptions{DataDir: dir, OutDir: out, MaxPerDomain: 150, Negatives: 3, SkipBad: true, Evaluation: evals})
+		mix, rep, err := Run(context.Background(), Options{DataDir: dir, OutDir: out, MaxPerDomain: 150, Negatives: 3, SkipBad: true, Evaluation: evals})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +118,7 @@ func TestPrepareBundledIsCompleteAndDeterministic(t *testing.T) {
 		t.Errorf("table:\n%s", table.String())
 	}
 	// Strict mode names the bad item.
-	_, _, err = Prepare(context.Background(), PrepareOptions{DataDir: dir, OutDir: t.TempDir(), MaxPerDomain: 10, Sources: DefaultSources(nil)[:1], Evaluation: evals})
+	_, _, err = Run(context.Background(), Options{DataDir: dir, OutDir: t.TempDir(), MaxPerDomain: 10, Sources: DefaultSources(nil)[:1], Evaluation: evals})
 	if err == nil || !strings.Contains(err.Error(), `cmrc2018_trial.json line 9690: field "data[188].paragraphs[0].qas[4].question": empty`) {
 		t.Errorf("strict prepare: %v", err)
 	}
@@ -133,7 +133,7 @@ func TestPrepareRemovesEvaluationQueries(t *testing.T) {
 		t.Fatal(err)
 	}
 	leak := Source{Name: "leak", Language: "en", Format: "squad", Files: []string{"eval/xquadr/en.json", "train/korquad/*.json"}}
-	_, rep, err := Prepare(context.Background(), PrepareOptions{DataDir: dir, OutDir: t.TempDir(), MaxPerDomain: 50, Negatives: 2,
+	_, rep, err := Run(context.Background(), Options{DataDir: dir, OutDir: t.TempDir(), MaxPerDomain: 50, Negatives: 2,
 		Sources: []Source{leak}, Evaluation: evals})
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +143,7 @@ func TestPrepareRemovesEvaluationQueries(t *testing.T) {
 		t.Errorf("imported %d, removed %d (%v); want all 1,190 XQuAD-R questions removed", d.Imported, d.Duplicates, d.DuplicatesBy)
 	}
 	leak.Files = leak.Files[:1]
-	_, _, err = Prepare(context.Background(), PrepareOptions{DataDir: dir, OutDir: t.TempDir(), Sources: []Source{leak}, Evaluation: evals})
+	_, _, err = Run(context.Background(), Options{DataDir: dir, OutDir: t.TempDir(), Sources: []Source{leak}, Evaluation: evals})
 	if err == nil || !strings.Contains(err.Error(), "domain leak: no records left (1190 imported, 1190 duplicates") {
 		t.Errorf("all-duplicate domain: %v", err)
 	}
@@ -243,10 +243,10 @@ func TestPrepareResumes(t *testing.T) {
 		}
 	}
 	out := t.TempDir()
-	opt := PrepareOptions{DataDir: dir, OutDir: out, MaxPerDomain: 40, Negatives: 2, Evaluation: evals}
-	run := func(o PrepareOptions) *Report {
+	opt := Options{DataDir: dir, OutDir: out, MaxPerDomain: 40, Negatives: 2, Evaluation: evals}
+	run := func(o Options) *Report {
 		t.Helper()
-		_, rep, err := Prepare(context.Background(), o)
+		_, rep, err := Run(context.Background(), o)
 		if err != nil {
 			t.Fatal(err)
 		}
