@@ -2,6 +2,7 @@ package dro
 
 import (
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/tdro/tdro/data"
@@ -19,10 +20,14 @@ const (
 	// LossReweight keeps uniform sampling and scales domain g's loss by
 	// k * alpha_g.
 	LossReweight Strategy = "loss-reweight"
+	// BottomK keeps the floor(k*percent/100) lowest-weighted domains at equal
+	// weights: the paper's control (Table 5). If the weights carry signal,
+	// it trains worse than TopK.
+	BottomK Strategy = "bottom-k"
 )
 
 // Strategies lists every strategy, for flags and errors.
-var Strategies = []Strategy{TopK, Ratio, LossReweight}
+var Strategies = []Strategy{TopK, Ratio, LossReweight, BottomK}
 
 // DefaultPercent is the paper's best top-k selection.
 const DefaultPercent = 70
@@ -48,10 +53,17 @@ func Transfer(mix *data.Mixture, w *WeightsFile, strategy Strategy, percent floa
 	k := len(mix.Domains)
 	out := &data.Mixture{}
 	switch strategy {
-	case TopK:
-		top, err := TopPercent(alpha, percent)
+	case TopK, BottomK:
+		ranked := alpha
+		if strategy == BottomK {
+			ranked = make([]float64, k)
+			for i, a := range alpha {
+				ranked[i] = -a
+			}
+		}
+		top, err := TopPercent(ranked, percent)
 		if err != nil {
-			return nil, fmt.Errorf("transfer top-k: %w", err)
+			return nil, fmt.Errorf("transfer %s: %w", strategy, err)
 		}
 		sort.Ints(top) // keep the mixture's order
 		for _, i := range top {
@@ -87,6 +99,73 @@ func Transfer(mix *data.Mixture, w *WeightsFile, strategy Strategy, percent floa
 		return nil, fmt.Errorf("transfer: %w", err)
 	}
 	return out, nil
+}
+
+// Baselines: mixtures that use no learned weights, only domain sizes.
+const (
+	// Proportional samples each domain in proportion to its record count
+	// (sentence-transformers' size-proportional sampler).
+	Proportional Strategy = "proportional"
+	// Temperature samples domain g with probability proportional to
+	// n_g^(1/T) (T = 1: proportional; T -> infinity: uniform).
+	Temperature Strategy = "temperature"
+)
+
+// DefaultTemperature is the temperature baseline's T (as multilingual
+// pre-training mixes languages).
+const DefaultTemperature = 2.0
+
+// Baseline builds a size-based mixture from mix: Proportional, or
+// Temperature with exponent 1/temperature. Domains need their record
+// counts (data.Domain.Records; RecordCounts fills them from the files).
+func Baseline(mix *data.Mixture, strategy Strategy, temperature float64) (*data.Mixture, error) {
+	if mix == nil || len(mix.Domains) == 0 {
+		return nil, fmt.Errorf("baseline: mixture has no domains")
+	}
+	exp := 1.0
+	switch strategy {
+	case Proportional:
+	case Temperature:
+		if !(temperature > 0) || math.IsInf(temperature, 0) {
+			return nil, fmt.Errorf("baseline temperature: T must be a finite number > 0, got %v", temperature)
+		}
+		exp = 1 / temperature
+	default:
+		return nil, fmt.Errorf("baseline: unknown %q (want %q or %q)", strategy, Proportional, Temperature)
+	}
+	w := make([]float64, len(mix.Domains))
+	for i, d := range mix.Domains {
+		if d.Records <= 0 {
+			return nil, fmt.Errorf("baseline %s: domain %q has no record count", strategy, d.Name)
+		}
+		w[i] = math.Pow(float64(d.Records), exp)
+	}
+	p, err := data.Normalize(w)
+	if err != nil {
+		return nil, fmt.Errorf("baseline %s: %w", strategy, err)
+	}
+	out := &data.Mixture{}
+	for i, d := range mix.Domains {
+		d.Weight, d.LossScale = p[i], 0
+		out.Domains = append(out.Domains, d)
+	}
+	return out, out.Validate()
+}
+
+// RecordCounts sets each domain's Records from its file where the mixture
+// does not say (a user's mixture written by hand).
+func RecordCounts(mix *data.Mixture) error {
+	for i, d := range mix.Domains {
+		if d.Records > 0 {
+			continue
+		}
+		recs, err := data.IndexRecords(d.Path)
+		if err != nil {
+			return fmt.Errorf("domain %q: %w", d.Name, err)
+		}
+		mix.Domains[i].Records = recs.Len()
+	}
+	return nil
 }
 
 // TransferFiles is Transfer on files: it reads the mixture and the weights

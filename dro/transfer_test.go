@@ -2,6 +2,8 @@ package dro
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -287,5 +289,49 @@ func TestTransferFiles(t *testing.T) {
 	if len(m.Domains) != 2 || m.Domains[0].Name != "b" || m.Domains[1].Name != "c" ||
 		m.Domains[0].Path != filepath.Join(dir, "b.jsonl") {
 		t.Errorf("got %+v", m.Domains)
+	}
+}
+
+// TestBottomKAndBaselines: bottom-k keeps the lowest-weighted domains;
+// proportional and temperature mixtures follow the record counts by hand.
+func TestBottomKAndBaselines(t *testing.T) {
+	mix := &data.Mixture{}
+	for i, n := range []int{100, 400, 900, 1600} {
+		mix.Domains = append(mix.Domains, data.Domain{Name: fmt.Sprint("d", i), Path: "/x", Weight: 1, Records: n})
+	}
+	w, err := NewWeightsFile([]string{"d0", "d1", "d2", "d3"}, []float64{0.4, 0.1, 0.3, 0.2}, []int{100, 400, 900, 1600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bottom, err := Transfer(mix, w, BottomK, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(bottom.Domains[0].Name, bottom.Domains[1].Name, bottom.Domains[0].Weight); len(bottom.Domains) != 2 || got != "d1d30.5" {
+		t.Errorf("bottom-50%%: %v (%d domains), want d1 d3 at 0.5", got, len(bottom.Domains))
+	}
+	prop, err := Baseline(mix, Proportional, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// sqrt counts 10, 20, 30, 40 (sum 100) at T = 2; counts sum 3000.
+	temp, err := Baseline(mix, Temperature, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []float64{100.0 / 3000, 400.0 / 3000, 900.0 / 3000, 1600.0 / 3000} {
+		if math.Abs(prop.Domains[i].Weight-want) > 1e-12 {
+			t.Errorf("proportional d%d: %v, want %v", i, prop.Domains[i].Weight, want)
+		}
+		if want := float64(10*(i+1)) / 100; math.Abs(temp.Domains[i].Weight-want) > 1e-12 {
+			t.Errorf("temperature d%d: %v, want %v", i, temp.Domains[i].Weight, want)
+		}
+	}
+	mix.Domains[2].Records = 0
+	if _, err := Baseline(mix, Proportional, 0); err == nil || !strings.Contains(err.Error(), `"d2" has no record count`) {
+		t.Errorf("missing count: %v", err)
+	}
+	if _, err := Baseline(mix, Temperature, 0); err == nil {
+		t.Error("temperature 0 accepted")
 	}
 }

@@ -19,7 +19,11 @@ import (
 // Config is the whole job of `tdro run`. Presets live in configs/*.json;
 // a user's file is decoded over a preset, so it lists only what differs.
 type Config struct {
-	Seed     uint64           `json:"seed"`
+	Seed uint64 `json:"seed"`
+	// Seeds, when set, replicates the run: every stage runs once per seed
+	// (the top-level seed is then unused) and the study stage compares each
+	// mixture with uniform across them.
+	Seeds    []uint64         `json:"seeds,omitempty"`
 	Prepare  PrepareConfig    `json:"prepare"`
 	Model    ModelConfig      `json:"model"`
 	Train    train.Recipe     `json:"train"` // stage 0 (reference, uniform) and stage 2 (each mixture); the pipeline wires model, data, output and seed
@@ -54,11 +58,14 @@ type ModelConfig struct {
 	Tokenizer string `json:"tokenizer,omitempty"` // from scratch: tokenizer.json or its directory; relative paths are under the data directory
 }
 
-// TransferConfig is one stage-2 mixture made from the learned weights.
+// TransferConfig is one stage-2 mixture: made from the learned weights
+// (top-k, bottom-k, ratio, loss-reweight) or a size-based baseline that
+// uses none (proportional, temperature), trained with the same recipe.
 type TransferConfig struct {
-	Name     string       `json:"name"` // e.g. top70, ratio
-	Strategy dro.Strategy `json:"strategy"`
-	Percent  float64      `json:"percent,omitempty"`
+	Name        string       `json:"name"` // e.g. top70, ratio
+	Strategy    dro.Strategy `json:"strategy"`
+	Percent     float64      `json:"percent,omitempty"`     // top-k, bottom-k
+	Temperature float64      `json:"temperature,omitempty"` // temperature: p ∝ n^(1/T)
 }
 
 // EvalConfig is the evaluation of every model (and BM25).
@@ -168,17 +175,24 @@ func (c *Config) Validate() error {
 		errs = append(errs, "dro: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	check(len(c.Transfer) > 0, "transfer: at least one mixture")
+	seen := map[uint64]bool{}
+	for _, seed := range c.Seeds {
+		check(!seen[seed], "seeds: %d is listed twice", seed)
+		seen[seed] = true
+	}
 	names := map[string]bool{"reference": true, "uniform": true, "bm25": true}
 	for i, t := range c.Transfer {
 		check(t.Name != "" && !strings.ContainsAny(t.Name, `/\ `), "transfer[%d].name: must be a plain non-empty name, got %q", i, t.Name)
 		check(!names[t.Name], "transfer[%d].name: %q is taken", i, t.Name)
 		names[t.Name] = true
 		switch t.Strategy {
-		case dro.TopK:
+		case dro.TopK, dro.BottomK:
 			check(t.Percent > 0 && t.Percent <= 100, "transfer[%d].percent: must be in (0,100], got %v", i, t.Percent)
-		case dro.Ratio, dro.LossReweight:
+		case dro.Temperature:
+			check(t.Temperature > 0, "transfer[%d].temperature: must be > 0, got %v", i, t.Temperature)
+		case dro.Ratio, dro.LossReweight, dro.Proportional:
 		default:
-			errs = append(errs, fmt.Sprintf("transfer[%d].strategy: unknown %q (want one of %v)", i, t.Strategy, dro.Strategies))
+			errs = append(errs, fmt.Sprintf("transfer[%d].strategy: unknown %q (want one of %v, %s, %s)", i, t.Strategy, dro.Strategies, dro.Proportional, dro.Temperature))
 		}
 	}
 	check(c.Eval.BatchSize > 0, "eval.batch_size must be > 0")

@@ -46,6 +46,9 @@ type Stage struct {
 	Label string
 	Flow  []string
 	Group string
+	// prefix is the name prefix InDir gave the stage (its group's own
+	// names are resolved under it: Step.Manifest, Step.Result).
+	prefix string
 	// Check, when set, says whether the outputs in run directory dir load
 	// (e.g. a mixture whose domain paths resolve). A stage whose outputs do
 	// not load is not done: Check runs after Run, failing the stage, and
@@ -55,11 +58,25 @@ type Stage struct {
 
 // Step is what a running stage sees.
 type Step struct {
-	Dir     string // the run directory
+	Dir     string // the run directory (the stage's sub-directory of it, under InDir)
 	Resume  bool   // an earlier attempt with the same key was interrupted: continue from its checkpoint
+	root    string // the engine's run directory (manifests, logs)
 	stage   *Stage
 	log     io.Writer
 	results map[string]Result // earlier stages of this invocation
+}
+
+// Manifest is the manifest of an earlier stage, named as the stage's own
+// graph names it (under InDir's prefix), or nil if it has none.
+func (s *Step) Manifest(stage string) (*Manifest, error) {
+	return LoadManifest(s.root, s.stage.prefix+stage)
+}
+
+// Result is what this invocation did with an earlier stage, named as the
+// stage's own graph names it.
+func (s *Step) Result(stage string) (Result, bool) {
+	r, ok := s.results[s.stage.prefix+stage]
+	return r, ok
 }
 
 // Path joins rel onto the run directory.
@@ -253,7 +270,7 @@ func (e *Engine) runStage(ctx context.Context, st *Stage, done map[string]*Manif
 		return Result{}, fmt.Errorf("stage %s: %w", st.Name, err)
 	}
 	defer stageLog.Close()
-	step := &Step{Dir: e.Dir, Resume: resume, stage: st, log: io.MultiWriter(logw, stageLog), results: results}
+	step := &Step{Dir: e.Dir, root: e.Dir, Resume: resume, stage: st, log: io.MultiWriter(logw, stageLog), results: results}
 	if resume {
 		step.Logf("resuming the interrupted attempt started %s", mark.Started.Format(time.RFC3339))
 	} else {
@@ -411,4 +428,45 @@ func FormatSeconds(s float64) string {
 	}
 	d := time.Duration(s * float64(time.Second)).Round(time.Second)
 	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+}
+
+// InDir moves a stage graph into sub-directory dir of the run: names (and
+// their After and Flow) get prefix, relative outputs, scratch paths and
+// inputs are under dir, and Run and Check see dir as their run directory.
+// The same graph can so run once per seed in one run directory.
+func InDir(stages []Stage, dir, prefix string) []Stage {
+	out := make([]Stage, len(stages))
+	under := func(paths []string) []string {
+		moved := make([]string, len(paths))
+		for i, p := range paths {
+			moved[i] = p
+			if !filepath.IsAbs(p) {
+				moved[i] = filepath.Join(dir, p)
+			}
+		}
+		return moved
+	}
+	named := func(names []string) []string {
+		moved := make([]string, len(names))
+		for i, n := range names {
+			moved[i] = prefix + n
+		}
+		return moved
+	}
+	for i, st := range stages {
+		st.Name, st.prefix = prefix+st.Name, prefix+st.prefix
+		st.After, st.Flow = named(st.After), named(st.Flow)
+		st.Outputs, st.Scratch, st.Inputs = under(st.Outputs), under(st.Scratch), under(st.Inputs)
+		run := st.Run
+		st.Run = func(ctx context.Context, s *Step) error {
+			sub := *s
+			sub.Dir = filepath.Join(s.Dir, dir)
+			return run(ctx, &sub)
+		}
+		if check := st.Check; check != nil {
+			st.Check = func(d string) error { return check(filepath.Join(d, dir)) }
+		}
+		out[i] = st
+	}
+	return out
 }

@@ -142,7 +142,12 @@ func transferStage(opt Options, tokenizerPath string) Stage {
 			weights := s.Path(droDir, weightsFile(cfg.DRO.SelectFrom))
 			for _, t := range cfg.Transfer {
 				out := s.Path(mixturePath(t.Name))
-				m, err := dro.TransferFiles(s.Path(mixtureFile), weights, t.Strategy, t.Percent, out)
+				var m *data.Mixture
+				if t.Strategy == dro.Proportional || t.Strategy == dro.Temperature {
+					m, err = baselineMixture(mix, t, out)
+				} else {
+					m, err = dro.TransferFiles(s.Path(mixtureFile), weights, t.Strategy, t.Percent, out)
+				}
 				if err != nil {
 					return err
 				}
@@ -154,9 +159,27 @@ func transferStage(opt Options, tokenizerPath string) Stage {
 	}
 }
 
+// baselineMixture writes a size-based baseline (no learned weights) of mix.
+func baselineMixture(mix *data.Mixture, t TransferConfig, out string) (*data.Mixture, error) {
+	sized := &data.Mixture{Domains: append([]data.Domain(nil), mix.Domains...)}
+	if err := dro.RecordCounts(sized); err != nil {
+		return nil, err
+	}
+	m, err := dro.Baseline(sized, t.Strategy, t.Temperature)
+	if err != nil {
+		return nil, fmt.Errorf("transfer %s: %w", t.Name, err)
+	}
+	return m, m.Save(out)
+}
+
 func strategyLabel(t TransferConfig) string {
-	if t.Strategy == dro.TopK {
+	switch t.Strategy {
+	case dro.TopK:
 		return fmt.Sprintf("top-k %g%%", t.Percent)
+	case dro.BottomK:
+		return fmt.Sprintf("bottom-k %g%%", t.Percent)
+	case dro.Temperature:
+		return fmt.Sprintf("temperature T=%g", t.Temperature)
 	}
 	return string(t.Strategy)
 }

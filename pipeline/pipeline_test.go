@@ -34,6 +34,9 @@ func TestMain(m *testing.M) {
 	if reference.dir != "" {
 		os.RemoveAll(reference.dir)
 	}
+	if studyRun.dir != "" {
+		os.RemoveAll(studyRun.dir)
+	}
 	os.Exit(code)
 }
 
@@ -756,6 +759,10 @@ func TestPipelineHelper(t *testing.T) {
 	dir := os.Getenv("TDRO_PIPELINE_RUN")
 	if dir == "" {
 		t.Skip("helper process only")
+	}
+	if os.Getenv("TDRO_PIPELINE_STUDY") != "" {
+		Run(context.Background(), studyOptions(t, dir))
+		return
 	}
 	Run(context.Background(), tinyOptions(t, dir))
 }

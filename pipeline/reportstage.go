@@ -48,7 +48,7 @@ func reportStage(opt Options, models []string, stages []Stage) Stage {
 			total, cpu := 0.0, 0.0
 			for _, st := range stages {
 				name := st.Name
-				m, err := LoadManifest(s.Dir, name)
+				m, err := s.Manifest(name)
 				if err != nil || m == nil {
 					return fmt.Errorf("manifest of stage %s: %v", name, err)
 				}
@@ -58,7 +58,7 @@ func reportStage(opt Options, models []string, stages []Stage) Stage {
 				if m.Resumed {
 					status = Resumed
 				}
-				if res, ok := s.results[name]; ok {
+				if res, ok := s.Result(name); ok {
 					status = res.Status
 				}
 				r.Stages = append(r.Stages, DiagramNode{Name: name, Label: st.Label, After: st.Flow, group: st.Group,
@@ -72,7 +72,7 @@ func reportStage(opt Options, models []string, stages []Stage) Stage {
 			}
 			var curves []Curve
 			for _, m := range models {
-				c, err := ReadLossLog(s.Path(trainLog(m)), runLabel(m))
+				c, err := ReadLossLog(s.Path(trainLog(m)), runLabel(m, cfg.Transfer))
 				if err != nil {
 					return err
 				}
@@ -151,9 +151,16 @@ func baseNote(m ModelConfig) string {
 	return "base is the seeded random initialisation every training starts from, evaluated untrained: the columns beside it show what training changed."
 }
 
-func runLabel(model string) string {
+// runLabel names a trained model in plots: the reference, a size-based
+// baseline, or a mixture from the tDRO weights.
+func runLabel(model string, transfers []TransferConfig) string {
 	if model == referenceRun {
 		return "uniform (reference)"
+	}
+	for _, t := range transfers {
+		if t.Name == model && (t.Strategy == dro.Proportional || t.Strategy == dro.Temperature) {
+			return "baseline " + model
+		}
 	}
 	return "tDRO " + model
 }

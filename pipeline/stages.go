@@ -11,11 +11,41 @@ import (
 	"github.com/tdro/tdro/train"
 )
 
-// Stages builds the pipeline for opt: prepare -> reference (uniform) -> dro
-// -> transfer -> one fine-tuning per mixture -> evaluation of every model,
-// the untrained starting model and BM25 -> report. The uniform baseline of stage 2 is the reference
-// model itself: the same recipe on the uniform mixture, trained once.
+// Stages builds the pipeline for opt. With one seed (no "seeds" in the
+// config) it is seedStages at the run directory's top. With seeds, every
+// seed runs the whole graph in its own sub-directory (seed-N/, stages named
+// "seed-N.STAGE", each resumable and skippable on its own), and a study
+// stage compares every mixture with uniform across the seeds.
 func Stages(opt Options) ([]Stage, error) {
+	seeds := opt.Config.Seeds
+	if len(seeds) == 0 {
+		return seedStages(opt)
+	}
+	var all []Stage
+	for _, seed := range seeds {
+		o := opt
+		c := *opt.Config
+		c.Seed, c.Seeds = seed, nil
+		o.Config = &c
+		o.Out = filepath.Join(opt.Out, seedDir(seed))
+		st, err := seedStages(o)
+		if err != nil {
+			return nil, fmt.Errorf("seed %d: %w", seed, err)
+		}
+		all = append(all, InDir(st, seedDir(seed), seedDir(seed)+".")...)
+	}
+	return append(all, studyStage(opt, all)), nil
+}
+
+// seedDir is the sub-directory of one seed's stages in a study.
+func seedDir(seed uint64) string { return fmt.Sprintf("seed-%d", seed) }
+
+// seedStages builds one seed's pipeline: prepare -> reference (uniform) ->
+// dro -> transfer -> one fine-tuning per mixture -> evaluation of every
+// model, the untrained starting model and BM25 -> report. The uniform
+// baseline of stage 2 is the reference model itself: the same recipe on the
+// uniform mixture, trained once.
+func seedStages(opt Options) ([]Stage, error) {
 	cfg := opt.Config
 	tokenizer, err := tokenizerPath(opt)
 	if err != nil {

@@ -2,7 +2,11 @@ package study
 
 import (
 	"math"
+	"strings"
 	"testing"
+
+	"github.com/tdro/tdro/eval"
+	"github.com/tdro/tdro/eval/metrics"
 )
 
 func near(t *testing.T, what string, got, want, tol float64) {
@@ -106,4 +110,51 @@ func TestMinimumDetectableEffect(t *testing.T) {
 	if !math.IsNaN(MinimumDetectableEffect(0.01, 1, 0.05, 0.8)) {
 		t.Error("one pair has an effect size")
 	}
+}
+
+// TestAnalyzeVerdicts checks the plain-words verdicts on planted
+// differences: a clear gain, no difference, an identical run, one seed.
+func TestAnalyzeVerdicts(t *testing.T) {
+	o := DefaultOptions()
+	mk := func(base, better, noise, same []float64) []Seed {
+		var seeds []Seed
+		for i := range base {
+			seeds = append(seeds, Seed{Seed: uint64(i + 1), Results: resultsOf(t, map[string]float64{
+				"uniform": base[i], "better": better[i], "noise": noise[i], "same": base[i]})})
+		}
+		return seeds
+	}
+	r, err := Analyze(mk([]float64{0.30, 0.32, 0.31, 0.29}, []float64{0.40, 0.43, 0.41, 0.40},
+		[]float64{0.31, 0.30, 0.32, 0.28}, nil), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"better": "better than uniform", "noise": "no evidence of a difference", "same": "identical to uniform"}
+	for _, row := range r.Runs {
+		if !strings.Contains(row.Verdict, want[row.Run]) {
+			t.Errorf("%s: %q, want %q", row.Run, row.Verdict, want[row.Run])
+		}
+	}
+	one, err := Analyze(mk([]float64{0.3}, []float64{0.4}, []float64{0.3}, nil), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(one.Runs[0].Verdict, "one seed") {
+		t.Errorf("one seed: %q", one.Runs[0].Verdict)
+	}
+}
+
+// resultsOf makes one seed's results: one set, two queries whose nDCG@10
+// average to each run's value.
+func resultsOf(t *testing.T, runs map[string]float64) *eval.Results {
+	t.Helper()
+	m := metrics.Measure{Kind: metrics.NDCG, K: 10}
+	res := &eval.Results{}
+	for _, name := range []string{"uniform", "better", "noise", "same"} {
+		v := runs[name]
+		res.Runs = append(res.Runs, &eval.RunResult{Name: name, Datasets: []*eval.DatasetResult{{Dataset: "set", Run: name,
+			Scores: &metrics.Scores{Measures: []metrics.Measure{m}, Queries: []string{"q1", "q2"},
+				PerQuery: map[string][]float64{"q1": {v - 0.01}, "q2": {v + 0.01}}, Mean: []float64{v}}}}})
+	}
+	return res
 }

@@ -18,6 +18,7 @@ func init() {
 	var opt pipeline.Options
 	var preset, configPath, initCkpt string
 	var seed uint64
+	var seeds int
 	var check bool
 	cmd := &cobra.Command{
 		Use:   "run [--preset default|tiny|large|official] [--config FILE] --data DIR --out RUN",
@@ -46,6 +47,15 @@ the preset and only needs the fields that differ.`,
 			}
 			if cmd.Flags().Changed("seed") {
 				cfg.Seed = seed
+			}
+			if cmd.Flags().Changed("seeds") {
+				if seeds < 1 {
+					return fmt.Errorf("--seeds: must be >= 1, got %d", seeds)
+				}
+				cfg.Seeds = nil
+				for i := range uint64(seeds) {
+					cfg.Seeds = append(cfg.Seeds, cfg.Seed+i)
+				}
 			}
 			if initCkpt != "" { // replaces the preset's from-scratch model
 				cfg.Model = pipeline.ModelConfig{Init: initCkpt}
@@ -87,6 +97,7 @@ the preset and only needs the fields that differ.`,
 	f.StringVar(&opt.Out, "out", "", "run directory (created; rerun with the same directory to resume)")
 	f.StringVar(&initCkpt, "init", "", "start from this Hugging Face checkpoint directory instead of a model trained from scratch")
 	f.Uint64Var(&seed, "seed", 0, "override the config's seed")
+	f.IntVar(&seeds, "seeds", 0, "replicate the run over N seeds (the config's seed and the N-1 after it); a study report compares every mixture with uniform across them")
 	f.BoolVar(&check, "check", false, "check the config, data, evaluation sets and --out, print the stage plan, and train nothing")
 	f.StringSliceVar(&opt.Force, "force", nil, "rerun these stages even if up to date (their dependants follow when outputs change)")
 	rootCmd.AddCommand(cmd)

@@ -1,0 +1,198 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tdro/tdro/dro"
+	"github.com/tdro/tdro/eval/metrics"
+	evalreport "github.com/tdro/tdro/eval/report"
+	"github.com/tdro/tdro/internal/crashtest"
+	"github.com/tdro/tdro/study"
+)
+
+var studySeeds = []uint64{1, 2}
+
+// studyOptions is the tiny preset replicated over two seeds, with the
+// size-based baselines and the bottom-k control next to the learned mixtures.
+func studyOptions(t testing.TB, dir string) Options {
+	opt := tinyOptions(t, dir)
+	opt.Config.Seeds = studySeeds
+	opt.Config.Transfer = append(opt.Config.Transfer,
+		TransferConfig{Name: "bottom50", Strategy: dro.BottomK, Percent: 50},
+		TransferConfig{Name: "proportional", Strategy: dro.Proportional},
+		TransferConfig{Name: "temp2", Strategy: dro.Temperature, Temperature: 2})
+	if err := opt.Config.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return opt
+}
+
+var studyRun struct {
+	once sync.Once
+	dir  string
+	res  []Result
+	err  error
+}
+
+func uninterruptedStudy(t *testing.T) (string, []Result) {
+	t.Helper()
+	studyRun.once.Do(func() {
+		studyRun.dir, studyRun.err = os.MkdirTemp("", "tdro-study-*") // removed by TestMain
+		if studyRun.err == nil {
+			studyRun.res, studyRun.err = Run(context.Background(), studyOptions(t, studyRun.dir))
+		}
+	})
+	if studyRun.err != nil {
+		t.Fatal(studyRun.err)
+	}
+	return studyRun.dir, studyRun.res
+}
+
+// TestStudyTwoSeeds runs a 2-seed tiny study end to end: every seed's graph
+// runs in its own directory, study.json parses and its per-seed numbers are
+// the per-seed evaluation JSONs' means over sets, study.md leads with the
+// verdicts, and a second invocation skips every stage.
+func TestStudyTwoSeeds(t *testing.T) {
+	if os.Getenv("TDRO_PIPELINE_RUN") != "" {
+		return
+	}
+	dir, res := uninterruptedStudy(t)
+	if len(res) == 0 || res[len(res)-1].Stage != "study" {
+		t.Fatalf("last stage %v, want study", res[len(res)-1].Stage)
+	}
+	var rep study.Report
+	b, err := os.ReadFile(filepath.Join(dir, "study.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Seeds) != 2 || rep.Baseline.Run != "uniform" {
+		t.Fatalf("seeds %v, baseline %q", rep.Seeds, rep.Baseline.Run)
+	}
+	ndcg := metrics.Measure{Kind: metrics.NDCG, K: 10}
+	rows := append([]study.Row{rep.Baseline}, rep.Runs...)
+	seen := map[string]bool{}
+	for _, row := range rows {
+		seen[row.Run] = true
+		for si, seed := range studySeeds {
+			run := row.Run
+			if run == "uniform" {
+				run = referenceRun
+			}
+			r, err := evalreport.ReadJSON(filepath.Join(dir, seedDir(seed), evalDir(run), "json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := 0.0
+			for _, d := range r.Runs[0].Datasets {
+				v, _ := d.Mean(ndcg)
+				sum += v
+			}
+			if want := sum / float64(len(r.Runs[0].Datasets)); math.Abs(row.PerSeed[si]-want) > 1e-12 {
+				t.Errorf("%s seed %d: study says %v, the eval JSON %v", row.Run, seed, row.PerSeed[si], want)
+			}
+		}
+		if row.Run != "uniform" {
+			d := row.PerSeed[0] - rows[0].PerSeed[0] + row.PerSeed[1] - rows[0].PerSeed[1]
+			if math.Abs(row.Diff.Diff.Mean-d/2) > 1e-12 || !strings.HasPrefix(row.Verdict, row.Run+" vs uniform: ") {
+				t.Errorf("%s: difference %v, want %v; verdict %q", row.Run, row.Diff.Diff.Mean, d/2, row.Verdict)
+			}
+		}
+	}
+	for _, want := range []string{"uniform", "top70", "ratio", "bottom50", "proportional", "temp2", "base", "bm25"} {
+		if !seen[want] {
+			t.Errorf("study has no row for %s", want)
+		}
+	}
+	if len(rep.PerSet) != len(rep.Runs)*len(rep.Sets) || len(rep.Weights) == 0 || math.IsNaN(rep.RankCorrelation) {
+		t.Errorf("%d per-set rows for %d runs x %d sets; %d weight rows; rank correlation %v",
+			len(rep.PerSet), len(rep.Runs), len(rep.Sets), len(rep.Weights), rep.RankCorrelation)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "study.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"- top70 vs uniform: ", "| proportional |", "rank correlation between seeds", "## Cost", "| train-reference | 2 |"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("study.md lacks %q", want)
+		}
+	}
+	for _, seed := range studySeeds {
+		if _, err := os.Stat(filepath.Join(dir, seedDir(seed), "report.md")); err != nil {
+			t.Errorf("seed %d has no report: %v", seed, err)
+		}
+	}
+	again, err := Run(context.Background(), studyOptions(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range again {
+		if r.Status != Skipped {
+			t.Errorf("second invocation: %s %s, want skipped", r.Stage, r.Status)
+		}
+	}
+}
+
+// TestStudySIGKILLInSecondSeed kills a study while the second seed's
+// reference trains; rerunning resumes it and ends byte-identical to the
+// uninterrupted study.
+func TestStudySIGKILLInSecondSeed(t *testing.T) {
+	if os.Getenv("TDRO_PIPELINE_RUN") != "" {
+		return
+	}
+	refDir, _ := uninterruptedStudy(t)
+	stage := seedDir(2) + ".train-" + referenceRun
+	ckpt := filepath.Join(seedDir(2), checkpointDir(referenceRun), "checkpoint.bin")
+	var dir string
+	for attempt := 1; ; attempt++ {
+		dir = t.TempDir()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestPipelineHelper$")
+		cmd.Env = append(os.Environ(), "TDRO_PIPELINE_RUN="+dir, "TDRO_PIPELINE_STUDY=1")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		crashtest.KillWhen(t, cmd, 4*time.Minute, stage+"'s first checkpoint", func() bool {
+			_, err := os.Stat(filepath.Join(dir, ckpt))
+			return err == nil
+		})
+		if m, _ := LoadManifest(dir, stage); m == nil {
+			break
+		}
+		if attempt == 5 {
+			t.Fatalf("%s finished before the kill landed in 5 attempts: nothing was tested", stage)
+		}
+	}
+	res, err := Run(context.Background(), studyOptions(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]Status{}
+	for _, r := range res {
+		status[r.Stage] = r.Status
+	}
+	if status[stage] != Resumed || status[seedDir(1)+".report"] != Skipped {
+		t.Errorf("after the kill: %s %s (want resumed), seed 1's report %s (want skipped)", stage, status[stage], status[seedDir(1)+".report"])
+	}
+	for _, rel := range []string{"study.json",
+		filepath.Join(seedDir(2), modelDir(referenceRun), "model.safetensors"),
+		filepath.Join(seedDir(2), modelDir("top70"), "model.safetensors"),
+		filepath.Join(seedDir(2), droDir, dro.WeightsDir),
+		filepath.Join(seedDir(2), evalDir("proportional"), "runs")} {
+		a, errA := HashPath(filepath.Join(refDir, rel))
+		b, errB := HashPath(filepath.Join(dir, rel))
+		if errA != nil || errB != nil || a != b {
+			t.Errorf("%s differs from the uninterrupted study (%v %v)", rel, errA, errB)
+		}
+	}
+}
