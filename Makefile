@@ -6,7 +6,7 @@ GO ?= go
 DATA ?= ../shared/data
 RUN ?= runs/quickstart
 
-.PHONY: build test quickstart bench bench-torch fuzz clean
+.PHONY: build test quickstart study bench bench-torch fuzz clean
 
 build:
 	$(GO) build -o bin/tdro ./cmd/tdro
@@ -18,6 +18,9 @@ test:
 
 quickstart: build
 	./bin/tdro run --data $(DATA) --out $(RUN)
+
+study: build
+	./bin/tdro run --preset study --data $(DATA) --out runs/study
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...

@@ -1,5 +1,6 @@
 // Package configs holds the presets of `tdro run`, compiled into the binary:
-// default (the bundled quickstart, minutes on 2 cores), tiny (seconds; the
+// default (the bundled quickstart, minutes on 2 cores), study (the default
+// replicated over 3 seeds with baselines and the bottom-k control), tiny (seconds; the
 // end-to-end test), large (a bigger model and longer training, for a
 // GPU or a long CPU run) and official (the default's sizes with the official
 // tDRO recipe's values: temperature 0.002 in every stage, 1+1 passages in

@@ -30,7 +30,7 @@ type Recipe struct {
 	train.StepRecipe
 	// Learner names the weight learner (RegisterLearner); "tdro" is the
 	// paper's exponentiated-gradient ascent, configured by UpdateConfig.
-	Learner string `json:"learner" help:"domain-weight learner: tdro"`
+	Learner string `json:"learner" help:"domain-weight learner: tdro (the paper) or doremi (DoReMi: excess loss, no clip, averaged weights)"`
 	// MicroBatches is the official run's gradient_accumulation_steps: the
 	// batch is scored as this many micro-batches whose mean score makes one
 	// weight update; every micro-batch but the last is weighted with the

@@ -113,6 +113,8 @@ type Learner struct {
 	Last     []float64    `json:"last"`      // latest score of each domain (AbsentKeep)
 	Pending  []float64    `json:"pending"`   // scores summed since the last Update
 	Observed int          `json:"observed"`  // micro-batches in Pending
+	// Unclipped drops the norm clip of the step (DoReMi's update has none).
+	Unclipped bool `json:"unclipped,omitempty"`
 }
 
 // NewLearner starts k domains at uniform weights.
@@ -201,7 +203,10 @@ func (l *Learner) Update() []float64 {
 	for _, v := range m {
 		norm += v * v
 	}
-	scale := l.Config.Eta * math.Min(1, 1/(math.Sqrt(norm)+clipEpsilon))
+	scale := l.Config.Eta
+	if !l.Unclipped {
+		scale *= math.Min(1, 1/(math.Sqrt(norm)+clipEpsilon))
+	}
 	maxLog := math.Inf(-1)
 	for g := range k {
 		l.LogAlpha[g] += scale * m[g]
