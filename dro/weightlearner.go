@@ -3,8 +3,8 @@ package dro
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/tdro/tdro/train"
@@ -50,14 +50,7 @@ func RegisterLearner(name string, build NewWeightLearner) {
 }
 
 // LearnerNames lists the registered learners, sorted.
-func LearnerNames() []string {
-	names := make([]string, 0, len(weightLearners))
-	for n := range weightLearners {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func LearnerNames() []string { return slices.Sorted(maps.Keys(weightLearners)) }
 
 func checkLearner(name string) error {
 	if _, ok := weightLearners[name]; !ok {

@@ -2,7 +2,8 @@ package model
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/gomlx/gomlx/core/graph"
@@ -60,14 +61,7 @@ func register(f family, classes map[string]string) {
 }
 
 // ModelTypes lists the supported model_type values, sorted.
-func ModelTypes() []string {
-	names := make([]string, 0, len(modelTypes))
-	for n := range modelTypes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func ModelTypes() []string { return slices.Sorted(maps.Keys(modelTypes)) }
 
 // lookupType finds the config's model_type in the registry.
 func (c *Config) lookupType() (modelType, error) {

@@ -40,13 +40,31 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// reference is one uninterrupted run of the tiny preset, shared by the tests.
-var reference struct {
+// sharedRun is one uninterrupted run that several tests compare with,
+// made once and removed by TestMain.
+type sharedRun struct {
 	once sync.Once
 	dir  string
 	res  []Result
 	err  error
 }
+
+func (r *sharedRun) get(t *testing.T, options func(testing.TB, string) Options) (string, []Result) {
+	t.Helper()
+	r.once.Do(func() {
+		r.dir, r.err = os.MkdirTemp("", "tdro-pipeline-*")
+		if r.err == nil {
+			r.res, r.err = Run(context.Background(), options(t, r.dir))
+		}
+	})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return r.dir, r.res
+}
+
+// reference is one uninterrupted run of the tiny preset, shared by the tests.
+var reference sharedRun
 
 func tinyOptions(t testing.TB, dir string) Options {
 	cfg, err := LoadConfig("tiny", "")
@@ -56,19 +74,7 @@ func tinyOptions(t testing.TB, dir string) Options {
 	return Options{Config: cfg, ConfigName: "preset tiny", Command: "go test", Data: shareddata.Dir(t), Out: dir, Log: io.Discard}
 }
 
-func uninterrupted(t *testing.T) (string, []Result) {
-	t.Helper()
-	reference.once.Do(func() {
-		reference.dir, reference.err = os.MkdirTemp("", "tdro-pipeline-*")
-		if reference.err == nil {
-			reference.res, reference.err = Run(context.Background(), tinyOptions(t, reference.dir))
-		}
-	})
-	if reference.err != nil {
-		t.Fatal(reference.err)
-	}
-	return reference.dir, reference.res
-}
+func uninterrupted(t *testing.T) (string, []Result) { return reference.get(t, tinyOptions) }
 
 // TestEndToEndTinyPreset runs the whole pipeline on the tiny preset and
 // checks that every artefact of the run directory exists, parses and holds

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,26 +35,9 @@ func studyOptions(t testing.TB, dir string) Options {
 	return opt
 }
 
-var studyRun struct {
-	once sync.Once
-	dir  string
-	res  []Result
-	err  error
-}
+var studyRun sharedRun // removed by TestMain
 
-func uninterruptedStudy(t *testing.T) (string, []Result) {
-	t.Helper()
-	studyRun.once.Do(func() {
-		studyRun.dir, studyRun.err = os.MkdirTemp("", "tdro-study-*") // removed by TestMain
-		if studyRun.err == nil {
-			studyRun.res, studyRun.err = Run(context.Background(), studyOptions(t, studyRun.dir))
-		}
-	})
-	if studyRun.err != nil {
-		t.Fatal(studyRun.err)
-	}
-	return studyRun.dir, studyRun.res
-}
+func uninterruptedStudy(t *testing.T) (string, []Result) { return studyRun.get(t, studyOptions) }
 
 // TestStudyTwoSeeds runs a 2-seed tiny study end to end: every seed's graph
 // runs in its own directory, study.json parses and its per-seed numbers are
@@ -126,6 +108,15 @@ func TestStudyTwoSeeds(t *testing.T) {
 	for _, want := range []string{"- top70 vs uniform: ", "| proportional |", "rank correlation between seeds", "## Cost", "| train-reference | 2 |"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("study.md lacks %q", want)
+		}
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "study.html"))
+	if err != nil || !strings.Contains(string(page), rep.Runs[0].Verdict) || !strings.Contains(string(page), "differences.svg") {
+		t.Errorf("study.html lacks the first verdict or the figure (%v)", err)
+	}
+	for _, f := range []string{"differences.svg", "differences.png"} {
+		if fi, err := os.Stat(filepath.Join(dir, studyPlots, f)); err != nil || fi.Size() < 1000 {
+			t.Errorf("figure %s: %v", f, err)
 		}
 	}
 	for _, seed := range studySeeds {

@@ -3,11 +3,13 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"html/template"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/tdro/tdro/dro"
+	evalreport "github.com/tdro/tdro/eval/report"
 	"github.com/tdro/tdro/internal/atomicfile"
 	"github.com/tdro/tdro/study"
 )
@@ -32,7 +34,7 @@ func studyStage(opt Options, seedGraph []Stage) Stage {
 	return Stage{
 		Name: "study", After: after, Label: "study",
 		Config:  struct{ Seeds []uint64 }{cfg.Seeds},
-		Outputs: []string{"study.md", "study.json"},
+		Outputs: []string{"study.md", "study.html", "study.json", studyPlots},
 		Run: func(ctx context.Context, s *Step) error {
 			var seeds []study.Seed
 			records := map[string]float64{}
@@ -59,13 +61,26 @@ func studyStage(opt Options, seedGraph []Stage) Stage {
 			if err != nil {
 				return err
 			}
-			cost, err := costTable(s, seedGraph)
+			cost, err := costRows(s, seedGraph)
 			if err != nil {
 				return err
 			}
-			md := "# tdro study: " + filepath.Base(opt.Out) + "\n\n" + rep.Markdown() +
-				"\nThe evaluation sets are not used to choose any setting; every seed trains every mixture with the same recipe.\n\n## Cost\n\n" + cost
+			plot := filepath.ToSlash(filepath.Join(studyPlots, "differences.svg"))
+			if err := rep.PlotDifferences(s.Path(studyPlots, "differences"), "bm25"); err != nil {
+				return err
+			}
+			title := "tdro study: " + filepath.Base(opt.Out)
+			note := "The evaluation sets are not used to choose any setting; every seed trains every mixture with the same recipe."
+			md := "# " + title + "\n\n" + rep.Markdown() + "\n![differences against uniform with intervals](" + plot + ")\n\n" + note +
+				"\n\n## Cost\n\n" + costMarkdown(cost)
 			if err := atomicfile.WriteFile(s.Path("study.md"), []byte(md)); err != nil {
+				return err
+			}
+			page, err := rep.HTML(title, plot, evalreport.CSS, template.HTML("<p>"+template.HTMLEscapeString(note)+"</p><h2>Cost</h2>")+costHTML(cost))
+			if err != nil {
+				return err
+			}
+			if err := atomicfile.WriteFile(s.Path("study.html"), page); err != nil {
 				return err
 			}
 			return atomicfile.WriteJSON(s.Path("study.json"), rep)
@@ -73,38 +88,60 @@ func studyStage(opt Options, seedGraph []Stage) Stage {
 	}
 }
 
-// costTable sums wall and CPU time per stage kind (the name without its
-// seed) over the seeds, from the manifests.
-func costTable(s *Step, stages []Stage) (string, error) {
-	type cost struct {
-		wall, cpu float64
-		n         int
-	}
-	byKind := map[string]*cost{}
-	var kinds []string
-	total := cost{}
+// studyPlots holds the study's figures.
+const studyPlots = "study_plots"
+
+// costRow is the wall and CPU time of one stage kind (the stage name
+// without its seed) summed over the seeds; the last row is the total.
+type costRow struct {
+	Kind      string
+	Runs      int
+	Wall, CPU float64
+}
+
+// costRows reads the per-seed stages' manifests, most CPU first.
+func costRows(s *Step, stages []Stage) ([]costRow, error) {
+	byKind := map[string]*costRow{}
+	var rows []*costRow
+	total := costRow{Kind: "all"}
 	for _, st := range stages {
 		m, err := s.Manifest(st.Name)
 		if err != nil || m == nil {
-			return "", fmt.Errorf("manifest of stage %s: %v", st.Name, err)
+			return nil, fmt.Errorf("manifest of stage %s: %v", st.Name, err)
 		}
 		kind := st.Name[strings.Index(st.Name, ".")+1:]
 		c, ok := byKind[kind]
 		if !ok {
-			c = &cost{}
+			c = &costRow{Kind: kind}
 			byKind[kind] = c
-			kinds = append(kinds, kind)
+			rows = append(rows, c)
 		}
-		c.wall, c.cpu, c.n = c.wall+m.Seconds, c.cpu+m.CPUSeconds, c.n+1
-		total.wall, total.cpu = total.wall+m.Seconds, total.cpu+m.CPUSeconds
+		c.Wall, c.CPU, c.Runs = c.Wall+m.Seconds, c.CPU+m.CPUSeconds, c.Runs+1
+		total.Wall, total.CPU, total.Runs = total.Wall+m.Seconds, total.CPU+m.CPUSeconds, total.Runs+1
 	}
-	sort.SliceStable(kinds, func(i, j int) bool { return byKind[kinds[i]].cpu > byKind[kinds[j]].cpu })
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].CPU > rows[j].CPU })
+	out := make([]costRow, 0, len(rows)+1)
+	for _, r := range rows {
+		out = append(out, *r)
+	}
+	return append(out, total), nil
+}
+
+func costMarkdown(rows []costRow) string {
 	var b strings.Builder
 	b.WriteString("| stage | runs | wall | CPU |\n|---|---:|---:|---:|\n")
-	for _, k := range kinds {
-		c := byKind[k]
-		fmt.Fprintf(&b, "| %s | %d | %s | %s |\n", k, c.n, FormatSeconds(c.wall), FormatSeconds(c.cpu))
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %d | %s | %s |\n", r.Kind, r.Runs, FormatSeconds(r.Wall), FormatSeconds(r.CPU))
 	}
-	fmt.Fprintf(&b, "| all | %d | %s | %s |\n", len(stages), FormatSeconds(total.wall), FormatSeconds(total.cpu))
-	return b.String(), nil
+	return b.String()
+}
+
+func costHTML(rows []costRow) template.HTML {
+	var b strings.Builder
+	b.WriteString("<table><tr><th>stage</th><th>runs</th><th>wall</th><th>CPU</th></tr>")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "<tr><td>%s</td><td>%d</td><td>%s</td><td>%s</td></tr>", template.HTMLEscapeString(r.Kind), r.Runs, FormatSeconds(r.Wall), FormatSeconds(r.CPU))
+	}
+	b.WriteString("</table>")
+	return template.HTML(b.String())
 }
