@@ -66,7 +66,15 @@ type TransferConfig struct {
 	Strategy    dro.Strategy `json:"strategy"`
 	Percent     float64      `json:"percent,omitempty"`     // top-k, bottom-k
 	Temperature float64      `json:"temperature,omitempty"` // temperature: p ∝ n^(1/T)
+	// ODMRewardScale: strategy odm (online data mixing: the uniform mixture,
+	// its weights adapted during fine-tuning by an EXP3 bandit on the batch
+	// loss); rewards are loss / this.
+	ODMRewardScale float64 `json:"odm_reward_scale,omitempty"`
 }
+
+// StrategyODM is the transfer entry that trains with online data mixing
+// instead of a mixture from the tDRO weights.
+const StrategyODM dro.Strategy = "odm"
 
 // EvalConfig is the evaluation of every model (and BM25).
 type EvalConfig struct {
@@ -190,9 +198,11 @@ func (c *Config) Validate() error {
 			check(t.Percent > 0 && t.Percent <= 100, "transfer[%d].percent: must be in (0,100], got %v", i, t.Percent)
 		case dro.Temperature:
 			check(t.Temperature > 0, "transfer[%d].temperature: must be > 0, got %v", i, t.Temperature)
+		case StrategyODM:
+			check(t.ODMRewardScale > 0, "transfer[%d].odm_reward_scale: must be > 0 with strategy odm, got %v", i, t.ODMRewardScale)
 		case dro.Ratio, dro.LossReweight, dro.Proportional:
 		default:
-			errs = append(errs, fmt.Sprintf("transfer[%d].strategy: unknown %q (want one of %v, %s, %s)", i, t.Strategy, dro.Strategies, dro.Proportional, dro.Temperature))
+			errs = append(errs, fmt.Sprintf("transfer[%d].strategy: unknown %q (want one of %v, %s, %s, %s)", i, t.Strategy, dro.Strategies, dro.Proportional, dro.Temperature, StrategyODM))
 		}
 	}
 	check(c.Eval.BatchSize > 0, "eval.batch_size must be > 0")

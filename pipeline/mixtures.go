@@ -143,9 +143,13 @@ func transferStage(opt Options, tokenizerPath string) Stage {
 			for _, t := range cfg.Transfer {
 				out := s.Path(mixturePath(t.Name))
 				var m *data.Mixture
-				if t.Strategy == dro.Proportional || t.Strategy == dro.Temperature {
+				switch t.Strategy {
+				case dro.Proportional, dro.Temperature:
 					m, err = baselineMixture(mix, t, out)
-				} else {
+				case StrategyODM: // starts uniform; the bandit moves the weights while it trains
+					m = mix
+					err = mix.Save(out)
+				default:
 					m, err = dro.TransferFiles(s.Path(mixtureFile), weights, t.Strategy, t.Percent, out)
 				}
 				if err != nil {

@@ -158,8 +158,12 @@ func runLabel(model string, transfers []TransferConfig) string {
 		return "uniform (reference)"
 	}
 	for _, t := range transfers {
-		if t.Name == model && (t.Strategy == dro.Proportional || t.Strategy == dro.Temperature) {
+		switch {
+		case t.Name != model:
+		case t.Strategy == dro.Proportional || t.Strategy == dro.Temperature:
 			return "baseline " + model
+		case t.Strategy == StrategyODM:
+			return "online mixing " + model
 		}
 	}
 	return "tDRO " + model

@@ -56,7 +56,7 @@ func seedStages(opt Options) ([]Stage, error) {
 		stages = append(stages, baseStage(opt, tokenizer))
 	}
 	stages = append(stages, prepareStage(opt))
-	ref, err := trainStage(opt, referenceRun, mixtureFile, "prepare")
+	ref, err := trainStage(opt, referenceRun, mixtureFile, cfg.Train, "prepare")
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,11 @@ func seedStages(opt Options) ([]Stage, error) {
 	stages = append(stages, ref, d, transferStage(opt, tokenizer))
 	models := []string{referenceRun}
 	for _, t := range cfg.Transfer {
-		ft, err := trainStage(opt, t.Name, mixturePath(t.Name), "prepare", "transfer")
+		recipe := cfg.Train
+		if t.Strategy == StrategyODM { // the uniform mixture, its weights adapted while it trains
+			recipe.Mixing, recipe.ODMRewardScale = train.MixingODM, t.ODMRewardScale
+		}
+		ft, err := trainStage(opt, t.Name, mixturePath(t.Name), recipe, "prepare", "transfer")
 		if err != nil {
 			return nil, err
 		}
@@ -147,13 +151,13 @@ func start(opt Options) (dir, stage string, inputs []string, err error) {
 // trainStage is stage 0 (name "reference", the uniform mixture) or a stage-2
 // fine-tuning on a transferred mixture: the same recipe, seed and starting
 // model, so that only the mixture differs.
-func trainStage(opt Options, name, mixture string, after ...string) (Stage, error) {
+func trainStage(opt Options, name, mixture string, recipe train.Recipe, after ...string) (Stage, error) {
 	cfg := opt.Config
 	base, baseStage, inputs, err := start(opt)
 	if err != nil {
 		return Stage{}, err
 	}
-	tc := train.Config{Model: base, Recipe: cfg.Train, Seed: cfg.Seed}
+	tc := train.Config{Model: base, Recipe: recipe, Seed: cfg.Seed}
 	if baseStage != "" {
 		after = append([]string{baseStage}, after...)
 	}
@@ -164,13 +168,18 @@ func trainStage(opt Options, name, mixture string, after ...string) (Stage, erro
 			flow = []string{baseStage, "prepare"}
 		}
 	}
+	outputs := []string{modelDir(name)}
+	if recipe.Mixing == train.MixingODM {
+		label += " (online mixing)"
+		outputs = append(outputs, odmLog(name))
+	}
 	return Stage{
 		Name: "train-" + name, After: after, Inputs: inputs, Label: label, Flow: flow,
 		Config: struct {
 			Train   train.Config
 			Mixture string
 		}{tc, mixture},
-		Outputs: []string{modelDir(name)},
+		Outputs: outputs,
 		Scratch: []string{checkpointDir(name), trainLog(name)},
 		Run: func(ctx context.Context, s *Step) error {
 			c := tc
@@ -183,10 +192,18 @@ func trainStage(opt Options, name, mixture string, after ...string) (Stage, erro
 			if err := copyFile(res.Log, s.Path(trainLog(name))); err != nil {
 				return err
 			}
+			if recipe.Mixing == train.MixingODM {
+				if err := copyFile(filepath.Join(c.Out, train.ODMFile), s.Path(odmLog(name))); err != nil {
+					return err
+				}
+			}
 			return copyDir(res.ModelDir, s.Path(modelDir(name)))
 		},
 	}, nil
 }
+
+// odmLog is where an online-mixing run's weight trajectory is kept.
+func odmLog(name string) string { return filepath.Join("odm", name+".jsonl") }
 
 // droStage is stage 1: the proxy starts from the same model as stage 0, the
 // frozen reference is stage 0's output.

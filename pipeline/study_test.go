@@ -28,7 +28,8 @@ func studyOptions(t testing.TB, dir string) Options {
 	opt.Config.Transfer = append(opt.Config.Transfer,
 		TransferConfig{Name: "bottom50", Strategy: dro.BottomK, Percent: 50},
 		TransferConfig{Name: "proportional", Strategy: dro.Proportional},
-		TransferConfig{Name: "temp2", Strategy: dro.Temperature, Temperature: 2})
+		TransferConfig{Name: "temp2", Strategy: dro.Temperature, Temperature: 2},
+		TransferConfig{Name: "odm", Strategy: StrategyODM, ODMRewardScale: 10})
 	if err := opt.Config.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -36,6 +37,8 @@ func studyOptions(t testing.TB, dir string) Options {
 }
 
 var studyRun sharedRun // removed by TestMain
+
+func opt(t *testing.T) Options { return studyOptions(t, t.TempDir()) }
 
 func uninterruptedStudy(t *testing.T) (string, []Result) { return studyRun.get(t, studyOptions) }
 
@@ -92,7 +95,7 @@ func TestStudyTwoSeeds(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"uniform", "top70", "ratio", "bottom50", "proportional", "temp2", "base", "bm25"} {
+	for _, want := range []string{"uniform", "top70", "ratio", "bottom50", "proportional", "temp2", "odm", "base", "bm25"} {
 		if !seen[want] {
 			t.Errorf("study has no row for %s", want)
 		}
@@ -111,7 +114,7 @@ func TestStudyTwoSeeds(t *testing.T) {
 		}
 	}
 	page, err := os.ReadFile(filepath.Join(dir, "study.html"))
-	if err != nil || !strings.Contains(string(page), rep.Runs[0].Verdict) || !strings.Contains(string(page), "differences.svg") {
+	if err != nil || !strings.Contains(string(page), "<li>"+rep.Runs[0].Run+" vs uniform: ") || !strings.Contains(string(page), "differences.svg") {
 		t.Errorf("study.html lacks the first verdict or the figure (%v)", err)
 	}
 	for _, f := range []string{"differences.svg", "differences.png"} {
@@ -120,6 +123,9 @@ func TestStudyTwoSeeds(t *testing.T) {
 		}
 	}
 	for _, seed := range studySeeds {
+		if b, err := os.ReadFile(filepath.Join(dir, seedDir(seed), odmLog("odm"))); err != nil || strings.Count(string(b), "\n") != opt(t).Config.Train.Steps {
+			t.Errorf("seed %d: the online-mixing trajectory has no line per step (%v)", seed, err)
+		}
 		if _, err := os.Stat(filepath.Join(dir, seedDir(seed), "report.md")); err != nil {
 			t.Errorf("seed %d has no report: %v", seed, err)
 		}

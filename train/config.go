@@ -33,7 +33,12 @@ type StepRecipe struct {
 // each stage-2 mixture).
 type Recipe struct {
 	StepRecipe
-	LoRA *model.LoRA `json:"lora,omitempty" help:"LoRA adapters as JSON, e.g. {\"r\": 8}: only they train (PEFT's names: r, lora_alpha, lora_dropout, target_modules)"`
+	// Mixing is how each batch's domain is drawn: static ("" or "static":
+	// the mixture's weights) or odm (online data mixing, adapted during the
+	// run; ODMRewardScale is then required).
+	Mixing         string  `json:"mixing,omitempty" help:"domain sampling: static (the mixture's weights) or odm (EXP3 bandit on the batch loss during training, Albalak et al. 2023)"`
+	ODMRewardScale float64 `json:"odm_reward_scale,omitempty" help:"odm: rewards are batch loss / this (the ODM code divides LM losses by 10)"`
+	LoRA           *model.LoRA `json:"lora,omitempty" help:"LoRA adapters as JSON, e.g. {\"r\": 8}: only they train (PEFT's names: r, lora_alpha, lora_dropout, target_modules)"`
 }
 
 // Config is one training run, as JSON (`tdro train --config FILE`): the
@@ -141,7 +146,22 @@ func (c *Config) Validate() error {
 }
 
 // Validate checks the recipe's fields; it changes nothing.
-func (r *Recipe) Validate() error { return r.StepRecipe.Validate(0) }
+func (r *Recipe) Validate() error {
+	errs := []error{r.StepRecipe.Validate(0)}
+	switch r.Mixing {
+	case "", MixingStatic:
+		if r.ODMRewardScale != 0 {
+			errs = append(errs, errors.New("odm_reward_scale: set, but mixing is static"))
+		}
+	case MixingODM:
+		if !(r.ODMRewardScale > 0) {
+			errs = append(errs, fmt.Errorf("odm_reward_scale: must be > 0 with mixing odm, got %v", r.ODMRewardScale))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("mixing: unknown %q (want %q or %q)", r.Mixing, MixingStatic, MixingODM))
+	}
+	return errors.Join(errs...)
+}
 
 // Validate checks the shared fields, with at least minNegatives hard
 // negatives per query, naming each bad field; it changes nothing.

@@ -110,8 +110,13 @@ func (l *Loop) Start(resume bool) (int, error) {
 
 // truncateLog keeps the log lines of steps <= step (a crash can leave lines
 // past the last checkpoint, and a torn last line).
-func (l *Loop) truncateLog(step int) error {
-	b, err := os.ReadFile(l.LogPath())
+func (l *Loop) truncateLog(step int) error { return truncateJSONL(l.LogPath(), step) }
+
+// truncateJSONL keeps the lines of a per-step JSONL file (a "step" field
+// in each) up to step, dropping everything from the first line past it or
+// torn.
+func truncateJSONL(path string, step int) error {
+	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -129,7 +134,20 @@ func (l *Loop) truncateLog(step int) error {
 		keep.Write(sc.Bytes())
 		keep.WriteByte('\n')
 	}
-	return atomicfile.WriteFile(l.LogPath(), keep.Bytes())
+	return atomicfile.WriteFile(path, keep.Bytes())
+}
+
+// appendLine appends a per-step line to a JSONL file.
+func appendLine(path string, line []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 // Save writes a checkpoint for done steps.

@@ -119,6 +119,10 @@ func Run(ctx context.Context, cfg Config, resume bool, hooks ...NewHook) (*Resul
 		return nil, err
 	}
 	loop := &Loop{Dir: cfg.Out, Steps: cfg.Steps, CheckpointEvery: cfg.CheckpointEvery, Store: m.Store, Sampler: sampler, Name: "train"}
+	odm, err := onlineMixing(cfg, sampler, loop)
+	if err != nil {
+		return nil, err
+	}
 	for _, h := range hooks {
 		loop.Hooks = append(loop.Hooks, h(m))
 	}
@@ -143,6 +147,11 @@ func Run(ctx context.Context, cfg Config, resume bool, hooks ...NewHook) (*Resul
 			return nil, err
 		}
 		res.Steps, res.FinalLoss = i+1, sr.Loss
+		if odm != nil {
+			if err := odm.step(b.Domain, sr.Loss, i+1); err != nil {
+				return nil, err
+			}
+		}
 		sec := time.Since(t0).Seconds()
 		tokens := in.Queries.Real() + in.Passages.Real()
 		e := &LogEntry{Step: i + 1, Loss: sr.Loss, DomainLoss: DomainLosses(domains, &b, sr.PerExample),

@@ -144,6 +144,25 @@ func (s *Sampler) Probabilities() []float64 {
 	return p
 }
 
+// SetWeights changes the domain probabilities from the next batch on
+// (online mixing); every domain given weight must have records.
+func (s *Sampler) SetWeights(weights []float64) error {
+	if len(weights) != len(s.domains) {
+		return fmt.Errorf("sampler: %d weights for %d domains", len(weights), len(s.domains))
+	}
+	for i, d := range s.domains {
+		if weights[i] > 0 && (d.Records == nil || d.Records.Len() < s.cfg.BatchSize) {
+			return fmt.Errorf("sampler: domain %q cannot be sampled (%d records, batch %d)", d.Name, d.Records.Len(), s.cfg.BatchSize)
+		}
+	}
+	cdf, err := cumulative(weights, s.domains)
+	if err != nil {
+		return err
+	}
+	s.cdf = cdf
+	return nil
+}
+
 // Domains returns the sampler's domains, in mixture order.
 func (s *Sampler) Domains() []Domain { return s.domains }
 

@@ -68,14 +68,11 @@ func TestRecipeFlags(t *testing.T) {
 				continue
 			}
 			want, set := defaults[f.JSON]
-			wantStr := "null"
+			// A field the JSON leaves out (omitempty) holds its zero value.
+			wantStr := map[string]string{"bool": "false", "int": "0", "uint64": "0", "float64": "0", "string": "", "json": "null"}[fl.Value.Type()]
 			if set {
 				b, _ := json.Marshal(want)
 				wantStr = strings.Trim(string(b), `"`)
-			} else if fl.Value.Type() == "bool" {
-				wantStr = "false"
-			} else if fl.Value.Type() == "int" {
-				wantStr = "0"
 			}
 			if a, errA := strconv.ParseFloat(fl.DefValue, 64); errA == nil {
 				if b, errB := strconv.ParseFloat(wantStr, 64); errB == nil && a == b {
