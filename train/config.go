@@ -36,8 +36,8 @@ type Recipe struct {
 	// Mixing is how each batch's domain is drawn: static ("" or "static":
 	// the mixture's weights) or odm (online data mixing, adapted during the
 	// run; ODMRewardScale is then required).
-	Mixing         string  `json:"mixing,omitempty" help:"domain sampling: static (the mixture's weights) or odm (EXP3 bandit on the batch loss during training, Albalak et al. 2023)"`
-	ODMRewardScale float64 `json:"odm_reward_scale,omitempty" help:"odm: rewards are batch loss / this (the ODM code divides LM losses by 10)"`
+	Mixing         string      `json:"mixing,omitempty" help:"domain sampling: static (the mixture's weights) or odm (EXP3 bandit on the batch loss during training, Albalak et al. 2023)"`
+	ODMRewardScale float64     `json:"odm_reward_scale,omitempty" help:"odm: rewards are batch loss / this (the ODM code divides LM losses by 10)"`
 	LoRA           *model.LoRA `json:"lora,omitempty" help:"LoRA adapters as JSON, e.g. {\"r\": 8}: only they train (PEFT's names: r, lora_alpha, lora_dropout, target_modules)"`
 }
 
