@@ -103,7 +103,7 @@ func ScoringTemperature(cfg Config) (float64, error) {
 	if cfg.Temperature != 0 {
 		return cfg.Temperature, nil
 	}
-	loss, ok, err := train.TrainedLoss(cfg.Reference)
+	recipe, ok, err := train.TrainedRecipe(cfg.Reference)
 	if err != nil {
 		return 0, fmt.Errorf("reference: %w", err)
 	}
@@ -111,7 +111,7 @@ func ScoringTemperature(cfg Config) (float64, error) {
 		return 0, fmt.Errorf("config field temperature: not set, and the reference %s does not say what it was trained at (no %s); "+
 			"set it to the reference's training temperature (the official recipe: 0.002)", cfg.Reference, train.RecipeFile)
 	}
-	return loss.Temperature, nil
+	return recipe.Temperature, nil
 }
 
 // models is what the loop needs from the proxy and reference models, so

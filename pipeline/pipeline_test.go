@@ -259,7 +259,8 @@ func TestEndToEndTinyPreset(t *testing.T) {
 	// reference at that temperature).
 	for _, m := range trained {
 		jsonFile(filepath.Join(modelDir(m), train.RecipeFile))
-		loss, ok, err := train.TrainedLoss(path(modelDir(m)))
+		recipe, ok, err := train.TrainedRecipe(path(modelDir(m)))
+		loss := recipe.LossConfig
 		if err != nil || !ok || loss != cfg.Train.LossConfig {
 			t.Errorf("model %s: recipe loss %+v (%v, %v), want %+v", m, loss, ok, err, cfg.Train.LossConfig)
 		}

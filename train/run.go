@@ -186,22 +186,22 @@ func writeRecipe(dir string, cfg Config) error {
 	return atomicfile.WriteJSON(filepath.Join(dir, RecipeFile), cfg)
 }
 
-// TrainedLoss is the loss a model in dir was trained with, from its
+// TrainedRecipe is the recipe a model in dir was trained with, from its
 // RecipeFile; ok is false when dir has none (a checkpoint tdro did not
 // train).
-func TrainedLoss(dir string) (loss LossConfig, ok bool, err error) {
+func TrainedRecipe(dir string) (recipe Recipe, ok bool, err error) {
 	b, err := os.ReadFile(filepath.Join(dir, RecipeFile))
 	if errors.Is(err, os.ErrNotExist) {
-		return LossConfig{}, false, nil
+		return Recipe{}, false, nil
 	}
 	if err != nil {
-		return LossConfig{}, false, err
+		return Recipe{}, false, err
 	}
 	var cfg Config
 	if err := data.DecodeJSON(b, &cfg); err != nil {
-		return LossConfig{}, false, fmt.Errorf("%s: %w", filepath.Join(dir, RecipeFile), err)
+		return Recipe{}, false, fmt.Errorf("%s: %w", filepath.Join(dir, RecipeFile), err)
 	}
-	return cfg.LossConfig, true, nil
+	return cfg.Recipe, true, nil
 }
 
 // writeConfig records the effective configuration next to the run, its

@@ -20,6 +20,7 @@ import (
 	"github.com/tdro/tdro/eval/significance"
 	"github.com/tdro/tdro/internal/atomicfile"
 	"github.com/tdro/tdro/model"
+	"github.com/tdro/tdro/train"
 )
 
 func init() { rootCmd.AddCommand(newEvalCmd()) }
@@ -303,6 +304,11 @@ func evalModel(ctx context.Context, nm namedModel, cols []*collection.Collection
 		if opts.ModelKey, err = eval.DirKey(spec); err != nil {
 			return nil, err
 		}
+	}
+	if r, ok, err := train.TrainedRecipe(spec); err == nil && ok && opts.Logf != nil &&
+		(r.QueryMaxLen != opts.QueryMaxLen || r.PassageMaxLen != opts.MaxLen) {
+		opts.Logf("model %s was trained with %d query and %d passage tokens; it is evaluated with %d and %d (--query-max-len, --max-len)",
+			nm.name, r.QueryMaxLen, r.PassageMaxLen, opts.QueryMaxLen, opts.MaxLen)
 	}
 	opts.CountTokens = tokenCounter(m, opts.MaxLen)
 	return eval.Evaluate(ctx, m, cols, opts)
