@@ -24,6 +24,10 @@ type Domain struct {
 	Instructions []string `json:"instructions,omitempty"` // query instructions (one picked per example)
 	Symmetric    bool     `json:"symmetric,omitempty"`    // prompt both sides (duplicates, NLI, STS)
 	Records      int      `json:"records,omitempty"`      // count written by prepare
+	// SourceRecords is how many usable records the source held before
+	// prepare's per-domain sample (the size a size-proportional mixture of
+	// the full data weighs by); 0: unknown, Records is the size.
+	SourceRecords int `json:"source_records,omitempty"`
 }
 
 // Mixture is the list of training domains, stored as JSON.

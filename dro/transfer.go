@@ -116,8 +116,11 @@ const (
 const DefaultTemperature = 2.0
 
 // Baseline builds a size-based mixture from mix: Proportional, or
-// Temperature with exponent 1/temperature. Domains need their record
-// counts (data.Domain.Records; RecordCounts fills them from the files).
+// Temperature with exponent 1/temperature. A domain's size is its source's
+// (data.Domain.SourceRecords, before prepare's per-domain sample) when
+// known, else its record count (Records; RecordCounts fills it from the
+// files): with every domain capped at the same sample size, the capped
+// counts would make both baselines uniform.
 func Baseline(mix *data.Mixture, strategy Strategy, temperature float64) (*data.Mixture, error) {
 	if mix == nil || len(mix.Domains) == 0 {
 		return nil, fmt.Errorf("baseline: mixture has no domains")
@@ -135,10 +138,14 @@ func Baseline(mix *data.Mixture, strategy Strategy, temperature float64) (*data.
 	}
 	w := make([]float64, len(mix.Domains))
 	for i, d := range mix.Domains {
-		if d.Records <= 0 {
+		n := d.SourceRecords
+		if n <= 0 {
+			n = d.Records
+		}
+		if n <= 0 {
 			return nil, fmt.Errorf("baseline %s: domain %q has no record count", strategy, d.Name)
 		}
-		w[i] = math.Pow(float64(d.Records), exp)
+		w[i] = math.Pow(float64(n), exp)
 	}
 	p, err := data.Normalize(w)
 	if err != nil {

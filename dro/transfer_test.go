@@ -335,3 +335,19 @@ func TestBottomKAndBaselines(t *testing.T) {
 		t.Error("temperature 0 accepted")
 	}
 }
+
+// TestBaselineUsesSourceSizes: capped domains of equal size still get
+// size-proportional weights from their sources' sizes.
+func TestBaselineUsesSourceSizes(t *testing.T) {
+	mix := &data.Mixture{Domains: []data.Domain{
+		{Name: "a", Path: "/a", Weight: 1, Records: 1000, SourceRecords: 1000},
+		{Name: "b", Path: "/b", Weight: 1, Records: 1000, SourceRecords: 3000},
+	}}
+	m, err := Baseline(mix, Proportional, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Domains[0].Weight != 0.25 || m.Domains[1].Weight != 0.75 {
+		t.Errorf("weights %v %v, want 0.25 0.75 (by source size)", m.Domains[0].Weight, m.Domains[1].Weight)
+	}
+}

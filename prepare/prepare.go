@@ -210,7 +210,7 @@ func prepareDomain(ctx context.Context, src Source, set *dedup.Set, evalSum stri
 	if st, ok := readStamp(stampPath, key, path); ok {
 		dr = st.Report
 		dr.Reused, dr.Elapsed = true, time.Since(start)
-		d.Records = dr.Records
+		d.Records, d.SourceRecords = dr.Records, dr.Imported-dr.Duplicates
 		return d, dr, nil
 	}
 	res, err := importers.Import(src.Format, paths, importers.Options{SkipBad: opt.SkipBad})
@@ -254,7 +254,7 @@ func prepareDomain(ctx context.Context, src Source, set *dedup.Set, evalSum stri
 		return data.Domain{}, dr, err
 	}
 	dr.Elapsed = time.Since(start)
-	d.Records = len(recs)
+	d.Records, d.SourceRecords = len(recs), len(kept)
 	return d, dr, nil
 }
 
