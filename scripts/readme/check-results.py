@@ -3,7 +3,7 @@
 
   scripts/readme/check-results.py runs/quickstart     # after `make quickstart`
 
-Reads the nDCG@10 table of README.md's "Results of the bundled run" section
+Reads the nDCG@10 table of README.md's "One run in detail: the quickstart" section
 and the first nDCG@10 table of RUN/report.md, and prints every cell that
 differs (the run's value as it would appear in the README). Exits 1 when a
 cell differs or a dataset/run is missing on either side, 0 when the README
@@ -44,7 +44,7 @@ def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     readme = open("README.md", encoding="utf-8").read().split("\n")
-    sec = next(i for i, l in enumerate(readme) if l.startswith("## Results of the bundled run"))
+    sec = next(i for i, l in enumerate(readme) if l.startswith("## One run in detail: the quickstart"))
     want = cells(*table_after(readme, sec))
     report = open(sys.argv[1] + "/report.md", encoding="utf-8").read().split("\n")
     at = next(i for i, l in enumerate(report) if l.strip() == "**ndcg@10**")
