@@ -705,28 +705,7 @@ func TestSIGKILLDuringTrainingResumes(t *testing.T) {
 		{"dro", filepath.Join(droDir, "checkpoint.bin"), []string{"base", "prepare", "train-" + referenceRun}},
 	} {
 		t.Run(tc.stage, func(t *testing.T) {
-			// A kill that lands after the stage finished tests nothing: try
-			// again in a fresh directory (it lands mid-stage almost always).
-			var dir string
-			for attempt := 1; ; attempt++ {
-				dir = t.TempDir()
-				cmd := exec.Command(os.Args[0], "-test.run=^TestPipelineHelper$")
-				cmd.Env = append(os.Environ(), "TDRO_PIPELINE_RUN="+dir)
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				crashtest.KillWhen(t, cmd, 3*time.Minute, tc.stage+"'s first checkpoint", func() bool {
-					_, err := os.Stat(filepath.Join(dir, tc.checkpoint))
-					return err == nil
-				})
-				if m, _ := LoadManifest(dir, tc.stage); m == nil {
-					break
-				}
-				if attempt == 5 {
-					t.Fatalf("%s finished before the kill landed in 5 attempts: nothing was tested", tc.stage)
-				}
-				t.Logf("attempt %d: %s finished before the kill landed; again", attempt, tc.stage)
-			}
+			dir := killDuring(t, tc.stage, tc.checkpoint, 3*time.Minute)
 
 			res, err := Run(context.Background(), tinyOptions(t, dir))
 			if err != nil {
@@ -758,6 +737,34 @@ func TestSIGKILLDuringTrainingResumes(t *testing.T) {
 			same(filepath.Join(droDir, dro.WeightsDir))
 			same(mixturesDir)
 		})
+	}
+}
+
+// killDuring runs the pipeline helper process (env: extra environment) in
+// a fresh directory and SIGKILLs it once stage has written checkpoint
+// (relative to the run directory), and returns the directory. A kill that
+// lands after the stage finished tests nothing: it tries again in a fresh
+// directory (it lands mid-stage almost always), at most five times.
+func killDuring(t *testing.T, stage, checkpoint string, limit time.Duration, env ...string) string {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		dir := t.TempDir()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestPipelineHelper$")
+		cmd.Env = append(append(os.Environ(), "TDRO_PIPELINE_RUN="+dir), env...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		crashtest.KillWhen(t, cmd, limit, stage+"'s first checkpoint", func() bool {
+			_, err := os.Stat(filepath.Join(dir, checkpoint))
+			return err == nil
+		})
+		if m, _ := LoadManifest(dir, stage); m == nil {
+			return dir
+		}
+		if attempt == 5 {
+			t.Fatalf("%s finished before the kill landed in 5 attempts: nothing was tested", stage)
+		}
+		t.Logf("attempt %d: %s finished before the kill landed; again", attempt, stage)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,7 +13,6 @@ import (
 	"github.com/tdro/tdro/dro"
 	"github.com/tdro/tdro/eval/metrics"
 	evalreport "github.com/tdro/tdro/eval/report"
-	"github.com/tdro/tdro/internal/crashtest"
 	"github.com/tdro/tdro/study"
 )
 
@@ -151,25 +149,7 @@ func TestStudySIGKILLInSecondSeed(t *testing.T) {
 	refDir, _ := uninterruptedStudy(t)
 	stage := seedDir(2) + ".train-" + referenceRun
 	ckpt := filepath.Join(seedDir(2), checkpointDir(referenceRun), "checkpoint.bin")
-	var dir string
-	for attempt := 1; ; attempt++ {
-		dir = t.TempDir()
-		cmd := exec.Command(os.Args[0], "-test.run=^TestPipelineHelper$")
-		cmd.Env = append(os.Environ(), "TDRO_PIPELINE_RUN="+dir, "TDRO_PIPELINE_STUDY=1")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		crashtest.KillWhen(t, cmd, 4*time.Minute, stage+"'s first checkpoint", func() bool {
-			_, err := os.Stat(filepath.Join(dir, ckpt))
-			return err == nil
-		})
-		if m, _ := LoadManifest(dir, stage); m == nil {
-			break
-		}
-		if attempt == 5 {
-			t.Fatalf("%s finished before the kill landed in 5 attempts: nothing was tested", stage)
-		}
-	}
+	dir := killDuring(t, stage, ckpt, 4*time.Minute, "TDRO_PIPELINE_STUDY=1")
 	res, err := Run(context.Background(), studyOptions(t, dir))
 	if err != nil {
 		t.Fatal(err)
