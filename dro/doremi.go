@@ -34,14 +34,7 @@ func init() {
 		if u.Smoothing == 0 {
 			u.Smoothing = DoReMiSmoothing
 		}
-		start := make([]float64, len(domains))
-		for i, d := range domains {
-			start[i] = 1
-			if u.Init == InitMixture {
-				start[i] = d.Weight
-			}
-		}
-		l, err := NewLearnerAt(start, u)
+		l, err := NewLearnerAt(startWeights(domains, u.Init), u)
 		if err != nil {
 			return nil, err
 		}

@@ -72,15 +72,20 @@ const LearnerTDRO = "tdro"
 
 func init() {
 	RegisterLearner(LearnerTDRO, func(domains []train.Domain, cfg Recipe) (WeightLearner, error) {
-		start := make([]float64, len(domains))
-		for i, d := range domains {
-			start[i] = 1
-			if cfg.UpdateConfig.WithDefaults().Init == InitMixture {
-				start[i] = d.Weight
-			}
-		}
-		return NewLearnerAt(start, cfg.UpdateConfig)
+		return NewLearnerAt(startWeights(domains, cfg.UpdateConfig.WithDefaults().Init), cfg.UpdateConfig)
 	})
+}
+
+// startWeights is where alpha starts: uniform, or the mixture's weights.
+func startWeights(domains []train.Domain, init Init) []float64 {
+	start := make([]float64, len(domains))
+	for i, d := range domains {
+		start[i] = 1
+		if init == InitMixture {
+			start[i] = d.Weight
+		}
+	}
+	return start
 }
 
 // Weights implements WeightLearner.

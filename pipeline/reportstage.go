@@ -19,12 +19,10 @@ import (
 
 // reportStage renders report.md and report.html from what the other stages
 // wrote: it comes after every other stage.
-func reportStage(opt Options, models []string, stages []Stage) Stage {
+func reportStage(opt Options, stages []Stage) Stage {
 	cfg := opt.Config
-	after := make([]string, len(stages))
-	for i, st := range stages {
-		after[i] = st.Name
-	}
+	after := stageNames(stages)
+	models := trainedRuns(cfg)
 	return Stage{
 		Name: "report", After: after, Label: "report",
 		Config:  struct{ Command, Config string }{opt.Command, opt.ConfigName},
@@ -83,7 +81,7 @@ func reportStage(opt Options, models []string, stages []Stage) Stage {
 				return err
 			}
 			r.LossPlot, _ = filepath.Rel(s.Dir, loss)
-			if err := r.addResults(opt, s.Dir, models); err != nil {
+			if err := r.addResults(opt, s.Dir); err != nil {
 				return err
 			}
 			return r.Write(s.Dir)
@@ -233,12 +231,8 @@ func loadResults(dir string, runs []string) (*eval.Results, error) {
 
 // addResults fills the results tables: every model against the uniform
 // baseline with significance marks, BM25 beside.
-func (r *Report) addResults(opt Options, dir string, models []string) error {
-	runs := append(append([]string{}, models...), baseRun)
-	if opt.Config.Eval.BM25 {
-		runs = append(runs, "bm25")
-	}
-	res, err := loadResults(dir, runs)
+func (r *Report) addResults(opt Options, dir string) error {
+	res, err := loadResults(dir, evaluatedRuns(opt.Config))
 	if err != nil {
 		return err
 	}

@@ -65,7 +65,6 @@ func seedStages(opt Options) ([]Stage, error) {
 		return nil, err
 	}
 	stages = append(stages, ref, d, transferStage(opt, tokenizer))
-	models := []string{referenceRun}
 	for _, t := range cfg.Transfer {
 		recipe := cfg.Train
 		if t.Strategy == StrategyODM { // the uniform mixture, its weights adapted while it trains
@@ -76,19 +75,48 @@ func seedStages(opt Options) ([]Stage, error) {
 			return nil, err
 		}
 		stages = append(stages, ft)
-		models = append(models, t.Name)
 	}
 	if cfg.Eval.BM25 {
 		stages = append(stages, bm25Stage(opt))
 	}
-	for _, m := range append(models, baseRun) {
+	for _, m := range append(trainedRuns(cfg), baseRun) {
 		e, err := evalStage(opt, m)
 		if err != nil {
 			return nil, err
 		}
 		stages = append(stages, e)
 	}
-	return append(stages, reportStage(opt, models, stages)), nil
+	return append(stages, reportStage(opt, stages)), nil
+}
+
+// trainedRuns are the models a run trains: the reference (uniform) and one
+// per transfer entry.
+func trainedRuns(cfg *Config) []string {
+	runs := []string{referenceRun}
+	for _, t := range cfg.Transfer {
+		runs = append(runs, t.Name)
+	}
+	return runs
+}
+
+// evaluatedRuns are the runs with results: the trained models, the
+// untrained start and, when configured, BM25.
+func evaluatedRuns(cfg *Config) []string {
+	runs := append(trainedRuns(cfg), baseRun)
+	if cfg.Eval.BM25 {
+		runs = append(runs, "bm25")
+	}
+	return runs
+}
+
+// stageNames are the names of stages, in order (what a stage after all
+// of them waits for).
+func stageNames(stages []Stage) []string {
+	names := make([]string, len(stages))
+	for i, st := range stages {
+		names[i] = st.Name
+	}
+	return names
 }
 
 // tokenizerPath is the tokenizer every stage uses: the checkpoint's own or

@@ -36,8 +36,6 @@ func studyOptions(t testing.TB, dir string) Options {
 
 var studyRun sharedRun // removed by TestMain
 
-func opt(t *testing.T) Options { return studyOptions(t, t.TempDir()) }
-
 func uninterruptedStudy(t *testing.T) (string, []Result) { return studyRun.get(t, studyOptions) }
 
 // TestStudyTwoSeeds runs a 2-seed tiny study end to end: every seed's graph
@@ -121,7 +119,7 @@ func TestStudyTwoSeeds(t *testing.T) {
 		}
 	}
 	for _, seed := range studySeeds {
-		if b, err := os.ReadFile(filepath.Join(dir, seedDir(seed), odmLog("odm"))); err != nil || strings.Count(string(b), "\n") != opt(t).Config.Train.Steps {
+		if b, err := os.ReadFile(filepath.Join(dir, seedDir(seed), odmLog("odm"))); err != nil || strings.Count(string(b), "\n") != studyOptions(t, dir).Config.Train.Steps {
 			t.Errorf("seed %d: the online-mixing trajectory has no line per step (%v)", seed, err)
 		}
 		if _, err := os.Stat(filepath.Join(dir, seedDir(seed), "report.md")); err != nil {

@@ -19,20 +19,9 @@ import (
 // top of the run directory, with the cost of every stage kind.
 func studyStage(opt Options, seedGraph []Stage) Stage {
 	cfg := opt.Config
-	after := make([]string, len(seedGraph))
-	for i, st := range seedGraph {
-		after[i] = st.Name
-	}
-	runs := []string{referenceRun}
-	for _, t := range cfg.Transfer {
-		runs = append(runs, t.Name)
-	}
-	runs = append(runs, baseRun)
-	if cfg.Eval.BM25 {
-		runs = append(runs, "bm25")
-	}
+	runs := evaluatedRuns(cfg)
 	return Stage{
-		Name: "study", After: after, Label: "study",
+		Name: "study", After: stageNames(seedGraph), Label: "study",
 		Config:  struct{ Seeds []uint64 }{cfg.Seeds},
 		Outputs: []string{"study.md", "study.html", "study.json", studyPlots},
 		Run: func(ctx context.Context, s *Step) error {
@@ -91,8 +80,9 @@ func studyStage(opt Options, seedGraph []Stage) Stage {
 // studyPlots holds the study's figures.
 const studyPlots = "study_plots"
 
-// costRow is the wall and CPU time of one stage kind (the stage name
-// without its seed) summed over the seeds; the last row is the total.
+// costRow is the wall and CPU time of one stage kind (the stage's name
+// without InDir's seed prefix) summed over the seeds; the last row is the
+// total.
 type costRow struct {
 	Kind      string
 	Runs      int
@@ -109,7 +99,7 @@ func costRows(s *Step, stages []Stage) ([]costRow, error) {
 		if err != nil || m == nil {
 			return nil, fmt.Errorf("manifest of stage %s: %v", st.Name, err)
 		}
-		kind := st.Name[strings.Index(st.Name, ".")+1:]
+		kind := strings.TrimPrefix(st.Name, st.prefix) // the stage without its seed
 		c, ok := byKind[kind]
 		if !ok {
 			c = &costRow{Kind: kind}
