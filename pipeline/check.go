@@ -112,5 +112,15 @@ func Plan(opt Options) (string, error) {
 		}
 		fmt.Fprintf(&b, "%2d. %-18s after: %s\n", i+1, st.Name, after)
 	}
+	if opt.Config.Executor.Kind == ExecutorSlurm {
+		groups := groupJobs(opt.Config.Executor, stages, func(*Stage) bool { return false }, nil)
+		arrays := 0
+		for _, g := range groups {
+			if len(g.stages) > 1 {
+				arrays++
+			}
+		}
+		fmt.Fprintf(&b, "as Slurm jobs: %d sbatch submissions (%d of them job arrays) for %d stages\n", len(groups), arrays, len(stages))
+	}
 	return b.String(), nil
 }

@@ -30,6 +30,9 @@ type Config struct {
 	DRO      dro.Recipe       `json:"dro"`   // stage 1; the pipeline wires base, reference, data, output and seed
 	Transfer []TransferConfig `json:"transfer"`
 	Eval     EvalConfig       `json:"eval"`
+	// Executor says where the stages run: here, one after another, or as
+	// Slurm jobs (docs/cluster.md). It changes no stage's result.
+	Executor ExecutorConfig `json:"executor,omitzero"`
 }
 
 // PrepareConfig says which training data the run uses.
@@ -206,6 +209,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	check(c.Eval.BatchSize > 0, "eval.batch_size must be > 0")
+	errs = append(errs, c.Executor.problems()...)
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
 	}

@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -33,6 +34,7 @@ import (
 // Stage is one step of a pipeline.
 type Stage struct {
 	Name    string   // unique, used for manifests/NAME.json and logs/NAME.log
+	Kind    string   // the sort of work (one of StageKinds): a cluster job's resources are chosen by it
 	After   []string // earlier stages whose outputs this one reads
 	Inputs  []string // external files or directories it reads (content-hashed); absolute or relative to the run dir
 	Config  any      // settings that change its result; hashed as JSON
@@ -55,6 +57,21 @@ type Stage struct {
 	// before a skip, running the stage again.
 	Check func(dir string) error
 }
+
+// The stage kinds: what a cluster executor sizes its jobs by.
+const (
+	KindBase     = "base"
+	KindPrepare  = "prepare"
+	KindTrain    = "train"
+	KindDRO      = "dro"
+	KindTransfer = "transfer"
+	KindEval     = "eval"
+	KindReport   = "report"
+	KindStudy    = "study"
+)
+
+// StageKinds lists every stage kind.
+var StageKinds = []string{KindBase, KindPrepare, KindTrain, KindDRO, KindTransfer, KindEval, KindReport, KindStudy}
 
 // Step is what a running stage sees.
 type Step struct {
@@ -168,10 +185,7 @@ func (e *Engine) Run(ctx context.Context, stages []Stage) ([]Result, error) {
 	if err := validate(stages); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(e.Dir, "manifests"), 0o755); err != nil {
-		return nil, fmt.Errorf("run directory: %w", err)
-	}
-	unlock, err := lockDir(e.Dir)
+	unlock, err := e.lock(syscall.LOCK_EX)
 	if err != nil {
 		return nil, err
 	}
@@ -181,10 +195,6 @@ func (e *Engine) Run(ctx context.Context, stages []Stage) ([]Result, error) {
 			return nil, err
 		}
 	}
-	logw := e.Log
-	if logw == nil {
-		logw = os.Stderr
-	}
 	done := map[string]*Manifest{}
 	byName := map[string]Result{}
 	var results []Result
@@ -193,7 +203,7 @@ func (e *Engine) Run(ctx context.Context, stages []Stage) ([]Result, error) {
 		if err := ctx.Err(); err != nil {
 			return results, fmt.Errorf("interrupted before stage %s (rerun the same command to continue): %w", st.Name, err)
 		}
-		res, err := e.runStage(ctx, st, done, byName, logw)
+		res, err := e.runStage(ctx, st, done, byName)
 		if err != nil {
 			return results, err
 		}
@@ -204,40 +214,114 @@ func (e *Engine) Run(ctx context.Context, stages []Stage) ([]Result, error) {
 	return results, nil
 }
 
-func (e *Engine) runStage(ctx context.Context, st *Stage, done map[string]*Manifest, results map[string]Result, logw io.Writer) (Result, error) {
+// RunStage runs the one stage called name, as a cluster job does: the
+// stages it needs must be done (their manifests are read from the run
+// directory), and other stages may run at the same time in other
+// processes. Like Run, it skips the stage when it is up to date and resumes
+// an interrupted attempt.
+func (e *Engine) RunStage(ctx context.Context, stages []Stage, name string) (Result, error) {
+	if err := validate(stages); err != nil {
+		return Result{}, err
+	}
+	i := slices.IndexFunc(stages, func(st Stage) bool { return st.Name == name })
+	if i < 0 {
+		return Result{}, fmt.Errorf("pipeline: the run has no stage %s", name)
+	}
+	st := &stages[i]
+	unlock, err := e.lock(syscall.LOCK_SH)
+	if err != nil {
+		return Result{}, err
+	}
+	defer unlock()
+	unlockStage, err := lockFile(filepath.Join(e.Dir, "manifests", name+".lock"), syscall.LOCK_EX,
+		fmt.Sprintf("stage %s is running in another process", name))
+	if err != nil {
+		return Result{}, err
+	}
+	defer unlockStage()
+	done := map[string]*Manifest{}
+	for _, a := range st.After {
+		m, err := LoadManifest(e.Dir, a)
+		if err != nil {
+			return Result{}, fmt.Errorf("stage %s: %w", name, err)
+		}
+		if m == nil {
+			return Result{}, fmt.Errorf("stage %s needs stage %s, which has not finished", name, a)
+		}
+		done[a] = m
+	}
+	return e.runStage(ctx, st, done, nil)
+}
+
+// lock takes the run directory's lock: exclusive for a whole run in one
+// process, shared for one stage of a run whose stages run as separate jobs.
+func (e *Engine) lock(how int) (func(), error) {
+	if err := os.MkdirAll(filepath.Join(e.Dir, "manifests"), 0o755); err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
+	return lockFile(filepath.Join(e.Dir, ".lock"), how, fmt.Sprintf("run directory %s is in use by another tdro run", e.Dir))
+}
+
+// expect is the manifest a run of st would start from: its settings, the
+// hashes of its inputs and of its upstream stages' outputs, and the key
+// they make.
+func (e *Engine) expect(st *Stage, done map[string]*Manifest) (*Manifest, error) {
 	m := &Manifest{Stage: st.Name, Inputs: map[string]string{}, Upstream: map[string]string{}, Versions: CurrentVersions()}
 	var err error
 	if m.Config, err = json.Marshal(st.Config); err != nil {
-		return Result{}, fmt.Errorf("stage %s: encode config: %w", st.Name, err)
+		return nil, fmt.Errorf("stage %s: encode config: %w", st.Name, err)
 	}
 	for _, name := range st.After {
 		m.Upstream[name] = done[name].OutputsHash
 	}
 	for _, in := range st.Inputs {
 		if m.Inputs[in], err = HashPath(e.abs(in)); err != nil {
-			return Result{}, fmt.Errorf("stage %s: input: %w", st.Name, err)
+			return nil, fmt.Errorf("stage %s: input: %w", st.Name, err)
 		}
 	}
 	m.Key = stageKey(m)
+	return m, nil
+}
 
-	old, err := LoadManifest(e.Dir, st.Name)
+// upToDate returns the manifest of st's last completed run when it still
+// holds: the same key, not forced, its outputs as recorded and, with a
+// Check, loading. why says what made a recorded run stale when its outputs
+// do not load ("" otherwise).
+func (e *Engine) upToDate(st *Stage, key string) (old *Manifest, why string, err error) {
+	old, err = LoadManifest(e.Dir, st.Name)
+	if err != nil || old == nil || old.Key != key || contains(e.Force, st.Name) || !e.outputsIntact(old) {
+		return nil, "", err
+	}
+	if st.Check != nil {
+		if err := st.Check(e.Dir); err != nil {
+			return nil, fmt.Sprintf("recorded as done, but its outputs do not load (%v)", err), nil
+		}
+	}
+	return old, "", nil
+}
+
+func (e *Engine) runStage(ctx context.Context, st *Stage, done map[string]*Manifest, results map[string]Result) (Result, error) {
+	logw := e.Log
+	if logw == nil {
+		logw = os.Stderr
+	}
+	m, err := e.expect(st, done)
+	if err != nil {
+		return Result{}, err
+	}
+	old, why, err := e.upToDate(st, m.Key)
 	if err != nil {
 		return Result{}, fmt.Errorf("stage %s: %w", st.Name, err)
 	}
-	if old != nil && old.Key == m.Key && !contains(e.Force, st.Name) && e.outputsIntact(old) {
-		if st.Check == nil {
-			fmt.Fprintf(logw, "[%s] up to date (inputs unchanged since %s), skipped\n", st.Name, old.Finished.Format(time.RFC3339))
-			return Result{Stage: st.Name, Status: Skipped, Manifest: old}, nil
-		}
-		if err := st.Check(e.Dir); err != nil {
-			fmt.Fprintf(logw, "[%s] recorded as done, but its outputs do not load (%v): running it again\n", st.Name, err)
-		} else {
-			fmt.Fprintf(logw, "[%s] up to date (inputs unchanged since %s), skipped\n", st.Name, old.Finished.Format(time.RFC3339))
-			return Result{Stage: st.Name, Status: Skipped, Manifest: old}, nil
-		}
+	if old != nil {
+		fmt.Fprintf(logw, "[%s] up to date (inputs unchanged since %s), skipped\n", st.Name, old.Finished.Format(time.RFC3339))
+		return Result{Stage: st.Name, Status: Skipped, Manifest: old}, nil
+	}
+	if why != "" {
+		fmt.Fprintf(logw, "[%s] %s: running it again\n", st.Name, why)
 	}
 
-	markPath := filepath.Join(e.Dir, "manifests", st.Name+".started.json")
+	markPath := startedPath(e.Dir, st.Name)
 	var mark started
 	resume := false
 	if b, err := os.ReadFile(markPath); err == nil && json.Unmarshal(b, &mark) == nil && mark.Key == m.Key && !contains(e.Force, st.Name) {
@@ -398,18 +482,24 @@ func openLog(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 }
 
-// lockDir takes an exclusive lock on the run directory so that two tdro runs
-// never write the same stages at once. The kernel drops it if the process dies.
-func lockDir(dir string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+// lockFile takes a lock (syscall.LOCK_EX or LOCK_SH) on path without
+// waiting, so that two tdro processes never write the same stages at once;
+// busy is the error when it is held. The kernel drops it if the process dies.
+func lockFile(path string, how int, busy string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("lock run directory: %w", err)
+		return nil, fmt.Errorf("lock: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("run directory %s is in use by another tdro run", dir)
+		return nil, errors.New(busy)
 	}
 	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+// startedPath marks a stage in progress (see started).
+func startedPath(dir, stage string) string {
+	return filepath.Join(dir, "manifests", stage+".started.json")
 }
 
 // cpuSeconds is the CPU time (user + system) the process has used so far.

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -320,8 +321,7 @@ func TestEngineHelper(t *testing.T) {
 
 func TestEngineLocksRunDir(t *testing.T) {
 	f, e := newFake(t)
-	os.MkdirAll(e.Dir, 0o755)
-	unlock, err := lockDir(e.Dir)
+	unlock, err := e.lock(syscall.LOCK_SH) // a stage running as a cluster job
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,7 +108,7 @@ func evalStage(opt Options, name string) (Stage, error) {
 		flow = after
 	}
 	return Stage{
-		Name: "eval-" + name, After: after, Inputs: inputs, Label: "eval " + runName(name), Flow: flow, Group: evalGroup,
+		Name: "eval-" + name, Kind: KindEval, After: after, Inputs: inputs, Label: "eval " + runName(name), Flow: flow, Group: evalGroup,
 		Config:  evalKey(opt),
 		Outputs: []string{filepath.Join(evalDir(name), "runs"), filepath.Join(evalDir(name), "json")},
 		Scratch: []string{checkpointDir("eval-" + name)}, // the embedding cache: an interrupted evaluation resumes
@@ -145,7 +145,7 @@ func evalStage(opt Options, name string) (Stage, error) {
 // bm25Stage is the BM25 baseline on the same evaluation sets.
 func bm25Stage(opt Options) Stage {
 	return Stage{
-		Name: "eval-bm25", Inputs: evalInputs(opt), Label: "eval BM25", Group: evalGroup,
+		Name: "eval-bm25", Kind: KindEval, Inputs: evalInputs(opt), Label: "eval BM25", Group: evalGroup,
 		Config:  evalKey(opt),
 		Outputs: []string{filepath.Join(evalDir("bm25"), "runs"), filepath.Join(evalDir("bm25"), "json")},
 		Run: func(ctx context.Context, s *Step) error {

@@ -102,7 +102,7 @@ func passageText(p data.Passage) string {
 func transferStage(opt Options, tokenizerPath string) Stage {
 	cfg := opt.Config
 	return Stage{
-		Name: "transfer", After: []string{"prepare", "dro"}, Label: "transfer", Flow: []string{"dro"},
+		Name: "transfer", Kind: KindTransfer, After: []string{"prepare", "dro"}, Label: "transfer", Flow: []string{"dro"},
 		Inputs: []string{tokenizerPath},
 		Config: struct {
 			Transfer []TransferConfig

@@ -31,11 +31,10 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if reference.dir != "" {
-		os.RemoveAll(reference.dir)
-	}
-	if studyRun.dir != "" {
-		os.RemoveAll(studyRun.dir)
+	for _, r := range []*sharedRun{&reference, &studyRun, &slowRun} {
+		if r.dir != "" {
+			os.RemoveAll(r.dir)
+		}
 	}
 	os.Exit(code)
 }

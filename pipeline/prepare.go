@@ -18,7 +18,7 @@ import (
 func prepareStage(opt Options) Stage {
 	cfg := opt.Config
 	st := Stage{
-		Name: "prepare", Label: "data prepare",
+		Name: "prepare", Kind: KindPrepare, Label: "data prepare",
 		Config: struct {
 			Prepare PrepareConfig
 			Seed    uint64

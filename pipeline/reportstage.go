@@ -24,7 +24,7 @@ func reportStage(opt Options, stages []Stage) Stage {
 	after := stageNames(stages)
 	models := trainedRuns(cfg)
 	return Stage{
-		Name: "report", After: after, Label: "report",
+		Name: "report", Kind: KindReport, After: after, Label: "report",
 		Config:  struct{ Command, Config string }{opt.Command, opt.ConfigName},
 		Outputs: []string{"report.md", "report.html", plotsDir},
 		Run: func(ctx context.Context, s *Step) error {

@@ -140,7 +140,7 @@ func tokenizerPath(opt Options) (string, error) {
 func baseStage(opt Options, tokenizer string) Stage {
 	cfg := opt.Config
 	return Stage{
-		Name: "base", Label: "init model", Inputs: []string{tokenizer},
+		Name: "base", Kind: KindBase, Label: "init model", Inputs: []string{tokenizer},
 		Config: struct {
 			Preset string
 			Seed   uint64
@@ -202,7 +202,7 @@ func trainStage(opt Options, name, mixture string, recipe train.Recipe, after ..
 		outputs = append(outputs, odmLog(name))
 	}
 	return Stage{
-		Name: "train-" + name, After: after, Inputs: inputs, Label: label, Flow: flow,
+		Name: "train-" + name, Kind: KindTrain, After: after, Inputs: inputs, Label: label, Flow: flow,
 		Config: struct {
 			Train   train.Config
 			Mixture string
@@ -247,7 +247,7 @@ func droStage(opt Options) (Stage, error) {
 		after = append([]string{baseStage}, after...)
 	}
 	return Stage{
-		Name: "dro", After: after, Inputs: inputs, Label: "1: tDRO weights", Flow: []string{"train-" + referenceRun},
+		Name: "dro", Kind: KindDRO, After: after, Inputs: inputs, Label: "1: tDRO weights", Flow: []string{"train-" + referenceRun},
 		Config:  dc,
 		Outputs: []string{filepath.Join(droDir, dro.WeightsDir)},
 		Scratch: []string{droDir}, // checkpoint, log.jsonl, plots

@@ -21,7 +21,7 @@ func studyStage(opt Options, seedGraph []Stage) Stage {
 	cfg := opt.Config
 	runs := evaluatedRuns(cfg)
 	return Stage{
-		Name: "study", After: stageNames(seedGraph), Label: "study",
+		Name: "study", Kind: KindStudy, After: stageNames(seedGraph), Label: "study",
 		Config:  struct{ Seeds []uint64 }{cfg.Seeds},
 		Outputs: []string{"study.md", "study.html", "study.json", studyPlots},
 		Run: func(ctx context.Context, s *Step) error {

@@ -19,7 +19,8 @@ func init() {
 	var preset, configPath, initCkpt string
 	var seed uint64
 	var seeds int
-	var check bool
+	var check, status bool
+	var executor string
 	cmd := &cobra.Command{
 		Use:   "run [--preset default|tiny|large|official] [--config FILE] --data DIR --out RUN",
 		Short: "Run the whole tDRO pipeline: prepare, reference, tDRO, transfer, fine-tune, evaluate, report",
@@ -37,10 +38,33 @@ Each stage records a manifest; rerunning the same command skips finished stages
 whose inputs did not change and resumes an interrupted one from its checkpoint.
 Ctrl-C stops cleanly (the current stage saves what it can).
 
+With --executor slurm (or "executor": {"kind": "slurm", ...} in the config) every
+stage that is not done becomes a Slurm job, with afterok dependencies on the jobs
+of the stages it needs; submitting again submits only what is missing, and
+tdro run --status RUN says where each stage stands (docs/cluster.md).
+
 Presets: ` + strings.Join(configs.Names(), ", ") + ` (see docs/pipeline.md). A --config file is read over
 the preset and only needs the fields that differ.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if status {
+				dir := opt.Out
+				if len(args) == 1 {
+					dir = args[0]
+				}
+				if dir == "" {
+					return fmt.Errorf("--status: name the run directory (tdro run --status DIR)")
+				}
+				states, err := pipeline.StatusOf(cmd.Context(), dir)
+				if err != nil {
+					return err
+				}
+				fmt.Fprint(cmd.OutOrStdout(), pipeline.FormatStatus(states))
+				return nil
+			}
+			if len(args) > 0 {
+				return fmt.Errorf("unexpected argument %q (the run directory is --out)", args[0])
+			}
 			cfg, err := pipeline.ReadConfig(preset, configPath) // validated by Check, with everything else
 			if err != nil {
 				return err
@@ -56,6 +80,9 @@ the preset and only needs the fields that differ.`,
 				for i := range uint64(seeds) {
 					cfg.Seeds = append(cfg.Seeds, cfg.Seed+i)
 				}
+			}
+			if cmd.Flags().Changed("executor") {
+				cfg.Executor.Kind = executor
 			}
 			if initCkpt != "" { // replaces the preset's from-scratch model
 				cfg.Model = pipeline.ModelConfig{Init: initCkpt}
@@ -82,6 +109,14 @@ the preset and only needs the fields that differ.`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if cfg.Executor.Kind == pipeline.ExecutorSlurm {
+				sub, err := pipeline.Submit(ctx, opt, nil)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s\nfollow it with: tdro run --status %s\n", sub, opt.Out)
+				return nil
+			}
 			res, err := pipeline.Run(ctx, opt)
 			if err != nil {
 				return err
@@ -98,6 +133,8 @@ the preset and only needs the fields that differ.`,
 	f.StringVar(&initCkpt, "init", "", "start from this Hugging Face checkpoint directory instead of a model trained from scratch")
 	f.Uint64Var(&seed, "seed", 0, "override the config's seed")
 	f.IntVar(&seeds, "seeds", 0, "replicate the run over N seeds (the config's seed and the N-1 after it); a study report compares every mixture with uniform across them")
+	f.StringVar(&executor, "executor", "", "where the stages run: local (here, in turn; the default) or slurm (one job per stage, see docs/cluster.md); overrides the config's executor.kind")
+	f.BoolVar(&status, "status", false, "show where each stage of the run directory (argument or --out) stands: done, queued or running as job N, failed with its log's last lines")
 	f.BoolVar(&check, "check", false, "check the config, data, evaluation sets and --out, print the stage plan, and train nothing")
 	f.StringSliceVar(&opt.Force, "force", nil, "rerun these stages even if up to date (their dependants follow when outputs change)")
 	rootCmd.AddCommand(cmd)
