@@ -201,7 +201,7 @@ func runWith(ctx context.Context, cfg Config, domains []train.Domain, m models, 
 	for i, d := range domains {
 		sizes[i] = d.Records.Len()
 	}
-	if err := writeWeights(res, sizes, cfg.SelectFrom); err != nil {
+	if err := SaveWeights(filepath.Join(res.Out, WeightsDir), res.Names, map[string][]float64{SelectCurr: res.Curr, SelectMean: res.Mean, SelectEMA: res.EMA}, sizes, cfg.SelectFrom); err != nil {
 		return nil, err
 	}
 	if err := writePlots(res, history); err != nil {
@@ -273,15 +273,19 @@ func readLog(path string, steps int) ([]*StepLog, error) {
 	return out, nil
 }
 
-func writeWeights(res *Result, sizes []int, selectFrom string) error {
+// SaveWeights writes a learner's weights as the official trainer does, into
+// dir: one file per kind (curr, mean, ema: the weights each kind names) and
+// the top-percent selections (TopPercents) of the kind selectFrom. Every
+// learner's weights go through it, so transfer reads them all alike.
+func SaveWeights(dir string, names []string, byKind map[string][]float64, sizes []int, selectFrom string) error {
 	files := map[string]*WeightsFile{}
-	for name, w := range map[string][]float64{SelectCurr: res.Curr, SelectMean: res.Mean, SelectEMA: res.EMA} {
-		f, err := NewWeightsFile(res.Names, w, sizes)
+	for _, kind := range []string{SelectCurr, SelectMean, SelectEMA} {
+		f, err := NewWeightsFile(names, byKind[kind], sizes)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s weights: %w", kind, err)
 		}
-		files[name] = f
-		if err := f.Save(res.WeightsPath(name)); err != nil {
+		files[kind] = f
+		if err := f.Save(filepath.Join(dir, FileName(kind))); err != nil {
 			return err
 		}
 	}
@@ -290,7 +294,7 @@ func writeWeights(res *Result, sizes []int, selectFrom string) error {
 		if err != nil {
 			continue // too few domains for this percent: no file, as floor(k*pct/100) = 0
 		}
-		if err := sel.Save(res.WeightsPath(fmt.Sprintf("top%d", pct))); err != nil {
+		if err := sel.Save(filepath.Join(dir, FileName(fmt.Sprintf("top%d", pct)))); err != nil {
 			return err
 		}
 	}

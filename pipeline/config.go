@@ -28,6 +28,9 @@ type Config struct {
 	Model    ModelConfig      `json:"model"`
 	Train    train.Recipe     `json:"train"` // stage 0 (reference, uniform) and stage 2 (each mixture); the pipeline wires model, data, output and seed
 	DRO      dro.Recipe       `json:"dro"`   // stage 1; the pipeline wires base, reference, data, output and seed
+	// RegMix, when set, makes stage 1 regression mixing instead of tDRO
+	// (proxy runs on random mixtures, scored on held-out training records).
+	RegMix *RegMixConfig `json:"regmix,omitempty"`
 	Transfer []TransferConfig `json:"transfer"`
 	Eval     EvalConfig       `json:"eval"`
 	// Executor says where the stages run: here, one after another, or as
@@ -210,6 +213,7 @@ func (c *Config) Validate() error {
 	}
 	check(c.Eval.BatchSize > 0, "eval.batch_size must be > 0")
 	errs = append(errs, c.Executor.problems()...)
+	errs = append(errs, c.RegMix.problems()...)
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
 	}

@@ -64,6 +64,7 @@ const (
 	KindPrepare  = "prepare"
 	KindTrain    = "train"
 	KindDRO      = "dro"
+	KindProxy    = "proxy" // a short proxy training of a mixture learner (RegMix)
 	KindTransfer = "transfer"
 	KindEval     = "eval"
 	KindReport   = "report"
@@ -71,7 +72,7 @@ const (
 )
 
 // StageKinds lists every stage kind.
-var StageKinds = []string{KindBase, KindPrepare, KindTrain, KindDRO, KindTransfer, KindEval, KindReport, KindStudy}
+var StageKinds = []string{KindBase, KindPrepare, KindTrain, KindDRO, KindProxy, KindTransfer, KindEval, KindReport, KindStudy}
 
 // Step is what a running stage sees.
 type Step struct {

@@ -26,7 +26,8 @@ type Report struct {
 	Diagram   []DiagramNode // the data flow, for the figure
 	Notes     []string
 
-	WeightsPlot string // uniform vs tDRO bar chart (dro's plot)
+	Learner     string // what learned the stage-1 weights: tDRO, DoReMi, RegMix
+	WeightsPlot string // uniform vs learned weights bar chart (stage 1's plot)
 	TrajPlot    string // weight trajectories over steps (dro's plot)
 	Weights     []WeightRow
 
@@ -102,13 +103,13 @@ Generated {{.Generated.Format "2006-01-02 15:04 UTC"}} by ` + "`{{.Command}}`" +
 {{end}}
 {{range .Notes}}- {{.}}
 {{end}}
-## Learned domain weights (stage 1, tDRO)
+## Learned domain weights (stage 1, {{.Learner}})
 
-![uniform vs tDRO weights]({{.WeightsPlot}})
+![uniform vs {{.Learner}} weights]({{.WeightsPlot}})
 {{if .TrajPlot}}
 ![weight trajectories]({{.TrajPlot}})
 {{end}}
-| domain | language | records | uniform | tDRO |{{range $m, $_ := (index .Weights 0).Selected}} {{$m}} |{{end}}
+| domain | language | records | uniform | {{.Learner}} |{{range $m, $_ := (index .Weights 0).Selected}} {{$m}} |{{end}}
 |---|---|---:|---:|---:|{{range (index .Weights 0).Selected}}:-:|{{end}}
 {{range .Weights}}| {{.Domain}} | {{.Language}} | {{num .Records}} | {{w .Uniform}} | {{w .TDRO}} |{{range .Selected}} {{mark .}} |{{end}}
 {{end}}
@@ -154,9 +155,9 @@ ul.notes { color: #444; }
 {{end}}</table>
 <ul class="notes">{{range .Notes}}<li>{{.}}</li>{{end}}</ul>
 
-<h2>Learned domain weights (stage 1, tDRO)</h2>
-<div class="figs"><img src="{{.WeightsPlot}}" alt="uniform vs tDRO weights">{{if .TrajPlot}}<img src="{{.TrajPlot}}" alt="weight trajectories">{{end}}</div>
-<table><tr><th>domain</th><th>language</th><th class="n">records</th><th class="n">uniform</th><th class="n">tDRO</th>{{range $m, $_ := (index .Weights 0).Selected}}<th>{{$m}}</th>{{end}}</tr>
+<h2>Learned domain weights (stage 1, {{.Learner}})</h2>
+<div class="figs"><img src="{{.WeightsPlot}}" alt="uniform vs {{.Learner}} weights">{{if .TrajPlot}}<img src="{{.TrajPlot}}" alt="weight trajectories">{{end}}</div>
+<table><tr><th>domain</th><th>language</th><th class="n">records</th><th class="n">uniform</th><th class="n">{{.Learner}}</th>{{range $m, $_ := (index .Weights 0).Selected}}<th>{{$m}}</th>{{end}}</tr>
 {{range .Weights}}<tr><td>{{.Domain}}</td><td>{{.Language}}</td><td class="n">{{num .Records}}</td><td class="n">{{w .Uniform}}</td><td class="n">{{w .TDRO}}</td>{{range .Selected}}<td class="c">{{mark .}}</td>{{end}}</tr>
 {{end}}</table>
 

@@ -37,8 +37,9 @@ func reportStage(opt Options, stages []Stage) Stage {
 					"The uniform baseline is the stage-0 reference model: stage 2 uses the same recipe, seed and starting model on each transferred mixture, so the uniform run is not trained twice.",
 					baseNote(cfg.Model),
 					queryNote(cfg.Eval),
-					fmt.Sprintf("tDRO weights: %s after %d steps (measure %s, eta %g); mixtures: %s.", cfg.DRO.SelectFrom, cfg.DRO.Steps, cfg.DRO.Measure, cfg.DRO.Eta, transferList(cfg.Transfer)),
+					learnerNote(cfg),
 				},
+				Learner: learnerName(cfg),
 			}
 			if e := cfg.Eval; e.MaxQueries > 0 || e.MaxDocs > 0 {
 				r.Notes = append(r.Notes, fmt.Sprintf("Evaluation sets are capped at %s queries and %s documents each: a fixed sample by id hash, the same for every run, keeping every judged document of a kept query. Numbers compare the runs of this report; they are higher than on the full sets.", capText(e.MaxQueries), capText(e.MaxDocs)))
@@ -96,7 +97,20 @@ func flowDiagram(stages []DiagramNode) []DiagramNode {
 	var out []DiagramNode
 	box := map[string]int{} // group -> index in out
 	members := map[string]int{}
+	label := map[string]string{}   // group -> its first member's label
+	inGroup := map[string]string{} // member -> its group
 	for _, n := range stages {
+		if n.group != "" {
+			inGroup[n.Name] = n.group
+		}
+	}
+	for _, n := range stages {
+		for i, a := range n.After { // an arrow to a member is an arrow to its box
+			if g, ok := inGroup[a]; ok && g != n.group {
+				n.After = slices.Clone(n.After)
+				n.After[i] = g
+			}
+		}
 		if n.group == "" {
 			out = append(out, n)
 			continue
@@ -105,6 +119,7 @@ func flowDiagram(stages []DiagramNode) []DiagramNode {
 		if !ok {
 			i = len(out)
 			box[n.group] = i
+			label[n.group] = n.Label
 			out = append(out, DiagramNode{Name: n.group, Status: Skipped})
 		}
 		g := &out[i]
@@ -120,7 +135,10 @@ func flowDiagram(stages []DiagramNode) []DiagramNode {
 		}
 	}
 	for group, i := range box {
-		out[i].Label = fmt.Sprintf("evaluate %d runs", members[group])
+		out[i].Label = fmt.Sprintf("%s (%d)", label[group], members[group])
+		if group == evalGroup {
+			out[i].Label = fmt.Sprintf("evaluate %d runs", members[group])
+		}
 		out[i].Time = FormatSeconds(out[i].seconds)
 	}
 	return out
@@ -257,4 +275,26 @@ func (r *Report) addResults(opt Options, dir string) error {
 	}
 	r.ResultsLegend = evalreport.Legend(o.Baseline)
 	return nil
+}
+
+// learnerName is what learned the stage-1 weights, as the report names it.
+func learnerName(cfg *Config) string {
+	switch {
+	case cfg.RegMix != nil:
+		return "RegMix"
+	case cfg.DRO.Learner == dro.LearnerDoReMi:
+		return "DoReMi"
+	}
+	return "tDRO"
+}
+
+// learnerNote says how the stage-1 weights were learned and which
+// mixtures they became.
+func learnerNote(cfg *Config) string {
+	if cfg.RegMix != nil {
+		rc := cfg.RegMix.resolved(cfg.Train)
+		return fmt.Sprintf("RegMix weights: a %s regression over %d proxy runs of %d steps on random mixtures (Dirichlet alpha %g), each scored by in-domain retrieval (nDCG@10) on %d held-out records per training domain, never on the evaluation sets (regmix/fit.json); mixtures: %s.",
+			rc.Regressor, rc.Runs, rc.Steps, rc.Alpha, rc.HeldOut, transferList(cfg.Transfer))
+	}
+	return fmt.Sprintf("%s weights: %s after %d steps (measure %s, eta %g); mixtures: %s.", learnerName(cfg), cfg.DRO.SelectFrom, cfg.DRO.Steps, cfg.DRO.Measure, cfg.DRO.Eta, transferList(cfg.Transfer))
 }

@@ -60,11 +60,21 @@ func seedStages(opt Options) ([]Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := droStage(opt)
-	if err != nil {
-		return nil, err
+	stages = append(stages, ref)
+	if cfg.RegMix != nil {
+		rm, err := regmixStages(opt)
+		if err != nil {
+			return nil, err
+		}
+		stages = append(stages, rm...)
+	} else {
+		d, err := droStage(opt)
+		if err != nil {
+			return nil, err
+		}
+		stages = append(stages, d)
 	}
-	stages = append(stages, ref, d, transferStage(opt, tokenizer))
+	stages = append(stages, transferStage(opt, tokenizer))
 	for _, t := range cfg.Transfer {
 		recipe := cfg.Train
 		if t.Strategy == StrategyODM { // the uniform mixture, its weights adapted while it trains
