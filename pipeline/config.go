@@ -23,14 +23,14 @@ type Config struct {
 	// Seeds, when set, replicates the run: every stage runs once per seed
 	// (the top-level seed is then unused) and the study stage compares each
 	// mixture with uniform across them.
-	Seeds    []uint64         `json:"seeds,omitempty"`
-	Prepare  PrepareConfig    `json:"prepare"`
-	Model    ModelConfig      `json:"model"`
-	Train    train.Recipe     `json:"train"` // stage 0 (reference, uniform) and stage 2 (each mixture); the pipeline wires model, data, output and seed
-	DRO      dro.Recipe       `json:"dro"`   // stage 1; the pipeline wires base, reference, data, output and seed
+	Seeds   []uint64      `json:"seeds,omitempty"`
+	Prepare PrepareConfig `json:"prepare"`
+	Model   ModelConfig   `json:"model"`
+	Train   train.Recipe  `json:"train"` // stage 0 (reference, uniform) and stage 2 (each mixture); the pipeline wires model, data, output and seed
+	DRO     dro.Recipe    `json:"dro"`   // stage 1; the pipeline wires base, reference, data, output and seed
 	// RegMix, when set, makes stage 1 regression mixing instead of tDRO
 	// (proxy runs on random mixtures, scored on held-out training records).
-	RegMix *RegMixConfig `json:"regmix,omitempty"`
+	RegMix   *RegMixConfig    `json:"regmix,omitempty"`
 	Transfer []TransferConfig `json:"transfer"`
 	Eval     EvalConfig       `json:"eval"`
 	// Executor says where the stages run: here, one after another, or as
