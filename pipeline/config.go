@@ -28,8 +28,12 @@ type Config struct {
 	Model   ModelConfig   `json:"model"`
 	Train   train.Recipe  `json:"train"` // stage 0 (reference, uniform) and stage 2 (each mixture); the pipeline wires model, data, output and seed
 	DRO     dro.Recipe    `json:"dro"`   // stage 1; the pipeline wires base, reference, data, output and seed
-	// RegMix, when set, makes stage 1 regression mixing instead of tDRO
-	// (proxy runs on random mixtures, scored on held-out training records).
+	// Learners, when set, compares weight learners in one run: each of
+	// them (tdro, doremi, regmix) learns its own stage-1 weights, and every
+	// weight-based transfer entry is made from each (named LEARNER-NAME for
+	// the learners other than dro.learner); odm adds an online-mixing run.
+	Learners []string `json:"learners,omitempty"`
+	// RegMix are the settings of the regmix learner.
 	RegMix   *RegMixConfig    `json:"regmix,omitempty"`
 	Transfer []TransferConfig `json:"transfer"`
 	Eval     EvalConfig       `json:"eval"`
@@ -76,6 +80,9 @@ type TransferConfig struct {
 	// its weights adapted during fine-tuning by an EXP3 bandit on the batch
 	// loss); rewards are loss / this.
 	ODMRewardScale float64 `json:"odm_reward_scale,omitempty"`
+	// Learner is whose weights a weight-based entry uses: tdro, doremi or
+	// regmix ("": dro.learner's, the "dro" stage).
+	Learner string `json:"learner,omitempty"`
 }
 
 // StrategyODM is the transfer entry that trains with online data mixing
@@ -195,7 +202,7 @@ func (c *Config) Validate() error {
 		seen[seed] = true
 	}
 	names := map[string]bool{"reference": true, "uniform": true, "bm25": true}
-	for i, t := range c.Transfer {
+	for i, t := range c.transfers() {
 		check(t.Name != "" && !strings.ContainsAny(t.Name, `/\ `), "transfer[%d].name: must be a plain non-empty name, got %q", i, t.Name)
 		check(!names[t.Name], "transfer[%d].name: %q is taken", i, t.Name)
 		names[t.Name] = true
@@ -214,6 +221,7 @@ func (c *Config) Validate() error {
 	check(c.Eval.BatchSize > 0, "eval.batch_size must be > 0")
 	errs = append(errs, c.Executor.problems()...)
 	errs = append(errs, c.RegMix.problems()...)
+	errs = append(errs, c.learnerProblems()...)
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
 	}

@@ -101,13 +101,17 @@ func passageText(p data.Passage) string {
 // counts the data each one draws from.
 func transferStage(opt Options, tokenizerPath string) Stage {
 	cfg := opt.Config
+	var learned []string
+	for _, l := range cfg.weightLearners() {
+		learned = append(learned, cfg.learnerStage(l))
+	}
 	return Stage{
-		Name: "transfer", Kind: KindTransfer, After: []string{"prepare", "dro"}, Label: "transfer", Flow: []string{"dro"},
+		Name: "transfer", Kind: KindTransfer, After: append([]string{"prepare"}, learned...), Label: "transfer", Flow: learned,
 		Inputs: []string{tokenizerPath},
 		Config: struct {
 			Transfer []TransferConfig
 			Weights  string
-		}{cfg.Transfer, cfg.DRO.SelectFrom},
+		}{cfg.transfers(), cfg.DRO.SelectFrom},
 		Outputs: []string{mixturesDir},
 		Run: func(ctx context.Context, s *Step) error {
 			mix, err := data.LoadMixture(s.Path(mixtureFile))
@@ -139,8 +143,7 @@ func transferStage(opt Options, tokenizerPath string) Stage {
 				stats.Mixtures = append(stats.Mixtures, ms)
 			}
 			add("uniform", "uniform", mix)
-			weights := s.Path(droDir, weightsFile(cfg.DRO.SelectFrom))
-			for _, t := range cfg.Transfer {
+			for _, t := range cfg.transfers() {
 				out := s.Path(mixturePath(t.Name))
 				var m *data.Mixture
 				switch t.Strategy {
@@ -150,7 +153,7 @@ func transferStage(opt Options, tokenizerPath string) Stage {
 					m = mix
 					err = mix.Save(out)
 				default:
-					m, err = dro.TransferFiles(s.Path(mixtureFile), weights, t.Strategy, t.Percent, out)
+					m, err = dro.TransferFiles(s.Path(mixtureFile), s.Path(cfg.learnerWeights(cfg.learnerOf(t))), t.Strategy, t.Percent, out)
 				}
 				if err != nil {
 					return err

@@ -21,13 +21,13 @@ import (
 	"github.com/tdro/tdro/train"
 )
 
-// RegMixConfig, when set, makes stage 1 regression mixing (RegMix, Liu et
-// al. 2025) instead of tDRO: Runs short proxy trainings, each on its own
-// random mixture, are scored by in-domain retrieval on records held out of
-// every domain; a regressor from mixture to score picks the mixture it
-// predicts best, which the transfer strategies use as they use tDRO's
-// weights. The score never looks at the evaluation sets. Zero fields take
-// the defaults in parentheses.
+// RegMixConfig are the settings of the regmix learner (RegMix, Liu et al.
+// 2025): Runs short proxy trainings, each on its own random mixture, are
+// scored by in-domain retrieval on records held out of every domain; a
+// regressor from mixture to score picks the mixture it predicts best,
+// which the transfer strategies use as they use tDRO's weights. The score
+// never looks at the evaluation sets. Zero fields take the defaults in
+// parentheses.
 type RegMixConfig struct {
 	Runs       int     `json:"runs,omitempty"`               // proxy runs (16)
 	Steps      int     `json:"steps,omitempty"`              // training steps of each proxy run, the train recipe otherwise (a quarter of train.steps)
@@ -36,6 +36,15 @@ type RegMixConfig struct {
 	HeldOut    int     `json:"heldout_per_domain,omitempty"` // records per domain held out of the proxies' training to score them (16)
 	Candidates int     `json:"candidates,omitempty"`         // random mixtures the regressor ranks (100000)
 	Top        int     `json:"top,omitempty"`                // the best predicted of them, averaged into the answer (100)
+}
+
+// regmix is the run's RegMix settings with the defaults filled in.
+func (c *Config) regmix() RegMixConfig {
+	var r RegMixConfig
+	if c.RegMix != nil {
+		r = *c.RegMix
+	}
+	return r.resolved(c.Train)
 }
 
 // resolved fills the defaults.
@@ -102,12 +111,12 @@ type ProxyResult struct {
 	PerDomain map[string]float64 `json:"per_domain"` // held-out nDCG@10 per domain
 }
 
-// regmixStages are stage 1 as regression mixing: the held-out split, the
-// proxy runs (independent: a job array on a cluster) and the fit, named
-// "dro" as tDRO's stage is, since it writes the same weights files.
+// regmixStages are the regmix learner's stage 1: the held-out split, the
+// proxy runs (independent: a job array on a cluster) and the fit, which
+// writes the same weights files as tDRO's stage.
 func regmixStages(opt Options) ([]Stage, error) {
 	cfg := opt.Config
-	rc := cfg.RegMix.resolved(cfg.Train)
+	rc := cfg.regmix()
 	base, baseStage, inputs, err := start(opt)
 	if err != nil {
 		return nil, err
@@ -289,14 +298,15 @@ type Fit struct {
 // them and the answer's path as proxy runs are added.
 func regmixFitStage(opt Options, rc RegMixConfig, proxies []string) Stage {
 	cfg := opt.Config
+	out := cfg.learnerDir(LearnerRegMix)
 	return Stage{
-		Name: "dro", Kind: KindDRO, After: append([]string{"prepare"}, proxies...), Label: "1: RegMix weights", Flow: proxies[:1],
+		Name: cfg.learnerStage(LearnerRegMix), Kind: KindDRO, After: append([]string{"prepare"}, proxies...), Label: "1: RegMix weights", Flow: proxies[:1],
 		Config: struct {
 			RegMix RegMixConfig
 			Seed   uint64
 		}{rc, cfg.Seed},
-		Outputs: []string{filepath.Join(droDir, dro.WeightsDir), fitFile},
-		Scratch: []string{droDir},
+		Outputs: []string{filepath.Join(out, dro.WeightsDir), fitFile},
+		Scratch: []string{out},
 		Run: func(ctx context.Context, s *Step) error {
 			mix, err := data.LoadMixture(s.Path(mixtureFile))
 			if err != nil {
@@ -350,7 +360,7 @@ func regmixFitStage(opt Options, rc RegMixConfig, proxies []string) Stage {
 			}
 			s.Logf("%s fit on %d proxy runs (best run %.4f): predicted %.4f for %s; leave-one-out Spearman %.2f",
 				rc.Regressor, len(obs), fit.BestRun, pred, formatWeights(mix, best), fit.LeaveOneOut)
-			if err := dro.SaveWeights(s.Path(droDir, dro.WeightsDir), names, map[string][]float64{dro.SelectCurr: best, dro.SelectMean: best, dro.SelectEMA: best}, sizes, cfg.DRO.SelectFrom); err != nil {
+			if err := dro.SaveWeights(s.Path(out, dro.WeightsDir), names, map[string][]float64{dro.SelectCurr: best, dro.SelectMean: best, dro.SelectEMA: best}, sizes, cfg.DRO.SelectFrom); err != nil {
 				return err
 			}
 			// The answer as proxy runs are added: how settled it is.
@@ -362,7 +372,7 @@ func regmixFitStage(opt Options, rc RegMixConfig, proxies []string) Stage {
 				}
 				steps, path = append(steps, k), append(path, w)
 			}
-			dir := s.Path(droDir, dro.PlotsDir)
+			dir := s.Path(out, dro.PlotsDir)
 			if err := plot.Trajectories(filepath.Join(dir, dro.PlotSteps), "RegMix weights by proxy runs fitted", names, steps, path); err != nil {
 				return err
 			}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,21 +14,26 @@ import (
 	"github.com/tdro/tdro/dro"
 )
 
+// tinyRegMix are RegMix settings that fit the tiny preset.
+var tinyRegMix = RegMixConfig{Runs: 4, Steps: 2, HeldOut: 4, Candidates: 2000, Top: 20}
+
 func regmixOptions(t testing.TB, dir string) Options {
 	opt := tinyOptions(t, dir)
-	opt.Config.RegMix = &RegMixConfig{Runs: 4, Steps: 2, HeldOut: 4, Candidates: 2000, Top: 20}
+	rc := tinyRegMix
+	opt.Config.RegMix = &rc
+	opt.Config.Transfer = append(opt.Config.Transfer, TransferConfig{Name: "regmix-top70", Strategy: dro.TopK, Percent: 70, Learner: LearnerRegMix})
 	if err := opt.Config.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	return opt
 }
 
-// TestRegMixStageOne runs the tiny pipeline with RegMix as stage 1: the
-// held-out split is disjoint from what the proxies train on, every proxy
-// run is scored on it, the fit's answer is the weights transfer reads, the
-// report names RegMix, the proxies go to Slurm as one job array, and a
-// rerun skips everything.
-func TestRegMixStageOne(t *testing.T) {
+// TestRegMixLearner runs the tiny pipeline with a transfer entry from
+// RegMix's weights: the held-out split is disjoint from what the proxies
+// train on, every proxy run is scored on it, the fit's answer is the
+// weights that entry's mixture is made from, the report describes RegMix,
+// the proxies go to Slurm as one job array, and a rerun skips everything.
+func TestRegMixLearner(t *testing.T) {
 	dir := t.TempDir()
 	opt := regmixOptions(t, dir)
 	if _, err := Run(context.Background(), opt); err != nil {
@@ -81,7 +87,7 @@ func TestRegMixStageOne(t *testing.T) {
 	if len(fit.Runs) != 4 {
 		t.Fatalf("%d proxy runs in the fit, want 4", len(fit.Runs))
 	}
-	curr, err := dro.LoadWeights(filepath.Join(dir, droDir, weightsFile("curr")))
+	curr, err := dro.LoadWeights(filepath.Join(dir, opt.Config.learnerWeights(LearnerRegMix)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,12 +96,29 @@ func TestRegMixStageOne(t *testing.T) {
 			t.Errorf("%s: weights file %v, fit %v", name, curr.DomainWeights[name], w)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, mixturePath("top70"))); err != nil {
-		t.Error(err)
+	top, err := data.LoadMixture(filepath.Join(dir, mixturePath("regmix-top70")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel, err := dro.TopPercent(curr.Weights(), 70)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got []string
+	for _, i := range sel {
+		want = append(want, curr.Names()[i])
+	}
+	for _, d := range top.Domains {
+		got = append(got, d.Name)
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("regmix-top70 holds %v, want RegMix's top 70%% %v", got, want)
 	}
 	report, err := os.ReadFile(filepath.Join(dir, "report.md"))
-	if err != nil || !strings.Contains(string(report), "Learned domain weights (stage 1, RegMix)") || !strings.Contains(string(report), "RegMix proxy runs (4)") {
-		t.Errorf("the report does not name RegMix and its proxy runs (%v)", err)
+	if err != nil || !strings.Contains(string(report), "RegMix weights (dro-regmix)") || !strings.Contains(string(report), "RegMix proxy runs (4)") {
+		t.Errorf("the report does not describe RegMix and its proxy runs (%v)", err)
 	}
 	stages := mustStages(t, opt)
 	for _, g := range groupJobs(ExecutorConfig{}, stages, func(*Stage) bool { return false }, nil) {

@@ -39,7 +39,7 @@ func reportStage(opt Options, stages []Stage) Stage {
 					queryNote(cfg.Eval),
 					learnerNote(cfg),
 				},
-				Learner: learnerName(cfg),
+				Learner: learnerLabel(cfg.primaryLearner()),
 			}
 			if e := cfg.Eval; e.MaxQueries > 0 || e.MaxDocs > 0 {
 				r.Notes = append(r.Notes, fmt.Sprintf("Evaluation sets are capped at %s queries and %s documents each: a fixed sample by id hash, the same for every run, keeping every judged document of a kept query. Numbers compare the runs of this report; they are higher than on the full sets.", capText(e.MaxQueries), capText(e.MaxDocs)))
@@ -71,7 +71,7 @@ func reportStage(opt Options, stages []Stage) Stage {
 			}
 			var curves []Curve
 			for _, m := range models {
-				c, err := ReadLossLog(s.Path(trainLog(m)), runLabel(m, cfg.Transfer))
+				c, err := ReadLossLog(s.Path(trainLog(m)), runLabel(m, cfg.transfers()))
 				if err != nil {
 					return err
 				}
@@ -277,24 +277,18 @@ func (r *Report) addResults(opt Options, dir string) error {
 	return nil
 }
 
-// learnerName is what learned the stage-1 weights, as the report names it.
-func learnerName(cfg *Config) string {
-	switch {
-	case cfg.RegMix != nil:
-		return "RegMix"
-	case cfg.DRO.Learner == dro.LearnerDoReMi:
-		return "DoReMi"
-	}
-	return "tDRO"
-}
-
-// learnerNote says how the stage-1 weights were learned and which
-// mixtures they became.
+// learnerNote says how each learner's stage-1 weights were learned and
+// which mixtures they became.
 func learnerNote(cfg *Config) string {
-	if cfg.RegMix != nil {
-		rc := cfg.RegMix.resolved(cfg.Train)
-		return fmt.Sprintf("RegMix weights: a %s regression over %d proxy runs of %d steps on random mixtures (Dirichlet alpha %g), each scored by in-domain retrieval (nDCG@10) on %d held-out records per training domain, never on the evaluation sets (regmix/fit.json); mixtures: %s.",
-			rc.Regressor, rc.Runs, rc.Steps, rc.Alpha, rc.HeldOut, transferList(cfg.Transfer))
+	s := ""
+	for _, l := range cfg.weightLearners() {
+		if l == LearnerRegMix {
+			rc := cfg.regmix()
+			s += fmt.Sprintf("RegMix weights (%s): a %s regression over %d proxy runs of %d steps on random mixtures (Dirichlet alpha %g), each scored by in-domain retrieval (nDCG@10) on %d held-out records per training domain, never on the evaluation sets (regmix/fit.json). ",
+				cfg.learnerDir(l), rc.Regressor, rc.Runs, rc.Steps, rc.Alpha, rc.HeldOut)
+			continue
+		}
+		s += fmt.Sprintf("%s weights (%s): %s after %d steps (measure %s, eta %g). ", learnerLabel(l), cfg.learnerDir(l), cfg.DRO.SelectFrom, cfg.DRO.Steps, cfg.DRO.Measure, cfg.DRO.Eta)
 	}
-	return fmt.Sprintf("%s weights: %s after %d steps (measure %s, eta %g); mixtures: %s.", learnerName(cfg), cfg.DRO.SelectFrom, cfg.DRO.Steps, cfg.DRO.Measure, cfg.DRO.Eta, transferList(cfg.Transfer))
+	return s + "Mixtures: " + transferList(cfg.transfers()) + "."
 }

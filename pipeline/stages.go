@@ -61,21 +61,23 @@ func seedStages(opt Options) ([]Stage, error) {
 		return nil, err
 	}
 	stages = append(stages, ref)
-	if cfg.RegMix != nil {
-		rm, err := regmixStages(opt)
-		if err != nil {
-			return nil, err
+	for _, l := range cfg.weightLearners() {
+		if l == LearnerRegMix {
+			rm, err := regmixStages(opt)
+			if err != nil {
+				return nil, err
+			}
+			stages = append(stages, rm...)
+			continue
 		}
-		stages = append(stages, rm...)
-	} else {
-		d, err := droStage(opt)
+		d, err := droStage(opt, l)
 		if err != nil {
 			return nil, err
 		}
 		stages = append(stages, d)
 	}
 	stages = append(stages, transferStage(opt, tokenizer))
-	for _, t := range cfg.Transfer {
+	for _, t := range cfg.transfers() {
 		recipe := cfg.Train
 		if t.Strategy == StrategyODM { // the uniform mixture, its weights adapted while it trains
 			recipe.Mixing, recipe.ODMRewardScale = train.MixingODM, t.ODMRewardScale
@@ -103,7 +105,7 @@ func seedStages(opt Options) ([]Stage, error) {
 // per transfer entry.
 func trainedRuns(cfg *Config) []string {
 	runs := []string{referenceRun}
-	for _, t := range cfg.Transfer {
+	for _, t := range cfg.transfers() {
 		runs = append(runs, t.Name)
 	}
 	return runs
@@ -243,30 +245,32 @@ func trainStage(opt Options, name, mixture string, recipe train.Recipe, after ..
 // odmLog is where an online-mixing run's weight trajectory is kept.
 func odmLog(name string) string { return filepath.Join("odm", name+".jsonl") }
 
-// droStage is stage 1: the proxy starts from the same model as stage 0, the
-// frozen reference is stage 0's output.
-func droStage(opt Options) (Stage, error) {
+// droStage is stage 1 with a step learner (tdro, doremi): the proxy starts
+// from the same model as stage 0, the frozen reference is stage 0's output.
+func droStage(opt Options, learner string) (Stage, error) {
 	cfg := opt.Config
 	base, baseStage, inputs, err := start(opt)
 	if err != nil {
 		return Stage{}, err
 	}
 	dc := dro.Config{Recipe: cfg.DRO, Seed: cfg.Seed}
+	dc.Learner = learner
+	out := cfg.learnerDir(learner)
 	after := []string{"prepare", "train-" + referenceRun}
 	if baseStage != "" {
 		after = append([]string{baseStage}, after...)
 	}
 	return Stage{
-		Name: "dro", Kind: KindDRO, After: after, Inputs: inputs, Label: "1: tDRO weights", Flow: []string{"train-" + referenceRun},
+		Name: cfg.learnerStage(learner), Kind: KindDRO, After: after, Inputs: inputs, Label: "1: " + learnerLabel(learner) + " weights", Flow: []string{"train-" + referenceRun},
 		Config:  dc,
-		Outputs: []string{filepath.Join(droDir, dro.WeightsDir)},
-		Scratch: []string{droDir}, // checkpoint, log.jsonl, plots
+		Outputs: []string{filepath.Join(out, dro.WeightsDir)},
+		Scratch: []string{out}, // checkpoint, log.jsonl, plots
 		Run: func(ctx context.Context, s *Step) error {
 			c := dc
 			c.Mixture = s.Path(mixtureFile)
 			c.Base = base
 			c.Reference = s.Path(modelDir(referenceRun))
-			c.Out = s.Path(droDir)
+			c.Out = s.Path(out)
 			res, err := dro.Run(ctx, c, s.Resume)
 			if err != nil {
 				return err

@@ -28,6 +28,9 @@ func studyOptions(t testing.TB, dir string) Options {
 		TransferConfig{Name: "proportional", Strategy: dro.Proportional},
 		TransferConfig{Name: "temp2", Strategy: dro.Temperature, Temperature: 2},
 		TransferConfig{Name: "odm", Strategy: StrategyODM, ODMRewardScale: 10})
+	opt.Config.Learners = []string{LearnerTDRO, LearnerDoReMi, LearnerRegMix, LearnerODM}
+	rc := tinyRegMix
+	opt.Config.RegMix = &rc
 	if err := opt.Config.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -91,20 +94,21 @@ func TestStudyTwoSeeds(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"uniform", "top70", "ratio", "bottom50", "proportional", "temp2", "odm", "base", "bm25"} {
+	for _, want := range []string{"uniform", "top70", "ratio", "bottom50", "proportional", "temp2", "odm", "base", "bm25",
+		"doremi-top70", "doremi-ratio", "doremi-bottom50", "regmix-top70", "regmix-ratio", "regmix-bottom50"} {
 		if !seen[want] {
 			t.Errorf("study has no row for %s", want)
 		}
 	}
-	if len(rep.PerSet) != len(rep.Runs)*len(rep.Sets) || len(rep.Weights) == 0 || math.IsNaN(rep.RankCorrelation) {
-		t.Errorf("%d per-set rows for %d runs x %d sets; %d weight rows; rank correlation %v",
-			len(rep.PerSet), len(rep.Runs), len(rep.Sets), len(rep.Weights), rep.RankCorrelation)
+	if len(rep.PerSet) != len(rep.Runs)*len(rep.Sets) || len(rep.Learned) != 3 || len(rep.Learned[0].Weights) == 0 || math.IsNaN(rep.Learned[0].RankCorrelation) {
+		t.Errorf("%d per-set rows for %d runs x %d sets; learners %+v",
+			len(rep.PerSet), len(rep.Runs), len(rep.Sets), rep.Learned)
 	}
 	md, err := os.ReadFile(filepath.Join(dir, "study.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"- top70 vs uniform: ", "| proportional |", "rank correlation between seeds", "## Cost", "| train-reference | 2 |"} {
+	for _, want := range []string{"- top70 vs uniform: ", "| proportional |", "rank correlation between seeds", "## Cost", "| train-reference | 2 |", "| RegMix | 12 |", "| ODM | 2 |", "| regmix proxies | 8 |"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("study.md lacks %q", want)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -33,11 +34,15 @@ func studyStage(opt Options, seedGraph []Stage) Stage {
 				if err != nil {
 					return fmt.Errorf("seed %d: %w", seed, err)
 				}
-				w, err := dro.LoadWeights(filepath.Join(dir, droDir, weightsFile(cfg.DRO.SelectFrom)))
-				if err != nil {
-					return fmt.Errorf("seed %d: %w", seed, err)
+				learned := map[string]map[string]float64{}
+				for _, l := range cfg.weightLearners() {
+					w, err := dro.LoadWeights(filepath.Join(dir, cfg.learnerWeights(l)))
+					if err != nil {
+						return fmt.Errorf("seed %d: %w", seed, err)
+					}
+					learned[learnerLabel(l)] = w.DomainWeights
 				}
-				seeds = append(seeds, study.Seed{Seed: seed, Results: res, Weights: w.DomainWeights})
+				seeds = append(seeds, study.Seed{Seed: seed, Results: res, Weights: learned})
 				if stats, err := loadStats(dir); err == nil && len(stats.Mixtures) > 0 && stats.Mixtures[0].Records > 0 {
 					for _, m := range stats.Mixtures[1:] {
 						records[runName(m.Name)] = float64(m.Records) / float64(stats.Mixtures[0].Records)
@@ -54,6 +59,11 @@ func studyStage(opt Options, seedGraph []Stage) Stage {
 			if err != nil {
 				return err
 			}
+			lcost, lruns, err := learnerCosts(s, seedGraph, cfg)
+			if err != nil {
+				return err
+			}
+			learners := learnersMarkdown(lcost, lruns, len(cfg.Seeds))
 			plot := filepath.ToSlash(filepath.Join(studyPlots, "differences.svg"))
 			if err := rep.PlotDifferences(s.Path(studyPlots, "differences"), "bm25"); err != nil {
 				return err
@@ -61,11 +71,11 @@ func studyStage(opt Options, seedGraph []Stage) Stage {
 			title := "tdro study: " + filepath.Base(opt.Out)
 			note := "The evaluation sets are not used to choose any setting; every seed trains every mixture with the same recipe."
 			md := "# " + title + "\n\n" + rep.Markdown() + "\n![differences against uniform with intervals](" + plot + ")\n\n" + note +
-				"\n\n## Cost\n\n" + costMarkdown(cost)
+				"\n\n## Cost\n\n" + learners + "\n" + costMarkdown(cost)
 			if err := atomicfile.WriteFile(s.Path("study.md"), []byte(md)); err != nil {
 				return err
 			}
-			page, err := rep.HTML(title, plot, evalreport.CSS, template.HTML("<p>"+template.HTMLEscapeString(note)+"</p><h2>Cost</h2>")+costHTML(cost))
+			page, err := rep.HTML(title, plot, evalreport.CSS, template.HTML("<p>"+template.HTMLEscapeString(note)+"</p><h2>Cost</h2><p>Stage-1 cost of each learner, all seeds:</p>")+costHTML(lcost)+template.HTML("<p>Every stage:</p>")+costHTML(cost))
 			if err != nil {
 				return err
 			}
@@ -100,6 +110,9 @@ func costRows(s *Step, stages []Stage) ([]costRow, error) {
 			return nil, fmt.Errorf("manifest of stage %s: %v", st.Name, err)
 		}
 		kind := strings.TrimPrefix(st.Name, st.prefix) // the stage without its seed
+		if st.Kind == KindProxy {
+			kind = st.Group // one row for all proxy runs
+		}
 		c, ok := byKind[kind]
 		if !ok {
 			c = &costRow{Kind: kind}
@@ -115,6 +128,64 @@ func costRows(s *Step, stages []Stage) ([]costRow, error) {
 		out = append(out, *r)
 	}
 	return append(out, total), nil
+}
+
+// learnerCosts are the stage-1 costs of each learner, summed over the
+// seeds: its weights stage (for regmix also the split and the proxy runs;
+// for odm, which has none, its online-mixing fine-tuning), with the runs
+// made from its weights.
+func learnerCosts(s *Step, stages []Stage, cfg *Config) ([]costRow, map[string][]string, error) {
+	var rows []costRow
+	runs := map[string][]string{}
+	for _, t := range cfg.transfers() {
+		l := LearnerODM
+		if weightBased(t.Strategy) {
+			l = cfg.learnerOf(t)
+		} else if t.Strategy != StrategyODM {
+			continue
+		}
+		runs[l] = append(runs[l], t.Name)
+	}
+	learners := cfg.weightLearners()
+	if len(runs[LearnerODM]) > 0 {
+		learners = append(learners, LearnerODM)
+	}
+	for _, l := range learners {
+		row := costRow{Kind: learnerLabel(l)}
+		for _, st := range stages {
+			name := strings.TrimPrefix(st.Name, st.prefix)
+			mine := name == cfg.learnerStage(l) && l != LearnerODM
+			mine = mine || l == LearnerRegMix && (st.Kind == KindProxy || name == splitStage)
+			mine = mine || l == LearnerODM && slices.Contains(runs[l], strings.TrimPrefix(name, "train-"))
+			if !mine {
+				continue
+			}
+			m, err := s.Manifest(st.Name)
+			if err != nil || m == nil {
+				return nil, nil, fmt.Errorf("manifest of stage %s: %v", st.Name, err)
+			}
+			row.Wall, row.CPU, row.Runs = row.Wall+m.Seconds, row.CPU+m.CPUSeconds, row.Runs+1
+		}
+		rows = append(rows, row)
+	}
+	return rows, runs, nil
+}
+
+// learnersMarkdown is the learners' cost table.
+func learnersMarkdown(rows []costRow, runs map[string][]string, seeds int) string {
+	var b strings.Builder
+	b.WriteString("Stage-1 cost of each learner (its weights stage; RegMix: the held-out split and the proxy runs too; ODM: its fine-tuning, which learns as it trains), all seeds, and the runs made from it:\n\n")
+	b.WriteString("| learner | stages | CPU | CPU per seed | runs |\n|---|---:|---:|---:|---|\n")
+	for _, r := range rows {
+		var names []string
+		for l, rs := range runs {
+			if learnerLabel(l) == r.Kind {
+				names = rs
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s |\n", r.Kind, r.Runs, FormatSeconds(r.CPU), FormatSeconds(r.CPU/float64(seeds)), strings.Join(names, ", "))
+	}
+	return b.String()
 }
 
 func costMarkdown(rows []costRow) string {

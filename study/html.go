@@ -31,10 +31,10 @@ var page = template.Must(template.New("study").Funcs(template.FuncMap{
 <table><tr><th>run</th><th>set</th><th>mean</th><th>Δ</th><th>p</th><th>p (Holm)</th></tr>
 {{range .R.PerSet}}<tr><td>{{.Run}}</td><td>{{.Set}}</td><td>{{iv .Mean}}</td><td>{{signed .Diff}}</td><td>{{pv .P}}</td><td>{{pv .Holm}}</td></tr>
 {{end}}</table>
-{{if .R.Weights}}<h2>Learned weights across seeds</h2>
-<p>Rank correlation between seeds: mean {{num .R.RankCorrelation}}, min {{num .R.MinRankCorrelation}}.</p>
+{{range .R.Learned}}<h2>{{.Learner}}'s weights across seeds</h2>
+<p>Rank correlation between seeds: mean {{num .RankCorrelation}}, min {{num .MinRankCorrelation}}.</p>
 <table><tr><th>domain</th><th>weight</th><th>sd</th></tr>
-{{range .R.Weights}}<tr><td>{{.Domain}}</td><td>{{printf "%.4f" .Mean}}</td><td>{{printf "%.4f" .SD}}</td></tr>
+{{range .Weights}}<tr><td>{{.Domain}}</td><td>{{printf "%.4f" .Mean}}</td><td>{{printf "%.4f" .SD}}</td></tr>
 {{end}}</table>{{end}}
 {{.Extra}}
 </body></html>

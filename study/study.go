@@ -10,12 +10,12 @@ import (
 	"github.com/tdro/tdro/eval/metrics"
 )
 
-// Seed is one replicate of a study: every run's evaluation and the learned
-// domain weights.
+// Seed is one replicate of a study: every run's evaluation and the domain
+// weights each learner learned.
 type Seed struct {
 	Seed    uint64
-	Results *eval.Results      // the runs, including the baseline
-	Weights map[string]float64 // learned weights per domain (nil: none)
+	Results *eval.Results                 // the runs, including the baseline
+	Weights map[string]map[string]float64 // learner -> domain -> weight (nil: none)
 }
 
 // Options configure Analyze.
@@ -44,12 +44,18 @@ type Report struct {
 	Runs     []Row    // every other run, in the results' order
 	Sets     []string // evaluation sets
 	PerSet   []SetRow
-	Weights  []WeightRow
+	Learned  []Learned // per learner, in name order
+	Options  Options
+}
+
+// Learned is one learner's weights across the seeds.
+type Learned struct {
+	Learner string
+	Weights []WeightRow
 	// RankCorrelation is the mean Spearman correlation of the learned
 	// weights over every pair of seeds (NaN with fewer than two), and its
 	// minimum.
 	RankCorrelation, MinRankCorrelation float64
-	Options                             Options
 }
 
 // Row is one run: its mean over sets per seed, and against the baseline.
@@ -229,20 +235,30 @@ func seedAveraged(base, run []map[string]float64) (a, b []float64) {
 }
 
 func (r *Report) weights(seeds []Seed) {
-	r.RankCorrelation, r.MinRankCorrelation = math.NaN(), math.NaN()
+	var learners []string
+	for l := range seeds[0].Weights {
+		learners = append(learners, l)
+	}
+	sort.Strings(learners)
+	for _, l := range learners {
+		r.Learned = append(r.Learned, learned(l, seeds))
+	}
+}
+
+// learned is learner l's weights across the seeds: per domain the mean and
+// spread, and the rank correlation between every pair of seeds.
+func learned(l string, seeds []Seed) Learned {
+	r := Learned{Learner: l, RankCorrelation: math.NaN(), MinRankCorrelation: math.NaN()}
 	var domains []string
-	for d := range seeds[0].Weights {
+	for d := range seeds[0].Weights[l] {
 		domains = append(domains, d)
 	}
 	sort.Strings(domains)
-	if len(domains) == 0 {
-		return
-	}
 	vecs := make([][]float64, len(seeds))
 	for si, s := range seeds {
 		vecs[si] = make([]float64, len(domains))
 		for k, d := range domains {
-			vecs[si][k] = s.Weights[d]
+			vecs[si][k] = s.Weights[l][d]
 		}
 	}
 	for k, d := range domains {
@@ -267,6 +283,7 @@ func (r *Report) weights(seeds []Seed) {
 	if n > 0 {
 		r.RankCorrelation, r.MinRankCorrelation = sum/float64(n), lo
 	}
+	return r
 }
 
 // verdict is the plain-words line of a comparison.
@@ -313,13 +330,13 @@ func (r *Report) Markdown() string {
 	for _, s := range r.PerSet {
 		fmt.Fprintf(&b, "| %s | %s | %s | %+.4f | %.2g | %.2g |\n", s.Run, s.Set, ivText(s.Mean), s.Diff, s.P, s.Holm)
 	}
-	if len(r.Weights) > 0 {
-		fmt.Fprintf(&b, "\nLearned weights across seeds (mean ± sd); rank correlation between seeds: mean %s, min %s.\n", num(r.RankCorrelation), num(r.MinRankCorrelation))
-		if r.RankCorrelation < 0.5 {
+	for _, l := range r.Learned {
+		fmt.Fprintf(&b, "\n%s's weights across seeds (mean ± sd); rank correlation between seeds: mean %s, min %s.\n", l.Learner, num(l.RankCorrelation), num(l.MinRankCorrelation))
+		if l.RankCorrelation < 0.5 {
 			b.WriteString("The ranking is not stable across seeds: a top-k selection from one seed is choosing partly by chance.\n")
 		}
 		b.WriteString("\n| domain | weight | sd |\n|---|---:|---:|\n")
-		for _, w := range r.Weights {
+		for _, w := range l.Weights {
 			fmt.Fprintf(&b, "| %s | %.4f | %.4f |\n", w.Domain, w.Mean, w.SD)
 		}
 	}
