@@ -57,7 +57,19 @@ type PrepareConfig struct {
 	SkipBad bool `json:"skip_bad"`
 	// Domains keeps only these bundled domains (empty: all).
 	Domains []string `json:"domains,omitempty"`
+	// DedupAgainst says which evaluation queries training queries are
+	// deduplicated against: "bundled" (every bundled set, the default:
+	// no bundled set can leak into training) or "run" (only the sets this
+	// run evaluates on, for data that repeats a bundled set on purpose, as
+	// the planted benchmark does).
+	DedupAgainst string `json:"dedup_against,omitempty"`
 }
+
+// The evaluation queries prepare deduplicates against.
+const (
+	DedupBundled = "bundled"
+	DedupRun     = "run"
+)
 
 // ModelConfig is the model every stage starts from: a user's Hugging Face
 // checkpoint (Init) or a small model trained from scratch (Preset with a
@@ -188,6 +200,8 @@ func (c *Config) Validate() error {
 	check((c.Model.Init != "") != (c.Model.Preset != ""), "model: set exactly one of \"init\" (a Hugging Face checkpoint) and \"preset\" (a model trained from scratch)")
 	check(c.Model.Init != "" || c.Model.Tokenizer != "", "model.tokenizer: required when training from scratch")
 	check(c.Prepare.Negatives >= 0, "prepare.negatives must be >= 0")
+	check(c.Prepare.DedupAgainst == "" || c.Prepare.DedupAgainst == DedupBundled || c.Prepare.DedupAgainst == DedupRun,
+		"prepare.dedup_against: want %q or %q, got %q", DedupBundled, DedupRun, c.Prepare.DedupAgainst)
 	// Each stage's recipe is checked now, before any work.
 	if err := c.Train.Validate(); err != nil {
 		errs = append(errs, "train: "+strings.ReplaceAll(err.Error(), "\n", "; "))

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tdro/tdro/collection"
 	"github.com/tdro/tdro/data"
 	"github.com/tdro/tdro/prepare"
 )
@@ -31,9 +32,7 @@ func prepareStage(opt Options) Stage {
 		// checked), deduplicated against the evaluation queries, sampled to
 		// max_records_per_domain, hard negatives mined with BM25 up to
 		// prepare.negatives; the prepare log's table says what it did.
-		st.Inputs = mixtureInputs(cfg.Prepare.Mixture)
-		evalSrc, _ := filepath.Abs(filepath.Join(opt.Data, "eval"))
-		st.Inputs = append(st.Inputs, evalSrc)
+		st.Inputs = append(mixtureInputs(cfg.Prepare.Mixture), evalInputs(opt)...)
 		st.Run = func(ctx context.Context, s *Step) error {
 			mix, err := data.LoadMixture(cfg.Prepare.Mixture)
 			if err != nil {
@@ -64,8 +63,15 @@ func prepareStage(opt Options) Stage {
 // runPrepare prepares srcs into the run's data/ and logs the report table.
 func runPrepare(ctx context.Context, s *Step, opt Options, srcs []prepare.Source) error {
 	cfg := opt.Config
+	var against []*collection.Collection // nil: every bundled set
+	if cfg.Prepare.DedupAgainst == DedupRun {
+		var err error
+		if against, err = evalSets(opt.Data, cfg.Eval); err != nil {
+			return err
+		}
+	}
 	_, rep, err := prepare.Run(ctx, prepare.Options{
-		DataDir: opt.Data, OutDir: s.Path(dataDir), Seed: cfg.Seed, Sources: srcs,
+		DataDir: opt.Data, OutDir: s.Path(dataDir), Seed: cfg.Seed, Sources: srcs, Evaluation: against,
 		MaxPerDomain: orNone(cfg.Prepare.MaxRecords), Negatives: orNone(cfg.Prepare.Negatives), SkipBad: cfg.Prepare.SkipBad, Log: s.Log(),
 	})
 	if err != nil {
