@@ -222,7 +222,10 @@ func splitStageFor(opt Options, rc RegMixConfig) Stage {
 				}
 				slices.SortFunc(dev, func(a, b data.Record) int { return cmpID(a, b) })
 				slices.SortFunc(keep, func(a, b data.Record) int { return cmpID(a, b) })
-				trainPath := s.Path(splitDir, "train", d.Name+".jsonl")
+				trainPath, err := filepath.Abs(s.Path(splitDir, "train", d.Name+".jsonl")) // a mixture's relative paths are relative to it
+				if err != nil {
+					return err
+				}
 				if err := data.WriteRecords(trainPath, keep); err != nil {
 					return err
 				}

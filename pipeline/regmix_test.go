@@ -33,9 +33,14 @@ func regmixOptions(t testing.TB, dir string) Options {
 // train on, every proxy run is scored on it, the fit's answer is the
 // weights that entry's mixture is made from, the report describes RegMix,
 // the proxies go to Slurm as one job array, and a rerun skips everything.
+// The run directory is relative (the mixture files' paths must not be).
 func TestRegMixLearner(t *testing.T) {
-	dir := t.TempDir()
+	dir := "run" // relative, as a user's --out usually is
 	opt := regmixOptions(t, dir)
+	if !filepath.IsAbs(opt.Data) {
+		t.Fatalf("data directory %s is relative", opt.Data)
+	}
+	t.Chdir(t.TempDir())
 	if _, err := Run(context.Background(), opt); err != nil {
 		t.Fatal(err)
 	}
