@@ -24,7 +24,7 @@ func init() {
 		Use:   "data",
 		Short: "Import training data, mine hard negatives, prepare the training mixture",
 	}
-	dataCmd.AddCommand(dataPrepareCmd(), dataImportCmd(), dataDedupCmd(), dataCheckCmd(), dataSetsCmd(), dataPlantedCmd())
+	dataCmd.AddCommand(dataPrepareCmd(), dataImportCmd(), dataDedupCmd(), dataCheckCmd(), dataSetsCmd(), dataPlantedCmd(), dataLengthsCmd())
 	rootCmd.AddCommand(dataCmd)
 }
 
