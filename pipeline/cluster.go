@@ -132,14 +132,11 @@ func Submit(ctx context.Context, opt Options, worker []string) (*Submission, err
 	}
 	defer unlockSubmit()
 
-	jobs, err := readJobs(opt.Out)
+	pr, err := e.progress(ctx, stages)
 	if err != nil {
 		return nil, err
 	}
-	queue, err := slurm.Queue(ctx)
-	if err != nil {
-		return nil, err
-	}
+	done, jobs, queue := pr.done, pr.jobs, pr.queue
 	run := submitted{Config: opt.Config, ConfigName: opt.ConfigName, Command: opt.Command, Data: opt.Data, Out: opt.Out}
 	if err := refuseChangedRun(opt.Out, run, jobs, queue); err != nil {
 		return nil, err
@@ -152,10 +149,6 @@ func Submit(ctx context.Context, opt Options, worker []string) (*Submission, err
 	}
 
 	sub := &Submission{}
-	done, err := e.doneStages(stages)
-	if err != nil {
-		return nil, err
-	}
 	jobOf := map[string]string{} // stage -> the job that will make it
 	keep := func(st *Stage) bool {
 		if done[st.Name] != nil {
@@ -319,38 +312,64 @@ func (e *Engine) doneStages(stages []Stage) (map[string]*Manifest, error) {
 	return done, nil
 }
 
-func readJobs(dir string) (map[string]jobRecord, error) {
-	jobs := map[string]jobRecord{}
-	b, err := os.ReadFile(filepath.Join(dir, jobsFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return jobs, nil
-	}
+// progress is where a submitted run's stages stand: the done ones with
+// their manifests, the job each was last submitted as, and the alive jobs.
+type progress struct {
+	done  map[string]*Manifest
+	jobs  map[string]jobRecord
+	queue map[string]slurm.State
+}
+
+func (e *Engine) progress(ctx context.Context, stages []Stage) (*progress, error) {
+	done, err := e.doneStages(stages)
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(b, &jobs); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, jobsFile), err)
+	jobs, err := readJobs(e.Dir)
+	if err != nil {
+		return nil, err
+	}
+	queue, err := slurm.Queue(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &progress{done: done, jobs: jobs, queue: queue}, nil
+}
+
+func readJobs(dir string) (map[string]jobRecord, error) {
+	jobs := map[string]jobRecord{}
+	if _, err := readOptionalJSON(filepath.Join(dir, jobsFile), &jobs); err != nil {
+		return nil, err
 	}
 	return jobs, nil
 }
 
 func readSubmitted(dir string) (*submitted, error) {
-	path := filepath.Join(dir, runFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	var r submitted
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	path := filepath.Join(dir, runFile)
+	if found, err := readOptionalJSON(path, &r); err != nil || !found {
+		return nil, err
 	}
 	if r.Config == nil {
 		return nil, fmt.Errorf("%s: no config", path)
 	}
 	return &r, nil
+}
+
+// readOptionalJSON decodes the JSON file at path into v; a missing file is
+// not an error (found is false).
+func readOptionalJSON(path string, v any) (found bool, err error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	return true, nil
 }
 
 // Work is the body of one cluster job: it runs stage of the submitted run
@@ -437,18 +456,11 @@ func StatusOf(ctx context.Context, dir string) ([]StageState, error) {
 		return nil, err
 	}
 	e := &Engine{Dir: run.Out}
-	done, err := e.doneStages(stages)
+	pr, err := e.progress(ctx, stages)
 	if err != nil {
 		return nil, err
 	}
-	jobs, err := readJobs(run.Out)
-	if err != nil {
-		return nil, err
-	}
-	queue, err := slurm.Queue(ctx)
-	if err != nil {
-		return nil, err
-	}
+	done, jobs, queue := pr.done, pr.jobs, pr.queue
 	byName := map[string]StageState{}
 	var states []StageState
 	for _, st := range stages {

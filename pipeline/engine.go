@@ -164,17 +164,9 @@ func ManifestPath(dir, stage string) string {
 
 // LoadManifest reads a stage's manifest; a missing one is (nil, nil).
 func LoadManifest(dir, stage string) (*Manifest, error) {
-	path := ManifestPath(dir, stage)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	var m Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+	if found, err := readOptionalJSON(ManifestPath(dir, stage), &m); err != nil || !found {
+		return nil, err
 	}
 	return &m, nil
 }

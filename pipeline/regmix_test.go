@@ -131,15 +131,7 @@ func TestRegMixLearner(t *testing.T) {
 			t.Errorf("the proxy runs go as %d-task jobs, want one array of 4", len(g.stages))
 		}
 	}
-	again, err := Run(context.Background(), opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range again {
-		if r.Status != Skipped {
-			t.Errorf("second invocation: %s %s", r.Stage, r.Status)
-		}
-	}
+	rerunSkipsAll(t, opt)
 }
 
 func TestRegMixConfigProblems(t *testing.T) {

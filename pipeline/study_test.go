@@ -130,15 +130,7 @@ func TestStudyTwoSeeds(t *testing.T) {
 			t.Errorf("seed %d has no report: %v", seed, err)
 		}
 	}
-	again, err := Run(context.Background(), studyOptions(t, dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range again {
-		if r.Status != Skipped {
-			t.Errorf("second invocation: %s %s, want skipped", r.Stage, r.Status)
-		}
-	}
+	rerunSkipsAll(t, studyOptions(t, dir))
 }
 
 // TestStudySIGKILLInSecondSeed kills a study while the second seed's
