@@ -49,6 +49,8 @@ MpiDefault=none
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 KillWait=30
+# a requeued job may start again after cred_expire seconds (default 120)
+AuthInfo=cred_expire=10
 MinJobAge=3600
 NodeName=$node CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP
@@ -70,7 +72,10 @@ fi
 if [ "$restart" = 1 ]; then
 	pkill -x slurmctld 2>/dev/null || true
 	pkill -x slurmd 2>/dev/null || true
-	sleep 1
+	for _ in $(seq 1 30); do # wait until they have saved their state and exited
+		pgrep -x slurmctld >/dev/null || pgrep -x slurmd >/dev/null || break
+		sleep 1
+	done
 fi
 pgrep -x slurmctld >/dev/null || /usr/sbin/slurmctld
 pgrep -x slurmd >/dev/null || /usr/sbin/slurmd
@@ -84,5 +89,5 @@ for _ in $(seq 1 60); do
 	sleep 1
 done
 echo "slurm did not come up; see /var/log/slurm/" >&2
-tail -20 /var/log/slurm/slurmctld.log /var/log/slurm/slurmd.log >&2 || true
+tail -n 20 /var/log/slurm/slurmctld.log /var/log/slurm/slurmd.log >&2 || true
 exit 1
