@@ -144,7 +144,7 @@ func Submit(ctx context.Context, opt Options, worker []string) (*Submission, err
 	if err := atomicfile.WriteJSON(filepath.Join(opt.Out, runFile), run); err != nil {
 		return nil, err
 	}
-	if err := atomicfile.WriteJSON(filepath.Join(opt.Out, "config.json"), opt.Config); err != nil {
+	if err := writeConfig(opt); err != nil {
 		return nil, err
 	}
 

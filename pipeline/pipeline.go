@@ -59,10 +59,14 @@ func Run(ctx context.Context, opt Options) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{Dir: opt.Out, Log: opt.Log, Force: opt.Force, Setup: func() error {
-		return atomicfile.WriteJSON(filepath.Join(opt.Out, "config.json"), opt.Config)
-	}}
+	e := &Engine{Dir: opt.Out, Log: opt.Log, Force: opt.Force, Setup: func() error { return writeConfig(opt) }}
 	return e.Run(ctx, stages)
+}
+
+// writeConfig records the resolved configuration of this invocation in the
+// run directory (both executors).
+func writeConfig(opt Options) error {
+	return atomicfile.WriteJSON(filepath.Join(opt.Out, "config.json"), opt.Config)
 }
 
 // Summary is the closing message of a run: what ran and where the report is.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/tdro/tdro/collection"
 	"github.com/tdro/tdro/data"
@@ -220,8 +221,8 @@ func splitStageFor(opt Options, rc RegMixConfig) Stage {
 						keep = append(keep, recs[p])
 					}
 				}
-				slices.SortFunc(dev, func(a, b data.Record) int { return cmpID(a, b) })
-				slices.SortFunc(keep, func(a, b data.Record) int { return cmpID(a, b) })
+				slices.SortFunc(dev, byQueryID)
+				slices.SortFunc(keep, byQueryID)
 				trainPath, err := filepath.Abs(s.Path(splitDir, "train", d.Name+".jsonl")) // a mixture's relative paths are relative to it
 				if err != nil {
 					return err
@@ -240,15 +241,7 @@ func splitStageFor(opt Options, rc RegMixConfig) Stage {
 	}
 }
 
-func cmpID(a, b data.Record) int {
-	switch {
-	case a.QueryID < b.QueryID:
-		return -1
-	case a.QueryID > b.QueryID:
-		return 1
-	}
-	return 0
-}
+func byQueryID(a, b data.Record) int { return strings.Compare(a.QueryID, b.QueryID) }
 
 // heldOutScore is a model's in-domain retrieval on the held-out records of
 // every domain of mix: nDCG@10 per domain and their mean.
@@ -340,11 +333,8 @@ func regmixFitStage(opt Options, rc RegMixConfig, proxies []string) Stage {
 				obs = append(obs, regmix.Observation{Weights: w, Score: r.Score})
 			}
 			answer := func(obs []regmix.Observation) ([]float64, float64, error) {
-				reg, err := regmix.New(rc.Regressor)
+				reg, err := regmix.Fitted(rc.Regressor, obs)
 				if err != nil {
-					return nil, 0, err
-				}
-				if err := reg.Fit(obs); err != nil {
 					return nil, 0, err
 				}
 				w, pred := regmix.Best(reg, rand.New(rand.NewPCG(cfg.Seed, 0)), uniformPrior(len(names)), rc.Alpha, rc.Candidates, rc.Top)
@@ -396,11 +386,8 @@ func leaveOneOut(regressor string, obs []regmix.Observation) (float64, error) {
 	pred, got := make([]float64, len(obs)), make([]float64, len(obs))
 	for i := range obs {
 		rest := append(slices.Clone(obs[:i]), obs[i+1:]...)
-		reg, err := regmix.New(regressor)
+		reg, err := regmix.Fitted(regressor, rest)
 		if err != nil {
-			return 0, err
-		}
-		if err := reg.Fit(rest); err != nil {
 			return 0, err
 		}
 		pred[i], got[i] = reg.Predict(obs[i].Weights), obs[i].Score

@@ -59,11 +59,11 @@ func studyStage(opt Options, seedGraph []Stage) Stage {
 			if err != nil {
 				return err
 			}
-			lcost, lruns, err := learnerCosts(s, seedGraph, cfg)
+			lcost, err := learnerCosts(s, seedGraph, cfg)
 			if err != nil {
 				return err
 			}
-			learners := learnersMarkdown(lcost, lruns, len(cfg.Seeds))
+			learners := learnersMarkdown(lcost, len(cfg.Seeds))
 			plot := filepath.ToSlash(filepath.Join(studyPlots, "differences.svg"))
 			if err := rep.PlotDifferences(s.Path(studyPlots, "differences"), "bm25"); err != nil {
 				return err
@@ -75,7 +75,7 @@ func studyStage(opt Options, seedGraph []Stage) Stage {
 			if err := atomicfile.WriteFile(s.Path("study.md"), []byte(md)); err != nil {
 				return err
 			}
-			page, err := rep.HTML(title, plot, evalreport.CSS, template.HTML("<p>"+template.HTMLEscapeString(note)+"</p><h2>Cost</h2><p>Stage-1 cost of each learner, all seeds:</p>")+costHTML(lcost)+template.HTML("<p>Every stage:</p>")+costHTML(cost))
+			page, err := rep.HTML(title, plot, evalreport.CSS, template.HTML("<p>"+template.HTMLEscapeString(note)+"</p><h2>Cost</h2><p>Stage-1 cost of each learner, all seeds:</p>")+costHTML(learnerRows(lcost))+template.HTML("<p>Every stage:</p>")+costHTML(cost))
 			if err != nil {
 				return err
 			}
@@ -130,12 +130,18 @@ func costRows(s *Step, stages []Stage) ([]costRow, error) {
 	return append(out, total), nil
 }
 
-// learnerCosts are the stage-1 costs of each learner, summed over the
-// seeds: its weights stage (for regmix also the split and the proxy runs;
-// for odm, which has none, its online-mixing fine-tuning), with the runs
-// made from its weights.
-func learnerCosts(s *Step, stages []Stage, cfg *Config) ([]costRow, map[string][]string, error) {
-	var rows []costRow
+// learnerCost is one learner's stage-1 cost summed over the seeds (Kind
+// is the learner's name), with the runs made from its weights.
+type learnerCost struct {
+	costRow
+	Made []string
+}
+
+// learnerCosts are the stage-1 costs of each learner: its weights stage
+// (for regmix also the split and the proxy runs; for odm, which has none,
+// its online-mixing fine-tuning).
+func learnerCosts(s *Step, stages []Stage, cfg *Config) ([]learnerCost, error) {
+	var rows []learnerCost
 	runs := map[string][]string{}
 	for _, t := range cfg.transfers() {
 		l := LearnerODM
@@ -151,7 +157,7 @@ func learnerCosts(s *Step, stages []Stage, cfg *Config) ([]costRow, map[string][
 		learners = append(learners, LearnerODM)
 	}
 	for _, l := range learners {
-		row := costRow{Kind: learnerLabel(l)}
+		row := learnerCost{costRow: costRow{Kind: learnerLabel(l)}, Made: runs[l]}
 		for _, st := range stages {
 			name := strings.TrimPrefix(st.Name, st.prefix)
 			mine := name == cfg.learnerStage(l) && l != LearnerODM
@@ -162,28 +168,31 @@ func learnerCosts(s *Step, stages []Stage, cfg *Config) ([]costRow, map[string][
 			}
 			m, err := s.Manifest(st.Name)
 			if err != nil || m == nil {
-				return nil, nil, fmt.Errorf("manifest of stage %s: %v", st.Name, err)
+				return nil, fmt.Errorf("manifest of stage %s: %v", st.Name, err)
 			}
 			row.Wall, row.CPU, row.Runs = row.Wall+m.Seconds, row.CPU+m.CPUSeconds, row.Runs+1
 		}
 		rows = append(rows, row)
 	}
-	return rows, runs, nil
+	return rows, nil
+}
+
+// learnerRows are the learners' costs as cost table rows.
+func learnerRows(costs []learnerCost) []costRow {
+	rows := make([]costRow, len(costs))
+	for i, c := range costs {
+		rows[i] = c.costRow
+	}
+	return rows
 }
 
 // learnersMarkdown is the learners' cost table.
-func learnersMarkdown(rows []costRow, runs map[string][]string, seeds int) string {
+func learnersMarkdown(rows []learnerCost, seeds int) string {
 	var b strings.Builder
 	b.WriteString("Stage-1 cost of each learner (its weights stage; RegMix: the held-out split and the proxy runs too; ODM: its fine-tuning, which learns as it trains), all seeds, and the runs made from it:\n\n")
 	b.WriteString("| learner | stages | CPU | CPU per seed | runs |\n|---|---:|---:|---:|---|\n")
 	for _, r := range rows {
-		var names []string
-		for l, rs := range runs {
-			if learnerLabel(l) == r.Kind {
-				names = rs
-			}
-		}
-		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s |\n", r.Kind, r.Runs, FormatSeconds(r.CPU), FormatSeconds(r.CPU/float64(seeds)), strings.Join(names, ", "))
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s |\n", r.Kind, r.Runs, FormatSeconds(r.CPU), FormatSeconds(r.CPU/float64(seeds)), strings.Join(r.Made, ", "))
 	}
 	return b.String()
 }

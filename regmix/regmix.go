@@ -85,6 +85,18 @@ func New(name string) (Regressor, error) {
 	return nil, fmt.Errorf("regmix: unknown regressor %q (want one of %v)", name, Regressors)
 }
 
+// Fitted is the regressor called name fitted to obs.
+func Fitted(name string, obs []Observation) (Regressor, error) {
+	r, err := New(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Fit(obs); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
 // Linear is score ≈ b + Σ c_i w_i, fitted by ridge least squares (the
 // intercept is not penalised).
 type Linear struct {
