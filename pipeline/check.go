@@ -45,7 +45,7 @@ func Check(opt Options) error {
 				break
 			}
 		}
-	} else if cfg.Model.Tokenizer != "" {
+	} else if cfg.Model.Tokenizer != "" && cfg.Model.Vocabulary == nil {
 		if tok, err := tokenizerPath(opt); err == nil {
 			if _, err := os.Stat(tok); err != nil {
 				add(fmt.Errorf("model.tokenizer: %w", err))

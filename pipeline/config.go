@@ -13,6 +13,7 @@ import (
 	"github.com/tdro/tdro/configs"
 	"github.com/tdro/tdro/data"
 	"github.com/tdro/tdro/dro"
+	"github.com/tdro/tdro/tokenize"
 	"github.com/tdro/tdro/train"
 )
 
@@ -63,6 +64,11 @@ type PrepareConfig struct {
 	// run evaluates on, for data that repeats a bundled set on purpose, as
 	// the planted benchmark does).
 	DedupAgainst string `json:"dedup_against,omitempty"`
+	// HeldOut holds this many records of every domain out of all training
+	// (a seeded choice, data/heldout/) and scores every model on them:
+	// in-domain retrieval, the split to tune a recipe on without looking at
+	// the evaluation sets (0: none).
+	HeldOut int `json:"heldout_per_domain,omitempty"`
 }
 
 // The evaluation queries prepare deduplicates against.
@@ -78,6 +84,36 @@ type ModelConfig struct {
 	Init      string `json:"init,omitempty"`      // HF checkpoint directory (config.json, *.safetensors, tokenizer.json)
 	Preset    string `json:"preset,omitempty"`    // from scratch: a model.Preset name (tiny-bert, small-bert, tiny-llama, tiny-qwen2)
 	Tokenizer string `json:"tokenizer,omitempty"` // from scratch: tokenizer.json or its directory; relative paths are under the data directory
+	// Vocabulary, instead of Tokenizer, fits a WordPiece vocabulary to the
+	// run's own training records (a "tokenizer" stage after prepare; the
+	// held-out records are not among them).
+	Vocabulary *VocabularyConfig `json:"vocabulary,omitempty"`
+}
+
+// VocabularyConfig is a vocabulary fitted to the training data (tdro
+// tokenizer train); a field left 0 takes tokenize.DefaultTrainOptions' value.
+type VocabularyConfig struct {
+	Size            int  `json:"size"`                         // tokens, the 5 special ones included
+	MinFrequency    int  `json:"min_frequency,omitempty"`      // rarer characters and merges are left out
+	LimitAlphabet   int  `json:"limit_alphabet,omitempty"`     // most frequent characters kept
+	MaxCharsPerWord int  `json:"max_chars_per_word,omitempty"` // longer words are [UNK]
+	Cased           bool `json:"cased,omitempty"`              // keep case (default: lowercase)
+}
+
+// options are the trainer's settings.
+func (v VocabularyConfig) options() tokenize.TrainOptions {
+	o := tokenize.DefaultTrainOptions()
+	o.Lowercase = !v.Cased
+	for _, f := range []struct {
+		dst *int
+		v   int
+	}{{&o.VocabSize, v.Size}, {&o.MinFrequency, v.MinFrequency},
+		{&o.LimitAlphabet, v.LimitAlphabet}, {&o.MaxCharsPerWord, v.MaxCharsPerWord}} {
+		if f.v != 0 {
+			*f.dst = f.v
+		}
+	}
+	return o
 }
 
 // TransferConfig is one stage-2 mixture: made from the learned weights
@@ -198,8 +234,14 @@ func (c *Config) Validate() error {
 		}
 	}
 	check((c.Model.Init != "") != (c.Model.Preset != ""), "model: set exactly one of \"init\" (a Hugging Face checkpoint) and \"preset\" (a model trained from scratch)")
-	check(c.Model.Init != "" || c.Model.Tokenizer != "", "model.tokenizer: required when training from scratch")
+	check(c.Model.Init != "" || (c.Model.Tokenizer != "") != (c.Model.Vocabulary != nil),
+		"model: set exactly one of \"tokenizer\" (a tokenizer.json) and \"vocabulary\" (one fitted to the training data) when training from scratch (over a preset, set the other to \"\" or null)")
+	if v := c.Model.Vocabulary; v != nil {
+		check(v.Size == 0 || v.Size > len(tokenize.Specials), "model.vocabulary.size must exceed %d", len(tokenize.Specials))
+		check(v.MinFrequency >= 0 && v.LimitAlphabet >= 0 && v.MaxCharsPerWord >= 0, "model.vocabulary: min_frequency, limit_alphabet and max_chars_per_word must be >= 0")
+	}
 	check(c.Prepare.Negatives >= 0, "prepare.negatives must be >= 0")
+	check(c.Prepare.HeldOut >= 0, "prepare.heldout_per_domain must be >= 0")
 	check(c.Prepare.DedupAgainst == "" || c.Prepare.DedupAgainst == DedupBundled || c.Prepare.DedupAgainst == DedupRun,
 		"prepare.dedup_against: want %q or %q, got %q", DedupBundled, DedupRun, c.Prepare.DedupAgainst)
 	// Each stage's recipe is checked now, before any work.

@@ -47,6 +47,7 @@ type Options struct {
 	Data       string    // bundled data directory (training sources, evaluation sets, tokenizers)
 	Out        string    // run directory
 	Force      []string  // stages to rerun even when up to date
+	Until      []string  // run only these stages and what they need (empty: all)
 	Log        io.Writer // nil: stderr
 }
 

@@ -77,7 +77,21 @@ func runPrepare(ctx context.Context, s *Step, opt Options, srcs []prepare.Source
 	if err != nil {
 		return err
 	}
-	return rep.WriteTable(s.Log())
+	if err := rep.WriteTable(s.Log()); err != nil {
+		return err
+	}
+	if n := cfg.Prepare.HeldOut; n > 0 {
+		mix, err := data.LoadMixture(s.Path(mixtureFile))
+		if err != nil {
+			return err
+		}
+		if err := holdOut(mix, n, cfg.Seed, s.Path(dataDir), s.Path(heldOutDir), "prepare.heldout_per_domain"); err != nil {
+			return err
+		}
+		s.Logf("held out %d records of each of %d domains from all training (%s), to score every model on", n, len(mix.Domains), heldOutDir)
+		return mix.Save(s.Path(mixtureFile))
+	}
+	return nil
 }
 
 // orNone maps the config's 0 ("all" records, "no" negatives) to the

@@ -8,14 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
-	"github.com/tdro/tdro/collection"
 	"github.com/tdro/tdro/data"
 	"github.com/tdro/tdro/dro"
 	"github.com/tdro/tdro/dro/plot"
-	"github.com/tdro/tdro/eval"
-	"github.com/tdro/tdro/eval/metrics"
 	"github.com/tdro/tdro/internal/atomicfile"
 	"github.com/tdro/tdro/regmix"
 	"github.com/tdro/tdro/study"
@@ -171,7 +167,7 @@ func regmixStages(opt Options) ([]Stage, error) {
 				if err != nil {
 					return err
 				}
-				if res.Score, res.PerDomain, err = heldOutScore(ctx, tr.Model, s.Path(splitDir), mix, evalOptions(opt, name)); err != nil {
+				if res.Score, res.PerDomain, err = heldOutScore(ctx, tr.Model, s.Path(splitDir, "dev"), mix, evalOptions(opt, name)); err != nil {
 					return err
 				}
 				s.Logf("mixture %s: held-out nDCG@10 %.4f", formatWeights(mix, w), res.Score)
@@ -198,82 +194,14 @@ func splitStageFor(opt Options, rc RegMixConfig) Stage {
 			if err != nil {
 				return err
 			}
-			for _, sub := range []string{"train", "dev"} {
-				if err := os.MkdirAll(s.Path(splitDir, sub), 0o755); err != nil {
-					return err
-				}
-			}
-			for j, d := range mix.Domains {
-				recs, err := data.ReadRecords(d.Path)
-				if err != nil {
-					return err
-				}
-				if len(recs) < 2*rc.HeldOut {
-					return fmt.Errorf("domain %s has %d records: holding out regmix.heldout_per_domain = %d leaves fewer to train on than to score", d.Name, len(recs), rc.HeldOut)
-				}
-				rng := rand.New(rand.NewPCG(cfg.Seed, uint64(j)+1))
-				perm := rng.Perm(len(recs))
-				dev, keep := make([]data.Record, 0, rc.HeldOut), make([]data.Record, 0, len(recs)-rc.HeldOut)
-				for k, p := range perm {
-					if k < rc.HeldOut {
-						dev = append(dev, recs[p])
-					} else {
-						keep = append(keep, recs[p])
-					}
-				}
-				slices.SortFunc(dev, byQueryID)
-				slices.SortFunc(keep, byQueryID)
-				trainPath, err := filepath.Abs(s.Path(splitDir, "train", d.Name+".jsonl")) // a mixture's relative paths are relative to it
-				if err != nil {
-					return err
-				}
-				if err := data.WriteRecords(trainPath, keep); err != nil {
-					return err
-				}
-				if err := data.WriteRecords(s.Path(splitDir, "dev", d.Name+".jsonl"), dev); err != nil {
-					return err
-				}
-				mix.Domains[j].Path, mix.Domains[j].Records = trainPath, len(keep)
+			trainDir := s.Path(splitDir, "train")
+			if err := holdOut(mix, rc.HeldOut, cfg.Seed, trainDir, s.Path(splitDir, "dev"), "regmix.heldout_per_domain"); err != nil {
+				return err
 			}
 			s.Logf("held out %d records of each of %d domains", rc.HeldOut, len(mix.Domains))
-			return mix.Save(s.Path(splitDir, "train", "mixture.json"))
+			return mix.Save(filepath.Join(trainDir, "mixture.json"))
 		},
 	}
-}
-
-func byQueryID(a, b data.Record) int { return strings.Compare(a.QueryID, b.QueryID) }
-
-// heldOutScore is a model's in-domain retrieval on the held-out records of
-// every domain of mix: nDCG@10 per domain and their mean.
-func heldOutScore(ctx context.Context, enc eval.TextEncoder, split string, mix *data.Mixture, o eval.Options) (float64, map[string]float64, error) {
-	var cols []*collection.Collection
-	for _, d := range mix.Domains {
-		recs, err := data.ReadRecords(filepath.Join(split, "dev", d.Name+".jsonl"))
-		if err != nil {
-			return 0, nil, err
-		}
-		instruction := ""
-		if len(d.Instructions) > 0 {
-			instruction = d.Instructions[0]
-		}
-		c, err := collection.FromRecords(d.Name, d.Language, instruction, recs)
-		if err != nil {
-			return 0, nil, err
-		}
-		cols = append(cols, c)
-	}
-	res, err := eval.Evaluate(ctx, enc, cols, o)
-	if err != nil {
-		return 0, nil, err
-	}
-	ndcg := metrics.Measure{Kind: metrics.NDCG, K: 10}
-	per, sum := map[string]float64{}, 0.0
-	for _, d := range res.Runs[0].Datasets {
-		v, _ := d.Mean(ndcg)
-		per[d.Dataset] = v
-		sum += v
-	}
-	return sum / float64(len(cols)), per, nil
 }
 
 // Fit is what the RegMix fit stage found (regmix/fit.json).

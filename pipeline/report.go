@@ -39,6 +39,23 @@ type Report struct {
 	ResultsHTML     template.HTML // the same tables in HTML
 	ResultsLegend   string        // the significance legend under the HTML tables
 	ResultsPlot     string        // nDCG@10 per dataset and run (eval's bar chart, SVG)
+
+	HeldOut *HeldOutTable // prepare.heldout_per_domain: every model's in-domain retrieval
+}
+
+// HeldOutTable is every model's nDCG@10 on the held-out records of each
+// training domain.
+type HeldOutTable struct {
+	PerDomain int // held-out records per domain
+	Domains   []string
+	Rows      []HeldOutRow
+}
+
+// HeldOutRow is one model's line.
+type HeldOutRow struct {
+	Run    string
+	Mean   float64
+	Scores []float64 // in Domains' order
 }
 
 // WeightRow is one domain's learned weight.
@@ -129,7 +146,15 @@ Records and tokens (queries and positive passages, run's tokenizer) of the domai
 
 {{.ResultsMarkdown}}
 ![nDCG@10 per dataset]({{.ResultsPlot}})
-`
+{{with .HeldOut}}
+## In-domain retrieval on held-out training records
+
+nDCG@10 on {{.PerDomain}} records per training domain held out of all training (each domain's queries against its own passages and hard negatives): the split to tune a recipe on, apart from the evaluation sets.
+
+| run | mean |{{range .Domains}} {{.}} |{{end}}
+|---|---:|{{range .Domains}}---:|{{end}}
+{{range .Rows}}| {{.Run}} | {{w .Mean}} |{{range .Scores}} {{w .}} |{{end}}
+{{end}}{{end}}`
 
 const reportHTML = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
@@ -174,6 +199,12 @@ ul.notes { color: #444; }
 <div class="results">{{.ResultsHTML}}</div>
 <p class="meta">{{.ResultsLegend}} Hover a cell for the difference and both p-values.</p>
 <img src="{{.ResultsPlot}}" alt="nDCG@10 per dataset">
+{{with .HeldOut}}
+<h2>In-domain retrieval on held-out training records</h2>
+<p class="meta">nDCG@10 on {{.PerDomain}} records per training domain held out of all training (each domain's queries against its own passages and hard negatives): the split to tune a recipe on, apart from the evaluation sets.</p>
+<table><tr><th>run</th><th class="n">mean</th>{{range .Domains}}<th class="n">{{.}}</th>{{end}}</tr>
+{{range .Rows}}<tr><td>{{.Run}}</td><td class="n">{{w .Mean}}</td>{{range .Scores}}<td class="n">{{w .}}</td>{{end}}</tr>
+{{end}}</table>{{end}}
 </body></html>
 `
 

@@ -85,6 +85,11 @@ func reportStage(opt Options, stages []Stage) Stage {
 			if err := r.addResults(opt, s.Dir); err != nil {
 				return err
 			}
+			if cfg.Prepare.HeldOut > 0 {
+				if r.HeldOut, err = heldOutTable(s.Dir, cfg); err != nil {
+					return err
+				}
+			}
 			return r.Write(s.Dir)
 		},
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
+	"github.com/tdro/tdro/data"
 	"github.com/tdro/tdro/dro"
 	"github.com/tdro/tdro/model"
 	"github.com/tdro/tdro/tokenize"
@@ -16,7 +18,17 @@ import (
 // seed runs the whole graph in its own sub-directory (seed-N/, stages named
 // "seed-N.STAGE", each resumable and skippable on its own), and a study
 // stage compares every mixture with uniform across the seeds.
+//
+// With opt.Until, only the named stages and the stages they need are kept.
 func Stages(opt Options) ([]Stage, error) {
+	all, err := allStages(opt)
+	if err != nil || len(opt.Until) == 0 {
+		return all, err
+	}
+	return until(all, opt.Until)
+}
+
+func allStages(opt Options) ([]Stage, error) {
 	seeds := opt.Config.Seeds
 	if len(seeds) == 0 {
 		return seedStages(opt)
@@ -37,6 +49,38 @@ func Stages(opt Options) ([]Stage, error) {
 	return append(all, studyStage(opt, all)), nil
 }
 
+// until keeps the stages named and, transitively, those they run after.
+func until(stages []Stage, names []string) ([]Stage, error) {
+	byName := map[string]*Stage{}
+	for i := range stages {
+		byName[stages[i].Name] = &stages[i]
+	}
+	keep := map[string]bool{}
+	var visit func(string)
+	visit = func(n string) {
+		if keep[n] {
+			return
+		}
+		keep[n] = true
+		for _, a := range byName[n].After {
+			visit(a)
+		}
+	}
+	for _, n := range names {
+		if byName[n] == nil {
+			return nil, fmt.Errorf("--until %s: no such stage (stages: %s)", n, strings.Join(stageNames(stages), ", "))
+		}
+		visit(n)
+	}
+	var out []Stage
+	for _, st := range stages {
+		if keep[st.Name] {
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
 // seedDir is the sub-directory of one seed's stages in a study.
 func seedDir(seed uint64) string { return fmt.Sprintf("seed-%d", seed) }
 
@@ -52,10 +96,14 @@ func seedStages(opt Options) ([]Stage, error) {
 		return nil, err
 	}
 	var stages []Stage
-	if cfg.Model.Init == "" {
-		stages = append(stages, baseStage(opt, tokenizer))
+	switch {
+	case cfg.Model.Init != "":
+		stages = append(stages, prepareStage(opt))
+	case cfg.Model.Vocabulary != nil: // the base model is built on the data's vocabulary
+		stages = append(stages, prepareStage(opt), fitVocabularyStage(opt, tokenizer), baseStage(opt, tokenizer))
+	default:
+		stages = append(stages, baseStage(opt, tokenizer), prepareStage(opt))
 	}
-	stages = append(stages, prepareStage(opt))
 	ref, err := trainStage(opt, referenceRun, mixtureFile, cfg.Train, "prepare")
 	if err != nil {
 		return nil, err
@@ -97,6 +145,13 @@ func seedStages(opt Options) ([]Stage, error) {
 			return nil, err
 		}
 		stages = append(stages, e)
+		if cfg.Prepare.HeldOut > 0 {
+			h, err := heldOutStage(opt, m)
+			if err != nil {
+				return nil, err
+			}
+			stages = append(stages, h)
+		}
 	}
 	return append(stages, reportStage(opt, stages)), nil
 }
@@ -138,6 +193,9 @@ func tokenizerPath(opt Options) (string, error) {
 	if m.Init != "" {
 		return filepath.Abs(m.Init)
 	}
+	if m.Vocabulary != nil {
+		return filepath.Abs(filepath.Join(opt.Out, vocabularyDir))
+	}
 	p := m.Tokenizer
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(opt.Data, p)
@@ -151,8 +209,12 @@ func tokenizerPath(opt Options) (string, error) {
 // and every stage-2 run start from these same weights.
 func baseStage(opt Options, tokenizer string) Stage {
 	cfg := opt.Config
+	inputs, after := []string{tokenizer}, []string(nil)
+	if cfg.Model.Vocabulary != nil { // the run's own
+		inputs, after = nil, []string{vocabularyStage}
+	}
 	return Stage{
-		Name: "base", Kind: KindBase, Label: "init model", Inputs: []string{tokenizer},
+		Name: "base", Kind: KindBase, Label: "init model", Inputs: inputs, After: after, Flow: after,
 		Config: struct {
 			Preset string
 			Seed   uint64
@@ -173,6 +235,35 @@ func baseStage(opt Options, tokenizer string) Stage {
 			}
 			s.Logf("%s from scratch: %d parameters", cfg.Model.Preset, m.NumParameters())
 			return m.Save(s.Path(modelDir(baseRun)))
+		},
+	}
+}
+
+const (
+	vocabularyStage = "tokenizer"
+	vocabularyDir   = "tokenizer"
+)
+
+// fitVocabularyStage fits the run's vocabulary to its prepared training
+// records (model.vocabulary): the base model is built on it, and every
+// checkpoint carries it.
+func fitVocabularyStage(opt Options, dir string) Stage {
+	v := *opt.Config.Model.Vocabulary
+	return Stage{
+		Name: vocabularyStage, Kind: KindPrepare, After: []string{"prepare"}, Label: "vocabulary", Flow: []string{"prepare"},
+		Config:  v.options(),
+		Outputs: []string{vocabularyDir},
+		Run: func(ctx context.Context, s *Step) error {
+			mix, err := data.LoadMixture(s.Path(mixtureFile))
+			if err != nil {
+				return err
+			}
+			tok, err := train.TrainTokenizer(mix, v.options(), dir)
+			if err != nil {
+				return err
+			}
+			s.Logf("fitted a %d-token WordPiece vocabulary to the training records of %d domains", tok.VocabSize(), len(mix.Domains))
+			return nil
 		},
 	}
 }

@@ -22,21 +22,25 @@ import (
 //     hftokenizer only \t \n \r and Zs.
 //   - WordPiece's max_input_chars_per_word counts characters in Rust and
 //     bytes in hftokenizer, so e.g. a 60-letter Cyrillic word becomes [UNK].
+//   - Rust lowercases with the full Unicode mapping, İ (U+0130) to i and a
+//     combining dot above; Go maps it to a plain i. Only a normalizer that
+//     keeps accents shows it (stripping removes the dot).
 type bertPrep struct {
-	vocab    map[string]int32
-	unk      int32
-	prefix   string
-	maxChars int
-	added    []addedToken
+	normalize func(string) string
+	vocab     map[string]int32
+	unk       int32
+	prefix    string
+	maxChars  int
+	added     []addedToken
 }
 
 // newBertPrep returns nil unless the tokenizer is BERT-style.
-func newBertPrep(tj *hftokenizer.TokenizerJSON) *bertPrep {
+func newBertPrep(tj *hftokenizer.TokenizerJSON, hf *hftokenizer.Tokenizer) *bertPrep {
 	n, p, m := tj.Normalizer, tj.PreTokenizer, tj.Model
 	if n == nil || n.Type != "BertNormalizer" || !n.CleanText || p == nil || p.Type != "BertPreTokenizer" || m.Type != "WordPiece" {
 		return nil
 	}
-	b := &bertPrep{vocab: make(map[string]int32, len(m.Vocab)), unk: -1, prefix: m.ContinuingSubwordPrefix,
+	b := &bertPrep{normalize: bertNormalize(n, hf), vocab: make(map[string]int32, len(m.Vocab)), unk: -1, prefix: m.ContinuingSubwordPrefix,
 		maxChars: m.MaxInputCharsPerWord, added: addedTokens(tj)}
 	for tok, id := range m.Vocab {
 		b.vocab[tok] = int32(id)
@@ -53,37 +57,51 @@ func newBertPrep(tj *hftokenizer.TokenizerJSON) *bertPrep {
 	return b
 }
 
+// bertNormalize is hftokenizer's BertNormalizer with Rust's lowercasing of
+// İ where accents are kept.
+func bertNormalize(n *hftokenizer.Normalizer, hf *hftokenizer.Tokenizer) func(string) string {
+	keepAccents := n.StripAccents != nil && !*n.StripAccents || n.StripAccents == nil && !n.Lowercase
+	if !n.Lowercase || !keepAccents {
+		return hf.Normalize
+	}
+	return func(s string) string { return hf.Normalize(strings.ReplaceAll(s, "\u0130", "i\u0307")) }
+}
+
 // encode: split off added tokens ([SEP] in the text), clean, split on
 // whitespace, normalize, split off punctuation, WordPiece.
-func (b *bertPrep) encode(hf *hftokenizer.Tokenizer, text string) []int32 {
+func (b *bertPrep) encode(text string) []int32 {
 	var out []int32
-	splitAdded(text, b.added, func(seg string) { out = b.encodeSegment(hf, seg, out) }, func(id int32) { out = append(out, id) })
+	splitAdded(text, b.added, func(seg string) {
+		bertWords(b.normalize, seg, func(w string) { out = b.wordPiece(w, out) })
+	}, func(id int32) { out = append(out, id) })
 	return out
 }
 
-func (b *bertPrep) encodeSegment(hf *hftokenizer.Tokenizer, text string, out []int32) []int32 {
+// bertWords is BertNormalizer + BertPreTokenizer: clean, split on
+// whitespace, normalize, split off punctuation; word gets each piece
+// WordPiece then splits (the encoder's and the vocabulary trainer's words).
+func bertWords(normalize func(string) string, text string, word func(string)) {
 	for _, chunk := range strings.Fields(cleanBert(text)) {
-		norm := hf.Normalize(chunk)
+		norm := normalize(chunk)
 		start := -1
 		for i, r := range norm {
 			switch {
 			case unicode.IsSpace(r) || isBertPunct(r):
 				if start >= 0 {
-					out = b.wordPiece(norm[start:i], out)
+					word(norm[start:i])
 					start = -1
 				}
 				if !unicode.IsSpace(r) {
-					out = b.wordPiece(string(r), out)
+					word(string(r))
 				}
 			case start < 0:
 				start = i
 			}
 		}
 		if start >= 0 {
-			out = b.wordPiece(norm[start:], out)
+			word(norm[start:])
 		}
 	}
-	return out
 }
 
 type addedToken struct {

@@ -113,7 +113,7 @@ func fromFiles(files map[string][]byte) (*Tokenizer, error) {
 	if t.bpe, err = newByteLevelBPE(&tj, files["tokenizer.json"]); err != nil {
 		return nil, fmt.Errorf("tokenizer.json: %w", err)
 	}
-	t.bert = newBertPrep(&tj)
+	t.bert = newBertPrep(&tj, hf)
 
 	// The post-processor's template (e.g. [CLS] text [SEP]): found by
 	// encoding a probe with and without special tokens.
@@ -190,7 +190,7 @@ func (t *Tokenizer) Tokens(text string) []int32 {
 	case t.bpe != nil:
 		return t.bpe.encode(t.hf, text)
 	case t.bert != nil:
-		return t.bert.encode(t.hf, text)
+		return t.bert.encode(text)
 	}
 	return toInt32(t.hf.Encode(text))
 }

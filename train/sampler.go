@@ -241,6 +241,36 @@ func (s *Sampler) Next() (Batch, error) {
 	return b, nil
 }
 
+// passageInput is a passage as the encoder reads it: title and text, after
+// the instruction too in a symmetric domain (both sides are prompted).
+func passageInput(instr string, symmetric bool, p data.Passage) string {
+	t := PassageText(p)
+	if symmetric {
+		t = tokenize.Instruct(instr, t)
+	}
+	return t
+}
+
+// DomainTexts calls text with every text the trainer can write for the
+// records of domain d, queries (query true) and passages (positives and
+// hard negatives): record i with the domain's instruction i mod n, where
+// the trainer draws one per example.
+func DomainTexts(d data.Domain, recs []data.Record, text func(query bool, s string)) {
+	for i, r := range recs {
+		instr := ""
+		if len(d.Instructions) > 0 {
+			instr = d.Instructions[i%len(d.Instructions)]
+		}
+		text(true, tokenize.Instruct(instr, r.Query))
+		for _, p := range r.Positives {
+			text(false, passageInput(instr, d.Symmetric, p))
+		}
+		for _, p := range r.Negatives {
+			text(false, passageInput(instr, d.Symmetric, p))
+		}
+	}
+}
+
 func (s *Sampler) example(d int, r data.Record) (Example, error) {
 	dom := &s.domains[d]
 	instr := ""
@@ -248,13 +278,7 @@ func (s *Sampler) example(d int, r data.Record) (Example, error) {
 		instr = dom.Instructions[s.rng.IntN(len(dom.Instructions))]
 	}
 	ex := Example{Domain: d, Query: tokenize.Instruct(instr, r.Query), Passages: make([]string, 1+s.cfg.Negatives)}
-	passage := func(p data.Passage) string {
-		t := PassageText(p)
-		if dom.Symmetric {
-			t = tokenize.Instruct(instr, t)
-		}
-		return t
-	}
+	passage := func(p data.Passage) string { return passageInput(instr, dom.Symmetric, p) }
 	ex.Passages[0] = passage(r.Positives[s.rng.IntN(len(r.Positives))])
 	negs := r.Negatives
 	if len(negs) == 0 {

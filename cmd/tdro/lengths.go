@@ -53,20 +53,13 @@ the share of their text tokens it drops. Choose budgets from this, not from scor
 					return err
 				}
 				var qs, ps []string
-				for i, r := range recs {
-					instr := ""
-					if len(d.Instructions) > 0 {
-						instr = d.Instructions[i%len(d.Instructions)] // the trainer draws one per example
-					}
-					qs = append(qs, tokenize.Instruct(instr, r.Query))
-					for _, p := range append(append([]data.Passage{}, r.Positives...), r.Negatives...) {
-						t := train.PassageText(p)
-						if d.Symmetric {
-							t = tokenize.Instruct(instr, t)
-						}
+				train.DomainTexts(d, recs, func(query bool, t string) {
+					if query {
+						qs = append(qs, t)
+					} else {
 						ps = append(ps, t)
 					}
-				}
+				})
 				row("train", d.Name, "query", queryLen, qs)
 				row("train", d.Name, "passage", passageLen, ps)
 			}

@@ -137,5 +137,6 @@ the preset and only needs the fields that differ.`,
 	f.BoolVar(&status, "status", false, "show where each stage of the run directory (argument or --out) stands: done, queued or running as job N, failed with its log's last lines")
 	f.BoolVar(&check, "check", false, "check the config, data, evaluation sets and --out, print the stage plan, and train nothing")
 	f.StringSliceVar(&opt.Force, "force", nil, "rerun these stages even if up to date (their dependants follow when outputs change)")
+	f.StringSliceVar(&opt.Until, "until", nil, "run only these stages and the stages they need, e.g. heldout-reference to tune a recipe on the held-out split alone")
 	rootCmd.AddCommand(cmd)
 }
