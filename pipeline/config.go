@@ -98,6 +98,10 @@ type VocabularyConfig struct {
 	LimitAlphabet   int  `json:"limit_alphabet,omitempty"`     // most frequent characters kept
 	MaxCharsPerWord int  `json:"max_chars_per_word,omitempty"` // longer words are [UNK]
 	Cased           bool `json:"cased,omitempty"`              // keep case (default: lowercase)
+	// AlphabetFrom is a tokenizer whose characters all stay in the
+	// vocabulary (relative paths are under the data directory): scripts
+	// the training data lacks are spelt out, not lost to [UNK].
+	AlphabetFrom string `json:"alphabet_from,omitempty"`
 }
 
 // options are the trainer's settings.

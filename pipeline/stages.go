@@ -249,8 +249,17 @@ const (
 // checkpoint carries it.
 func fitVocabularyStage(opt Options, dir string) Stage {
 	v := *opt.Config.Model.Vocabulary
+	var inputs []string
+	alphabetFrom := v.AlphabetFrom
+	if alphabetFrom != "" {
+		if !filepath.IsAbs(alphabetFrom) {
+			alphabetFrom = filepath.Join(opt.Data, alphabetFrom)
+		}
+		alphabetFrom, _ = filepath.Abs(alphabetFrom)
+		inputs = []string{alphabetFrom}
+	}
 	return Stage{
-		Name: vocabularyStage, Kind: KindPrepare, After: []string{"prepare"}, Label: "vocabulary", Flow: []string{"prepare"},
+		Name: vocabularyStage, Kind: KindPrepare, After: []string{"prepare"}, Inputs: inputs, Label: "vocabulary", Flow: []string{"prepare"},
 		Config:  v.options(),
 		Outputs: []string{vocabularyDir},
 		Run: func(ctx context.Context, s *Step) error {
@@ -258,7 +267,15 @@ func fitVocabularyStage(opt Options, dir string) Stage {
 			if err != nil {
 				return err
 			}
-			tok, err := train.TrainTokenizer(mix, v.options(), dir)
+			o := v.options()
+			if alphabetFrom != "" {
+				from, err := tokenize.Load(alphabetFrom)
+				if err != nil {
+					return fmt.Errorf("model.vocabulary.alphabet_from: %w", err)
+				}
+				o.InitialAlphabet = from.Alphabet()
+			}
+			tok, err := train.TrainTokenizer(mix, o, dir)
 			if err != nil {
 				return err
 			}

@@ -40,6 +40,7 @@ type Tokenizer struct {
 	suffix  []int32       // and after it
 	padID   int32
 	eosID   int32 // -1 when the tokenizer has none
+	unkID   int32 // the model's unknown token, -1 when it has none (byte-level BPE)
 	vocab   int
 	files   map[string][]byte // original tokenizer files, written back by Save
 	srcPath string
@@ -95,7 +96,7 @@ func fromFiles(files map[string][]byte) (*Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer.json: %w", err)
 	}
-	t := &Tokenizer{hf: hf, files: files, eosID: -1}
+	t := &Tokenizer{hf: hf, files: files, eosID: -1, unkID: -1}
 	var tj hftokenizer.TokenizerJSON
 	if err := json.Unmarshal(files["tokenizer.json"], &tj); err != nil {
 		return nil, fmt.Errorf("tokenizer.json: %w", err)
@@ -114,6 +115,9 @@ func fromFiles(files map[string][]byte) (*Tokenizer, error) {
 		return nil, fmt.Errorf("tokenizer.json: %w", err)
 	}
 	t.bert = newBertPrep(&tj, hf)
+	if id, ok := tj.Model.Vocab[tj.Model.UnkToken]; ok && tj.Model.UnkToken != "" {
+		t.unkID = int32(id)
+	}
 
 	// The post-processor's template (e.g. [CLS] text [SEP]): found by
 	// encoding a probe with and without special tokens.

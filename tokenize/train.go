@@ -21,6 +21,10 @@ type TrainOptions struct {
 	// Face's limit_alphabet; 0: all): Chinese alone brings thousands of
 	// rare ones, which would fill the vocabulary with no room for merges.
 	LimitAlphabet int
+	// InitialAlphabet are characters kept whatever the texts hold, alone
+	// and as continuations, so that a script the training data lacks is
+	// spelt out rather than lost to [UNK] (Hugging Face's initial_alphabet).
+	InitialAlphabet []string
 }
 
 // DefaultTrainOptions is a 16k multilingual vocabulary.
@@ -44,6 +48,11 @@ func TrainWordPiece(texts func(yield func(string) bool), o TrainOptions) (map[st
 	if o.VocabSize <= len(Specials) || o.MinFrequency < 1 || o.MaxCharsPerWord < 1 {
 		return nil, fmt.Errorf("train tokenizer: vocab size must exceed %d, min frequency and max chars per word be >= 1 (got %d, %d, %d)",
 			len(Specials), o.VocabSize, o.MinFrequency, o.MaxCharsPerWord)
+	}
+	for _, ch := range o.InitialAlphabet {
+		if utf8.RuneCountInString(ch) != 1 {
+			return nil, fmt.Errorf("train tokenizer: initial alphabet entry %q is not one character", ch)
+		}
 	}
 	skeleton, err := wordPieceJSON(o, map[string]int{})
 	if err != nil {
@@ -113,11 +122,17 @@ func learnMerges(counts map[string]int, o TrainOptions) map[string]int {
 		}
 		alphabet = alphabet[:o.LimitAlphabet]
 	}
-	sort.Strings(alphabet)
 	inAlphabet := map[string]bool{}
 	for _, ch := range alphabet {
 		inAlphabet[ch] = true
 	}
+	for _, ch := range o.InitialAlphabet {
+		if !inAlphabet[ch] {
+			inAlphabet[ch] = true
+			alphabet = append(alphabet, ch)
+		}
+	}
+	sort.Strings(alphabet)
 
 	var tokens []string // id - len(Specials) -> token
 	ids := map[string]int32{}
@@ -136,6 +151,9 @@ func learnMerges(counts map[string]int, o TrainOptions) map[string]int {
 	// Continuations of the characters seen inside a word (CJK characters,
 	// words of their own, need none), in alphabet order.
 	inside := map[string]bool{}
+	for _, ch := range o.InitialAlphabet {
+		inside[ch] = true
+	}
 	for w := range counts {
 		for i, r := range w {
 			if i > 0 {
@@ -341,4 +359,34 @@ func wordPieceJSON(o TrainOptions, vocab map[string]int) ([]byte, error) {
 		return nil, fmt.Errorf("train tokenizer: %w", err)
 	}
 	return b, nil
+}
+
+// Alphabet is the characters a tokenizer's vocabulary holds as tokens of
+// their own (alone or as "##" continuations): an initial alphabet that
+// keeps every script that tokenizer spells out.
+func (t *Tokenizer) Alphabet() []string {
+	var tj struct {
+		Model struct {
+			Vocab  map[string]int `json:"vocab"`
+			Prefix string         `json:"continuing_subword_prefix"`
+		} `json:"model"`
+	}
+	if err := json.Unmarshal(t.files["tokenizer.json"], &tj); err != nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	for tok := range tj.Model.Vocab {
+		if tj.Model.Prefix != "" {
+			tok = strings.TrimPrefix(tok, tj.Model.Prefix)
+		}
+		if utf8.RuneCountInString(tok) == 1 {
+			seen[tok] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for ch := range seen {
+		out = append(out, ch)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -67,10 +67,11 @@ func TestTrainedTokenizerParity(t *testing.T) {
 
 // TestTrainWordPiece checks the trainer on text small enough to follow by
 // hand: the most frequent pair merges first, continuations carry "##",
-// rare characters are left out, and accents and special tokens survive.
+// rare characters are left out unless the initial alphabet keeps them, and
+// accents and special tokens survive.
 func TestTrainWordPiece(t *testing.T) {
 	texts := []string{"low lower lowest", "low low newer newest", "Café café", "lowq"}
-	o := TrainOptions{VocabSize: 40, MinFrequency: 2, Lowercase: true, MaxCharsPerWord: 100}
+	o := TrainOptions{VocabSize: 40, MinFrequency: 2, Lowercase: true, MaxCharsPerWord: 100, InitialAlphabet: []string{"ж"}}
 	tok, files := trainOn(t, texts, o)
 	var tj struct {
 		Model struct{ Vocab map[string]int32 } `json:"model"`
@@ -95,6 +96,7 @@ func TestTrainWordPiece(t *testing.T) {
 		{"lowest", []string{"[CLS]", "low", "##est", "[SEP]"}},
 		{"CAFÉ", []string{"[CLS]", "café", "[SEP]"}}, // lowercased, accent kept
 		{"q", []string{"[CLS]", "[UNK]", "[SEP]"}},   // seen once: not in the alphabet
+		{"жж", []string{"[CLS]", "ж", "##ж", "[SEP]"}}, // never seen, in the initial alphabet
 	}
 	for _, c := range cases {
 		var got []string
@@ -111,7 +113,8 @@ func TestTrainWordPiece(t *testing.T) {
 	if string(a["tokenizer.json"]) != string(b["tokenizer.json"]) {
 		t.Error("the vocabulary depends on the order of the texts")
 	}
-	for _, bad := range []TrainOptions{{VocabSize: 5, MinFrequency: 1, MaxCharsPerWord: 1}, {VocabSize: 50, MaxCharsPerWord: 1}} {
+	for _, bad := range []TrainOptions{{VocabSize: 5, MinFrequency: 1, MaxCharsPerWord: 1}, {VocabSize: 50, MaxCharsPerWord: 1},
+		{VocabSize: 50, MinFrequency: 1, MaxCharsPerWord: 1, InitialAlphabet: []string{"ab"}}} {
 		if _, err := TrainWordPiece(slices.Values(texts), bad); err == nil {
 			t.Errorf("%+v: no error", bad)
 		}

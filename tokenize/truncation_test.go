@@ -14,10 +14,11 @@ func TestTruncation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	texts := []string{"one two three four five six", "one two", "one two three"}
-	// Text tokens: 6, 2, 3 (+2 special each): 8, 4, 5.
+	texts := []string{"one two three four five six", "one two", "one two three", "one ภาษาไทย"}
+	// Text tokens: 6, 2, 3, 2 (Thai is one [UNK]), +2 special each: 8, 4, 5, 4.
 	r := tok.Truncation(texts, 5)
-	if r.Texts != 3 || r.Truncated != 1 || math.Abs(r.MeanTokens-17.0/3) > 1e-12 || r.P95Tokens != 8 || math.Abs(r.Lost-3.0/11) > 1e-12 {
-		t.Errorf("Truncation = %+v, want 3 texts, 1 truncated, mean 17/3, p95 8, lost 3/11", r)
+	if r.Texts != 4 || r.Truncated != 1 || math.Abs(r.MeanTokens-21.0/4) > 1e-12 || r.P95Tokens != 8 || math.Abs(r.Lost-3.0/13) > 1e-12 ||
+		math.Abs(r.Unknown-1.0/13) > 1e-12 {
+		t.Errorf("Truncation = %+v, want 4 texts, 1 truncated, mean 21/4, p95 8, lost 3/13, unknown 1/13", r)
 	}
 }

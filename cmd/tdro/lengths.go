@@ -26,7 +26,8 @@ query after its domain's instruction, "Instruct: ...\nQuery: ..."; a symmetric d
 passages too) and every evaluation set as the evaluation does (queries with their set's
 instruction, documents as title and text), and prints per domain and set: mean and 95th
 percentile tokens (special tokens included), the share of texts the budget truncates and
-the share of their text tokens it drops. Choose budgets from this, not from scores.`,
+the share of their text tokens it drops, and the share of text tokens that are [UNK] (text
+the vocabulary cannot represent). Choose budgets from this, not from scores.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if mixture == "" || tokenizer == "" {
@@ -41,11 +42,11 @@ the share of their text tokens it drops. Choose budgets from this, not from scor
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 8, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintf(w, "kind\tname\tside\tbudget\ttexts\tmean tokens\tp95\ttruncated\ttokens lost\t\n")
+			fmt.Fprintf(w, "kind\tname\tside\tbudget\ttexts\tmean tokens\tp95\ttruncated\ttokens lost\t[UNK]\t\n")
 			row := func(kind, name, side string, budget int, texts []string) {
 				r := tok.Truncation(texts, budget)
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%.1f\t%d\t%.1f%%\t%.1f%%\t\n", kind, name, side, budget, r.Texts, r.MeanTokens, r.P95Tokens,
-					100*float64(r.Truncated)/float64(max(r.Texts, 1)), 100*r.Lost)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%.1f\t%d\t%.1f%%\t%.1f%%\t%.1f%%\t\n", kind, name, side, budget, r.Texts, r.MeanTokens, r.P95Tokens,
+					100*float64(r.Truncated)/float64(max(r.Texts, 1)), 100*r.Lost, 100*r.Unknown)
 			}
 			for _, d := range mix.Domains {
 				recs, err := data.ReadRecords(d.Path)

@@ -13,7 +13,7 @@ import (
 
 func init() {
 	cmd := &cobra.Command{Use: "tokenizer", Short: "Fit a vocabulary to training data"}
-	var mixture, out string
+	var mixture, out, alphabetFrom string
 	o := tokenize.DefaultTrainOptions()
 	trainCmd := &cobra.Command{
 		Use:   "train --mixture FILE --out DIR [--vocab-size N]",
@@ -33,6 +33,13 @@ sentence-transformers) loads them and encodes every text as tdro does.`,
 			if err != nil {
 				return err
 			}
+			if alphabetFrom != "" {
+				from, err := tokenize.Load(alphabetFrom)
+				if err != nil {
+					return fmt.Errorf("--alphabet-from: %w", err)
+				}
+				o.InitialAlphabet = from.Alphabet()
+			}
 			start := time.Now()
 			tok, err := train.TrainTokenizer(mix, o, out)
 			if err != nil {
@@ -51,6 +58,7 @@ sentence-transformers) loads them and encodes every text as tdro does.`,
 	f.BoolVar(&o.Lowercase, "lowercase", o.Lowercase, "lowercase before splitting (accents are kept)")
 	f.IntVar(&o.MaxCharsPerWord, "max-chars-per-word", o.MaxCharsPerWord, "longer words become one [UNK]")
 	f.IntVar(&o.LimitAlphabet, "limit-alphabet", o.LimitAlphabet, "keep only this many most frequent characters (0: all)")
+	f.StringVar(&alphabetFrom, "alphabet-from", "", "tokenizer whose characters all stay in the vocabulary (scripts the data lacks are spelt out, not [UNK])")
 	cmd.AddCommand(trainCmd)
 	rootCmd.AddCommand(cmd)
 }
