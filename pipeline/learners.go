@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/tdro/tdro/dro"
 )
@@ -19,8 +20,25 @@ const (
 	LearnerODM    = "odm"
 )
 
+// The loss-measure ablation (the paper's Table 5): tDRO with DoReMi's
+// excess loss or GroupDRO's raw proxy loss in place of dro.measure.
+const (
+	LearnerTDROExcess = LearnerTDRO + "-" + string(dro.Excess)
+	LearnerTDRORaw    = LearnerTDRO + "-" + string(dro.Raw)
+)
+
 // Learners lists the names "learners" and a transfer entry's "learner" take.
-var Learners = []string{LearnerTDRO, LearnerDoReMi, LearnerRegMix, LearnerODM}
+var Learners = []string{LearnerTDRO, LearnerDoReMi, LearnerRegMix, LearnerODM, LearnerTDROExcess, LearnerTDRORaw}
+
+// stepLearner is the dro learner and measure a step learner's name stands
+// for: "tdro-excess" is tDRO measuring excess loss; other names keep the
+// recipe's measure.
+func stepLearner(name string, recipe dro.Recipe) (learner string, measure dro.Measure) {
+	if m, ok := strings.CutPrefix(name, LearnerTDRO+"-"); ok {
+		return LearnerTDRO, dro.Measure(m)
+	}
+	return name, recipe.Measure
+}
 
 // primaryLearner is the learner of the "dro" stage (dro.learner): its
 // weights are in dro/, its mixtures keep the transfer entries' names.
@@ -130,6 +148,10 @@ func learnerLabel(l string) string {
 	switch l {
 	case LearnerTDRO:
 		return "tDRO"
+	case LearnerTDROExcess:
+		return "tDRO (excess loss)"
+	case LearnerTDRORaw:
+		return "tDRO (raw loss)"
 	case LearnerDoReMi:
 		return "DoReMi"
 	case LearnerRegMix:

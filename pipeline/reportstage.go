@@ -293,7 +293,8 @@ func learnerNote(cfg *Config) string {
 				cfg.learnerDir(l), rc.Regressor, rc.Runs, rc.Steps, rc.Alpha, rc.HeldOut)
 			continue
 		}
-		s += fmt.Sprintf("%s weights (%s): %s after %d steps (measure %s, eta %g). ", learnerLabel(l), cfg.learnerDir(l), cfg.DRO.SelectFrom, cfg.DRO.Steps, cfg.DRO.Measure, cfg.DRO.Eta)
+		_, measure := stepLearner(l, cfg.DRO)
+		s += fmt.Sprintf("%s weights (%s): %s after %d steps (measure %s, eta %g). ", learnerLabel(l), cfg.learnerDir(l), cfg.DRO.SelectFrom, cfg.DRO.Steps, measure, cfg.DRO.Eta)
 	}
 	return s + "Mixtures: " + transferList(cfg.transfers()) + "."
 }

@@ -362,7 +362,7 @@ func droStage(opt Options, learner string) (Stage, error) {
 		return Stage{}, err
 	}
 	dc := dro.Config{Recipe: cfg.DRO, Seed: cfg.Seed}
-	dc.Learner = learner
+	dc.Learner, dc.Measure = stepLearner(learner, cfg.DRO)
 	out := cfg.learnerDir(learner)
 	after := []string{"prepare", "train-" + referenceRun}
 	if baseStage != "" {
