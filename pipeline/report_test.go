@@ -160,7 +160,7 @@ func TestDiagramFitsThePage(t *testing.T) {
 	}
 	for name, want := range map[string]string{
 		"dro":             "1: tDRO weights <- train-reference",
-		"train-reference": "0: reference (uniform) <- base,prepare",
+		"train-reference": "0: reference (uniform) <- base,data",
 		"train-top70":     "2: fine-tune top70 <- transfer",
 		"eval":            "evaluate 5 runs <- train-reference,train-top70,train-ratio",
 	} {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/tdro/tdro/data"
@@ -128,7 +129,9 @@ func flowDiagram(stages []DiagramNode) []DiagramNode {
 			out = append(out, DiagramNode{Name: n.group, Status: Skipped})
 		}
 		g := &out[i]
-		members[n.group]++
+		if n.group != evalGroup || strings.HasPrefix(n.Name, "eval-") { // a model's held-out score is part of its evaluation
+			members[n.group]++
+		}
 		g.seconds += n.seconds
 		if n.Status != Skipped {
 			g.Status = Ran

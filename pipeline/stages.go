@@ -100,7 +100,9 @@ func seedStages(opt Options) ([]Stage, error) {
 	case cfg.Model.Init != "":
 		stages = append(stages, prepareStage(opt))
 	case cfg.Model.Vocabulary != nil: // the base model is built on the data's vocabulary
-		stages = append(stages, prepareStage(opt), fitVocabularyStage(opt, tokenizer), baseStage(opt, tokenizer))
+		prep, vocab := prepareStage(opt), fitVocabularyStage(opt, tokenizer)
+		prep.Group, vocab.Group = dataGroup, dataGroup // one box in the diagram: the data and its vocabulary
+		stages = append(stages, prep, vocab, baseStage(opt, tokenizer))
 	default:
 		stages = append(stages, baseStage(opt, tokenizer), prepareStage(opt))
 	}
@@ -240,6 +242,7 @@ func baseStage(opt Options, tokenizer string) Stage {
 }
 
 const (
+	dataGroup       = "data"
 	vocabularyStage = "tokenizer"
 	vocabularyDir   = "tokenizer"
 )

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -29,6 +30,7 @@ func studyOptions(t testing.TB, dir string) Options {
 		TransferConfig{Name: "temp2", Strategy: dro.Temperature, Temperature: 2},
 		TransferConfig{Name: "odm", Strategy: StrategyODM, ODMRewardScale: 10})
 	opt.Config.Learners = []string{LearnerTDRO, LearnerDoReMi, LearnerRegMix, LearnerODM}
+	opt.Config.Prepare.HeldOut = 4
 	rc := tinyRegMix
 	opt.Config.RegMix = &rc
 	if err := opt.Config.Validate(); err != nil {
@@ -112,6 +114,18 @@ func TestStudyTwoSeeds(t *testing.T) {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("study.md lacks %q", want)
 		}
+	}
+	// The held-out table's uniform row is the seeds' heldout.json means.
+	held := 0.0
+	for _, seed := range studySeeds {
+		var h HeldOut
+		if found, err := readOptionalJSON(filepath.Join(dir, seedDir(seed), heldOutFile(referenceRun)), &h); err != nil || !found {
+			t.Fatalf("seed %d: no held-out score (%v)", seed, err)
+		}
+		held += h.Mean / float64(len(studySeeds))
+	}
+	if want := fmt.Sprintf("| uniform | %.4f [", held); !strings.Contains(string(md), "## In-domain retrieval on held-out training records") || !strings.Contains(string(md), want) {
+		t.Errorf("study.md lacks the held-out table or its row %q", want)
 	}
 	page, err := os.ReadFile(filepath.Join(dir, "study.html"))
 	if err != nil || !strings.Contains(string(page), "<li>"+rep.Runs[0].Run+" vs uniform: ") || !strings.Contains(string(page), "differences.svg") {

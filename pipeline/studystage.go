@@ -70,8 +70,14 @@ func studyStage(opt Options, seedGraph []Stage) Stage {
 			}
 			title := "tdro study: " + filepath.Base(opt.Out)
 			note := "The evaluation sets are not used to choose any setting; every seed trains every mixture with the same recipe."
+			held := ""
+			if cfg.Prepare.HeldOut > 0 {
+				if held, err = heldOutStudy(s.Dir, cfg); err != nil {
+					return err
+				}
+			}
 			md := "# " + title + "\n\n" + rep.Markdown() + "\n![differences against uniform with intervals](" + plot + ")\n\n" + note +
-				"\n\n## Cost\n\n" + learners + "\n" + costMarkdown(cost)
+				"\n\n" + held + "## Cost\n\n" + learners + "\n" + costMarkdown(cost)
 			if err := atomicfile.WriteFile(s.Path("study.md"), []byte(md)); err != nil {
 				return err
 			}
