@@ -10,7 +10,9 @@ import (
 
 // NewGoMLXProduct computes the block products as a GoMLX graph on backend
 // (the pure-Go backend's packed AVX2 matmul, or a GPU through XLA). One graph
-// is compiled per block shape and reused.
+// is compiled per block shape and reused, with no cap on their number: one
+// evaluation of many small collections (the held-out split: one per
+// training domain) meets more than GoMLX's default 32 shapes.
 func NewGoMLXProduct(backend compute.Backend) (Product, error) {
 	exec, err := graph.NewExec(backend, func(q, c *graph.Node) *graph.Node {
 		return graph.Einsum("qd,cd->qc", q, c)
@@ -18,6 +20,7 @@ func NewGoMLXProduct(backend compute.Backend) (Product, error) {
 	if err != nil {
 		return nil, fmt.Errorf("search: build GoMLX product: %w", err)
 	}
+	exec.SetMaxCache(-1)
 	return func(q, c []float32, d int, out []float32) error {
 		nq, nc := len(q)/d, len(c)/d
 		if len(out) < nq*nc {
