@@ -92,23 +92,12 @@ func evalKey(opt Options) any {
 // model, or the starting model (name "base": the random initialisation or the
 // user's --init checkpoint), which shows what training changed.
 func evalStage(opt Options, name string) (Stage, error) {
-	dir, after, inputs := modelDir(name), []string{"train-" + name}, evalInputs(opt)
-	if name == baseRun {
-		start, stage, in, err := start(opt)
-		if err != nil {
-			return Stage{}, err
-		}
-		dir, after, inputs = start, nil, append(inputs, in...)
-		if stage != "" {
-			after = []string{stage}
-		}
-	}
-	var flow []string
-	if name != baseRun {
-		flow = after
+	sc, err := scoredModel(opt, name)
+	if err != nil {
+		return Stage{}, err
 	}
 	return Stage{
-		Name: "eval-" + name, Kind: KindEval, After: after, Inputs: inputs, Label: "eval " + runName(name), Flow: flow, Group: evalGroup,
+		Name: "eval-" + name, Kind: KindEval, After: sc.after, Inputs: append(evalInputs(opt), sc.inputs...), Label: "eval " + runName(name), Flow: sc.flow, Group: evalGroup,
 		Config:  evalKey(opt),
 		Outputs: []string{filepath.Join(evalDir(name), "runs"), filepath.Join(evalDir(name), "json")},
 		Scratch: []string{checkpointDir("eval-" + name)}, // the embedding cache: an interrupted evaluation resumes
@@ -117,11 +106,7 @@ func evalStage(opt Options, name string) (Stage, error) {
 			if err != nil {
 				return err
 			}
-			dir := dir
-			if !filepath.IsAbs(dir) {
-				dir = s.Path(dir)
-			}
-			m, err := model.Load(dir)
+			m, dir, err := sc.load(s)
 			if err != nil {
 				return err
 			}
@@ -140,6 +125,42 @@ func evalStage(opt Options, name string) (Stage, error) {
 			return err
 		},
 	}, nil
+}
+
+// scored is the model an evaluation stage scores: a trained one (made by
+// train-NAME) or the starting model (made by the base stage, or the user's
+// checkpoint, then an input).
+type scored struct {
+	dir    string   // relative to the run directory unless absolute
+	after  []string // the stage that makes it, if any
+	inputs []string
+	flow   []string // the diagram's arrow: none from the untrained start
+}
+
+func scoredModel(opt Options, name string) (scored, error) {
+	if name != baseRun {
+		after := []string{"train-" + name}
+		return scored{dir: modelDir(name), after: after, flow: after}, nil
+	}
+	dir, stage, inputs, err := start(opt)
+	if err != nil {
+		return scored{}, err
+	}
+	sc := scored{dir: dir, inputs: inputs}
+	if stage != "" {
+		sc.after = []string{stage}
+	}
+	return sc, nil
+}
+
+// load reads the model, and says from which directory.
+func (sc scored) load(s *Step) (*model.Model, string, error) {
+	dir := sc.dir
+	if !filepath.IsAbs(dir) {
+		dir = s.Path(dir)
+	}
+	m, err := model.Load(dir)
+	return m, dir, err
 }
 
 // bm25Stage is the BM25 baseline on the same evaluation sets.

@@ -16,7 +16,6 @@ import (
 	"github.com/tdro/tdro/eval"
 	"github.com/tdro/tdro/eval/metrics"
 	"github.com/tdro/tdro/internal/atomicfile"
-	"github.com/tdro/tdro/model"
 	"github.com/tdro/tdro/study"
 )
 
@@ -119,23 +118,13 @@ func heldOutScore(ctx context.Context, enc eval.TextEncoder, devDir string, mix 
 // evaluation sets, so that a recipe can be tuned on it alone
 // (tdro run --until heldout-reference) without computing their scores.
 func heldOutStage(opt Options, name string) (Stage, error) {
-	dir, after, inputs := modelDir(name), []string{"prepare", "train-" + name}, []string(nil)
-	if name == baseRun {
-		start, stage, in, err := start(opt)
-		if err != nil {
-			return Stage{}, err
-		}
-		dir, after, inputs = start, []string{"prepare"}, in
-		if stage != "" {
-			after = append(after, stage)
-		}
-	}
-	var flow []string
-	if name != baseRun { // drawn as eval-base is: the untrained start has no arrow
-		flow = after[1:]
+	sc, err := scoredModel(opt, name)
+	if err != nil {
+		return Stage{}, err
 	}
 	return Stage{
-		Name: "heldout-" + name, Kind: KindEval, After: after, Inputs: inputs, Label: "held-out " + runName(name), Flow: flow, Group: evalGroup,
+		Name: "heldout-" + name, Kind: KindEval, After: append([]string{"prepare"}, sc.after...), Inputs: sc.inputs,
+		Label: "held-out " + runName(name), Flow: sc.flow, Group: evalGroup,
 		Config:  evalKey(opt),
 		Outputs: []string{heldOutFile(name)},
 		Run: func(ctx context.Context, s *Step) error {
@@ -143,11 +132,7 @@ func heldOutStage(opt Options, name string) (Stage, error) {
 			if err != nil {
 				return err
 			}
-			dir := dir
-			if !filepath.IsAbs(dir) {
-				dir = s.Path(dir)
-			}
-			m, err := model.Load(dir)
+			m, _, err := sc.load(s)
 			if err != nil {
 				return err
 			}
@@ -161,14 +146,23 @@ func heldOutStage(opt Options, name string) (Stage, error) {
 	}, nil
 }
 
+// readHeldOut reads the held-out scores of model run in run directory dir.
+func readHeldOut(dir, run string) (HeldOut, error) {
+	var h HeldOut
+	if found, err := readOptionalJSON(filepath.Join(dir, heldOutFile(run)), &h); err != nil || !found {
+		return h, fmt.Errorf("held-out scores of %s: %v", runName(run), cmp.Or(err, os.ErrNotExist))
+	}
+	return h, nil
+}
+
 // heldOutTable reads every model's held-out scores (the untrained start
 // last).
 func heldOutTable(dir string, cfg *Config) (*HeldOutTable, error) {
 	t := &HeldOutTable{PerDomain: cfg.Prepare.HeldOut}
 	for _, m := range append(trainedRuns(cfg), baseRun) {
-		var h HeldOut
-		if found, err := readOptionalJSON(filepath.Join(dir, heldOutFile(m)), &h); err != nil || !found {
-			return nil, fmt.Errorf("held-out scores of %s: %v", runName(m), cmp.Or(err, os.ErrNotExist))
+		h, err := readHeldOut(dir, m)
+		if err != nil {
+			return nil, err
 		}
 		if t.Domains == nil {
 			t.Domains = slices.Sorted(maps.Keys(h.PerDomain))
@@ -194,10 +188,9 @@ func heldOutStudy(dir string, cfg *Config) (string, error) {
 	means := func(run string) ([]float64, error) {
 		var out []float64
 		for _, seed := range cfg.Seeds {
-			var h HeldOut
-			path := filepath.Join(dir, seedDir(seed), heldOutFile(run))
-			if found, err := readOptionalJSON(path, &h); err != nil || !found {
-				return nil, fmt.Errorf("held-out scores of %s, seed %d: %v", runName(run), seed, cmp.Or(err, os.ErrNotExist))
+			h, err := readHeldOut(filepath.Join(dir, seedDir(seed)), run)
+			if err != nil {
+				return nil, fmt.Errorf("seed %d: %w", seed, err)
 			}
 			out = append(out, h.Mean)
 		}

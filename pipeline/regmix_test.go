@@ -60,15 +60,7 @@ func TestRegMixLearner(t *testing.T) {
 		if len(dev) != 4 || len(kept) != d.Records-4 {
 			t.Errorf("%s: %d held out and %d kept of %d", d.Name, len(dev), len(kept), d.Records)
 		}
-		held := map[string]bool{}
-		for _, r := range dev {
-			held[r.QueryID] = true
-		}
-		for _, r := range kept {
-			if held[r.QueryID] {
-				t.Errorf("%s: %s is both held out and trained on", d.Name, r.QueryID)
-			}
-		}
+		checkDisjoint(t, d.Name, dev, kept)
 	}
 	var fit Fit
 	b, err := os.ReadFile(filepath.Join(dir, fitFile))

@@ -198,7 +198,11 @@ func tokenizerPath(opt Options) (string, error) {
 	if m.Vocabulary != nil {
 		return filepath.Abs(filepath.Join(opt.Out, vocabularyDir))
 	}
-	p := m.Tokenizer
+	return underData(opt, m.Tokenizer)
+}
+
+// underData resolves a config path that is relative to the data directory.
+func underData(opt Options, p string) (string, error) {
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(opt.Data, p)
 	}
@@ -255,10 +259,7 @@ func fitVocabularyStage(opt Options, dir string) Stage {
 	var inputs []string
 	alphabetFrom := v.AlphabetFrom
 	if alphabetFrom != "" {
-		if !filepath.IsAbs(alphabetFrom) {
-			alphabetFrom = filepath.Join(opt.Data, alphabetFrom)
-		}
-		alphabetFrom, _ = filepath.Abs(alphabetFrom)
+		alphabetFrom, _ = underData(opt, alphabetFrom)
 		inputs = []string{alphabetFrom}
 	}
 	return Stage{

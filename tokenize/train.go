@@ -117,9 +117,6 @@ func learnMerges(counts map[string]int, o TrainOptions) map[string]int {
 			a, b := alphabet[i], alphabet[j]
 			return chars[a] > chars[b] || chars[a] == chars[b] && a < b
 		})
-		for _, ch := range alphabet[o.LimitAlphabet:] {
-			delete(chars, ch)
-		}
 		alphabet = alphabet[:o.LimitAlphabet]
 	}
 	inAlphabet := map[string]bool{}
@@ -222,11 +219,7 @@ next:
 		if top.count < o.MinFrequency {
 			break
 		}
-		t := merged(top.pair)
-		if _, dup := ids[t]; dup { // the same string by another split: its words just merge
-			delete(pairs, top.pair)
-		}
-		id := add(t)
+		id := add(merged(top.pair)) // a string already made by another split keeps its id: its words just merge
 		changed := map[[2]int32]bool{}
 		for _, wi := range where[top.pair] {
 			if seen[wi] == stamp {
