@@ -94,8 +94,8 @@ func TestTrainWordPiece(t *testing.T) {
 	}{
 		{"low", []string{"[CLS]", "low", "[SEP]"}},
 		{"lowest", []string{"[CLS]", "low", "##est", "[SEP]"}},
-		{"CAFÉ", []string{"[CLS]", "café", "[SEP]"}}, // lowercased, accent kept
-		{"q", []string{"[CLS]", "[UNK]", "[SEP]"}},   // seen once: not in the alphabet
+		{"CAFÉ", []string{"[CLS]", "café", "[SEP]"}},   // lowercased, accent kept
+		{"q", []string{"[CLS]", "[UNK]", "[SEP]"}},     // seen once: not in the alphabet
 		{"жж", []string{"[CLS]", "ж", "##ж", "[SEP]"}}, // never seen, in the initial alphabet
 	}
 	for _, c := range cases {
