@@ -10,11 +10,13 @@ import (
 
 	"github.com/tdro/tdro/data"
 	"github.com/tdro/tdro/internal/atomicfile"
+	"github.com/tdro/tdro/tokenize"
 )
 
 // Check finds, before any work, everything that would make the run fail
 // later: the config's settings, the user's mixture and every record of its
-// domains, the starting checkpoint or tokenizer, the evaluation sets, the
+// domains, the starting checkpoint or tokenizer, the tokenizer a fitted
+// vocabulary takes its alphabet from, the evaluation sets, the
 // --force stage names and a writable run directory. It reports every
 // problem at once (errors.Join) and trains nothing; Run calls it first, and
 // `tdro run --check` calls it alone.
@@ -49,6 +51,13 @@ func Check(opt Options) error {
 		if tok, err := tokenizerPath(opt); err == nil {
 			if _, err := os.Stat(tok); err != nil {
 				add(fmt.Errorf("model.tokenizer: %w", err))
+			}
+		}
+	}
+	if v := cfg.Model.Vocabulary; v != nil && v.AlphabetFrom != "" {
+		if p, err := underData(opt, v.AlphabetFrom); err == nil {
+			if _, err := tokenize.Load(p); err != nil {
+				add(fmt.Errorf("model.vocabulary.alphabet_from: %w", err))
 			}
 		}
 	}
