@@ -6,7 +6,7 @@ GO ?= go
 DATA ?= ../shared/data
 RUN ?= runs/quickstart
 
-.PHONY: build test quickstart study bench bench-torch fuzz clean
+.PHONY: build test quickstart study study-ablation bench bench-torch fuzz clean
 
 build:
 	$(GO) build -o bin/tdro ./cmd/tdro
@@ -21,6 +21,10 @@ quickstart: build
 
 study: build
 	./bin/tdro run --preset study --data $(DATA) --out runs/study
+
+# The loss-measure ablation in the same run directory, after (or instead of) make study.
+study-ablation: build
+	DATA=$(DATA) scripts/study/ablation.sh runs/study
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
