@@ -59,8 +59,9 @@ type PrepareConfig struct {
 	// Domains keeps only these bundled domains (empty: all).
 	Domains []string `json:"domains,omitempty"`
 	// DedupAgainst says which evaluation queries training queries are
-	// deduplicated against: "bundled" (every bundled set, the default:
-	// no bundled set can leak into training) or "run" (only the sets this
+	// deduplicated against: "bundled" (every bundled set and the run's own
+	// sets given by path, the default: no evaluation set can leak into
+	// training) or "run" (only the sets this
 	// run evaluates on, for data that repeats a bundled set on purpose, as
 	// the planted benchmark does).
 	DedupAgainst string `json:"dedup_against,omitempty"`

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -931,13 +932,29 @@ func TestPrepareUserMixtureLikeBundled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leak := adi.Queries[0].Text
+	// The user's own evaluation set, a BEIR folder.
+	own := filepath.Join(t.TempDir(), "winter")
+	ownQuery := "which flowers bloom in the coldest winter months"
+	for name, text := range map[string]string{
+		"corpus.jsonl":   `{"_id": "d1", "title": "", "text": "snowdrops and hellebores flower in winter"}` + "\n",
+		"queries.jsonl":  `{"_id": "q1", "text": "` + ownQuery + `"}` + "\n",
+		"qrels/test.tsv": "query-id\tcorpus-id\tscore\nq1\td1\t1\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(own, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(own, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adiQuery := adi.Queries[0].Text
 	var recs []data.Record
 	for i := range 8 {
 		recs = append(recs, data.Record{QueryID: fmt.Sprint(i), Query: fmt.Sprintf("how to grow plant number %d in a garden", i),
 			Positives: []data.Passage{{Text: fmt.Sprintf("plant %d grows in rich soil with water and sun", i)}}})
 	}
-	recs = append(recs, data.Record{QueryID: "leak", Query: leak, Positives: []data.Passage{{Text: "an answer"}}})
+	recs = append(recs, data.Record{QueryID: "adi", Query: adiQuery, Positives: []data.Passage{{Text: "an answer"}}},
+		data.Record{QueryID: "own", Query: ownQuery, Positives: []data.Passage{{Text: "another answer"}}})
 	src := t.TempDir()
 	if err := data.WriteRecords(filepath.Join(src, "garden.jsonl"), recs); err != nil {
 		t.Fatal(err)
@@ -946,26 +963,40 @@ func TestPrepareUserMixtureLikeBundled(t *testing.T) {
 	if err := mix.Save(filepath.Join(src, "mixture.json")); err != nil {
 		t.Fatal(err)
 	}
-	opt := tinyOptions(t, t.TempDir())
-	opt.Data = dd
-	opt.Config.Prepare = PrepareConfig{Mixture: filepath.Join(src, "mixture.json"), Negatives: 2}
-	e := &Engine{Dir: opt.Out, Log: io.Discard}
-	if _, err := e.Run(context.Background(), []Stage{prepareStage(opt)}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := data.ReadRecords(filepath.Join(opt.Out, dataDir, "garden.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 8 {
-		t.Errorf("%d records, want the 8 that do not repeat an evaluation query", len(got))
-	}
-	for _, r := range got {
-		if r.Query == leak {
-			t.Errorf("the ADI query %q was kept", leak)
-		}
-		if len(r.Negatives) != 2 {
-			t.Errorf("record %s has %d negatives, want 2 mined", r.QueryID, len(r.Negatives))
-		}
+	for _, tc := range []struct {
+		name, against string
+		sets          []string
+		kept          []string // of the two queries that repeat an evaluation query
+	}{
+		{"bundled sets by default", "", nil, []string{"own"}},
+		{"bundled and the user's sets", "", []string{"adi", own}, nil},
+		{"only the run's sets", DedupRun, []string{own}, []string{"adi"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opt := tinyOptions(t, t.TempDir())
+			opt.Data = dd
+			opt.Config.Prepare = PrepareConfig{Mixture: filepath.Join(src, "mixture.json"), Negatives: 2, DedupAgainst: tc.against}
+			opt.Config.Eval.Sets = tc.sets
+			e := &Engine{Dir: opt.Out, Log: io.Discard}
+			if _, err := e.Run(context.Background(), []Stage{prepareStage(opt)}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := data.ReadRecords(filepath.Join(opt.Out, dataDir, "garden.jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kept []string
+			for _, r := range got {
+				if r.QueryID == "adi" || r.QueryID == "own" {
+					kept = append(kept, r.QueryID)
+				}
+				if len(r.Negatives) != 2 {
+					t.Errorf("record %s has %d negatives, want 2 mined", r.QueryID, len(r.Negatives))
+				}
+			}
+			if len(got) != 8+len(tc.kept) || !slices.Equal(kept, tc.kept) {
+				t.Errorf("%d records, of the evaluation queries kept %v; want %d and %v", len(got), kept, 8+len(tc.kept), tc.kept)
+			}
+		})
 	}
 }

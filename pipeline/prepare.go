@@ -48,8 +48,7 @@ func prepareStage(opt Options) Stage {
 		return st
 	}
 	train, _ := filepath.Abs(filepath.Join(opt.Data, "train"))
-	evalSrc, _ := filepath.Abs(filepath.Join(opt.Data, "eval"))
-	st.Inputs = []string{train, evalSrc}
+	st.Inputs = append([]string{train}, evalInputs(opt)...)
 	st.Run = func(ctx context.Context, s *Step) error {
 		srcs, err := sources(cfg.Prepare.Domains)
 		if err != nil {
@@ -60,15 +59,42 @@ func prepareStage(opt Options) Stage {
 	return st
 }
 
+// dedupSets are the evaluation queries prepare drops training queries near
+// (prepare.dedup_against): "run", the sampled sets this run evaluates on;
+// "bundled", every bundled set and every set of the user's this run
+// evaluates on, so that neither can leak into training (nil: the bundled
+// sets alone).
+func dedupSets(opt Options) ([]*collection.Collection, error) {
+	cfg := opt.Config
+	if cfg.Prepare.DedupAgainst == DedupRun {
+		return evalSets(opt.Data, cfg.Eval)
+	}
+	var own []string
+	for _, s := range cfg.Eval.Sets {
+		if setPaths(s) != nil {
+			own = append(own, s)
+		}
+	}
+	if len(own) == 0 {
+		return nil, nil
+	}
+	bundled, err := collection.Bundled(opt.Data)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: bundled evaluation sets: %w", err)
+	}
+	sets, err := collection.Select(opt.Data, own)
+	if err != nil {
+		return nil, fmt.Errorf("eval.sets: %w", err)
+	}
+	return append(bundled, sets...), nil
+}
+
 // runPrepare prepares srcs into the run's data/ and logs the report table.
 func runPrepare(ctx context.Context, s *Step, opt Options, srcs []prepare.Source) error {
 	cfg := opt.Config
-	var against []*collection.Collection // nil: every bundled set
-	if cfg.Prepare.DedupAgainst == DedupRun {
-		var err error
-		if against, err = evalSets(opt.Data, cfg.Eval); err != nil {
-			return err
-		}
+	against, err := dedupSets(opt)
+	if err != nil {
+		return err
 	}
 	_, rep, err := prepare.Run(ctx, prepare.Options{
 		DataDir: opt.Data, OutDir: s.Path(dataDir), Seed: cfg.Seed, Sources: srcs, Evaluation: against,
