@@ -23,9 +23,23 @@ func (ix *Index) SampleNegatives(query string, w Window, n int, isPositive func(
 		return nil
 	}
 	hits := ix.Search(query, w.To)
-	var cand []int // positions in hits
-	for i := w.From; i < len(hits); i++ {
-		if isPositive == nil || !isPositive(hits[i].Doc) {
+	ranked := make([]int, len(hits))
+	for i, h := range hits {
+		ranked[i] = h.Doc
+	}
+	return SampleRanked(ranked, w, n, isPositive, rng)
+}
+
+// SampleRanked is SampleNegatives over any retriever's ranking: ranked
+// lists documents best first (at least w.To of them where the pool has
+// them), and up to n of those at ranks [w.From, w.To) are drawn.
+func SampleRanked(ranked []int, w Window, n int, isPositive func(doc int) bool, rng *rand.Rand) []int {
+	if n <= 0 || w.To <= w.From {
+		return nil
+	}
+	var cand []int // ranks
+	for i := w.From; i < min(len(ranked), w.To); i++ {
+		if isPositive == nil || !isPositive(ranked[i]) {
 			cand = append(cand, i)
 		}
 	}
@@ -40,7 +54,7 @@ func (ix *Index) SampleNegatives(query string, w Window, n int, isPositive func(
 	}
 	out := make([]int, len(cand))
 	for i, c := range cand {
-		out[i] = hits[c].Doc
+		out[i] = ranked[c]
 	}
 	return out
 }

@@ -330,7 +330,7 @@ func evaluateDense(ctx context.Context, enc TextEncoder, c *collection.Collectio
 	if qemb.Vectors.Len() > 0 && qemb.Vectors.Dim() != corpus.Vectors.Dim() {
 		return nil, fmt.Errorf("queries encode to %d dimensions, documents to %d", qemb.Vectors.Dim(), corpus.Vectors.Dim())
 	}
-	qvecs, err := inOrder(qemb)
+	qvecs, err := qemb.InOrder()
 	if err != nil {
 		return nil, err
 	}
@@ -355,8 +355,8 @@ func evaluateDense(ctx context.Context, enc TextEncoder, c *collection.Collectio
 	return res, score(res, c, run, opts)
 }
 
-// inOrder reads embeddings back into input order.
-func inOrder(e *Embeddings) ([][]float32, error) {
+// InOrder reads the vectors back into input order: row i is text i's.
+func (e *Embeddings) InOrder() ([][]float32, error) {
 	n, d := e.Vectors.Len(), e.Vectors.Dim()
 	flat, err := e.Vectors.Rows(0, n, make([]float32, n*d))
 	if err != nil {

@@ -134,7 +134,7 @@ func TestEncodeResumesFromChunks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := inOrder(e)
+	want, _ := e.InOrder()
 	e.Close()
 	// Drop the last chunk as if interrupted: only its texts are encoded again.
 	matches, _ := filepath.Glob(filepath.Join(cache, "*", "chunk-000002.f32"))
@@ -151,7 +151,7 @@ func TestEncodeResumesFromChunks(t *testing.T) {
 	if enc.texts.Load() != 1 {
 		t.Errorf("re-encoded %d texts, want 1", enc.texts.Load())
 	}
-	got, _ := inOrder(e)
+	got, _ := e.InOrder()
 	for i := range want {
 		for j := range want[i] {
 			if got[i][j] != want[i][j] {

@@ -15,18 +15,59 @@ import (
 // MineOptions configure hard-negative mining.
 type MineOptions struct {
 	Negatives int         // negatives per record after mining (<= 0: leave records alone)
-	Window    bm25.Window // BM25 ranks to sample from (zero: bm25.PaperWindow, ranks [2, 100))
+	Window    bm25.Window // ranks to sample from (zero: bm25.PaperWindow, ranks [2, 100))
 	Seed      uint64      // sampling seed; each record's draw depends only on Seed and its query id
 	Label     string      // progress-bar label
+	// Retriever ranks the passage pool for each query (nil: BM25 over
+	// title and text, the prepare default).
+	Retriever Retriever
+	// Replace drops the records' own negatives first, so that every
+	// negative comes from Retriever: the paper's re-mining with a trained
+	// model. False keeps them first (datasets' own negatives, such as
+	// same-article paragraphs or contradictions).
+	Replace bool
+}
+
+// A Retriever ranks a domain's passage pool for its queries: for each
+// query, pool indexes best first, the first depth of them (all of them in a
+// smaller pool). label names the domain on progress bars.
+type Retriever interface {
+	Rank(ctx context.Context, pool []data.Passage, queries []string, depth int, label string) ([][]int, error)
+}
+
+// BM25 is the lexical Retriever: Lucene BM25 over each passage's title and
+// text.
+type BM25 struct{}
+
+// Rank implements Retriever.
+func (BM25) Rank(ctx context.Context, pool []data.Passage, queries []string, depth int, label string) ([][]int, error) {
+	texts := make([]string, len(pool))
+	for i, p := range pool {
+		texts[i] = p.Title + " " + p.Text
+	}
+	ix := bm25.New(texts)
+	out := make([][]int, len(queries))
+	bar := progress.New(int64(len(queries)), "mine "+label)
+	defer bar.Finish()
+	err := parallel.For(ctx, len(queries), 1, func(i int) {
+		hits := ix.Search(queries[i], depth)
+		out[i] = make([]int, len(hits))
+		for j, h := range hits {
+			out[i][j] = h.Doc
+		}
+		bar.Add(1)
+	})
+	return out, err
 }
 
 // MineNegatives gives every record up to opt.Negatives hard negatives:
-// first a seeded sample of the negatives it already has (same-article
-// paragraphs, contradictions), then passages drawn from BM25 ranks
-// [2, 100) of the query over the domain's passage pool — the distinct
-// positive and negative passages of pool (nil: recs). Passages equal to one
-// of the record's positives are never negatives. Records are changed in
-// place; the result does not depend on the number of CPUs.
+// first (unless opt.Replace) a seeded sample of the negatives it already
+// has (same-article paragraphs, contradictions), then passages drawn from
+// ranks [2, 100) of the query's ranking by opt.Retriever over the domain's
+// passage pool — the distinct positive and negative passages of pool (nil:
+// recs). Passages equal to one of the record's positives are never
+// negatives. Records are changed in place; the result does not depend on
+// the number of CPUs.
 func MineNegatives(ctx context.Context, recs, pool []data.Record, opt MineOptions) error {
 	if opt.Negatives <= 0 || len(recs) == 0 {
 		return nil
@@ -34,25 +75,42 @@ func MineNegatives(ctx context.Context, recs, pool []data.Record, opt MineOption
 	if opt.Window == (bm25.Window{}) {
 		opt.Window = bm25.PaperWindow
 	}
+	if opt.Retriever == nil {
+		opt.Retriever = BM25{}
+	}
 	if pool == nil {
 		pool = recs
 	}
-	corpus, texts := passagePool(pool)
-	ix := bm25.New(texts)
-	bar := progress.New(int64(len(recs)), "mine "+opt.Label)
-	defer bar.Finish()
-	return parallel.For(ctx, len(recs), 1, func(i int) {
-		mineOne(&recs[i], ix, corpus, opt)
-		bar.Add(1)
-	})
+	corpus := passagePool(pool)
+	draws := make([]draw, len(recs))
+	var queries []string
+	var asked []int // records whose query is ranked
+	for i := range recs {
+		draws[i] = keepOwn(&recs[i], opt)
+		if draws[i].need > 0 {
+			queries = append(queries, recs[i].Query)
+			asked = append(asked, i)
+		}
+	}
+	ranked, err := opt.Retriever.Rank(ctx, corpus, queries, opt.Window.To, opt.Label)
+	if err != nil {
+		return err
+	}
+	for k, i := range asked {
+		d := &draws[i]
+		skip := func(doc int) bool { return d.positive[corpus[doc].Text] || d.taken[corpus[doc].Text] }
+		for _, doc := range bm25.SampleRanked(ranked[k], opt.Window, d.need, skip, d.rng) {
+			recs[i].Negatives = append(recs[i].Negatives, corpus[doc])
+		}
+	}
+	return nil
 }
 
 // passagePool lists the distinct passages (by title and text) of recs in
-// first-seen order, with the text BM25 indexes for each.
-func passagePool(recs []data.Record) ([]data.Passage, []string) {
+// first-seen order.
+func passagePool(recs []data.Record) []data.Passage {
 	seen := map[[2]string]bool{}
 	var corpus []data.Passage
-	var texts []string
 	add := func(p data.Passage) {
 		k := [2]string{p.Title, p.Text}
 		if seen[k] {
@@ -60,7 +118,6 @@ func passagePool(recs []data.Record) ([]data.Passage, []string) {
 		}
 		seen[k] = true
 		corpus = append(corpus, p)
-		texts = append(texts, p.Title+" "+p.Text)
 	}
 	for _, r := range recs {
 		for _, p := range r.Positives {
@@ -70,31 +127,41 @@ func passagePool(recs []data.Record) ([]data.Passage, []string) {
 			add(p)
 		}
 	}
-	return corpus, texts
+	return corpus
 }
 
-func mineOne(r *data.Record, ix *bm25.Index, corpus []data.Passage, opt MineOptions) {
+// draw is one record's mining state between keeping its own negatives and
+// drawing the rest from the ranking.
+type draw struct {
+	rng             *rand.Rand
+	positive, taken map[string]bool
+	need            int
+}
+
+// keepOwn replaces r's negatives by a seeded sample of its own (none under
+// opt.Replace) and says how many more to draw.
+func keepOwn(r *data.Record, opt MineOptions) draw {
 	h := fnv.New64a()
 	h.Write([]byte(r.QueryID))
 	h.Write([]byte{0})
 	h.Write([]byte(r.Query))
-	rng := rand.New(rand.NewPCG(opt.Seed, h.Sum64()))
-	positive := map[string]bool{}
+	d := draw{rng: rand.New(rand.NewPCG(opt.Seed, h.Sum64())), positive: map[string]bool{}, taken: map[string]bool{}}
 	for _, p := range r.Positives {
-		positive[p.Text] = true
+		d.positive[p.Text] = true
 	}
 	// Existing negatives first (without repeats): a seeded sample, in their
 	// original order.
 	var negs []data.Passage
-	taken := map[string]bool{}
-	for _, p := range r.Negatives {
-		if !positive[p.Text] && !taken[p.Text] {
-			negs = append(negs, p)
-			taken[p.Text] = true
+	if !opt.Replace {
+		for _, p := range r.Negatives {
+			if !d.positive[p.Text] && !d.taken[p.Text] {
+				negs = append(negs, p)
+				d.taken[p.Text] = true
+			}
 		}
 	}
 	if len(negs) > opt.Negatives {
-		idx := rng.Perm(len(negs))[:opt.Negatives]
+		idx := d.rng.Perm(len(negs))[:opt.Negatives]
 		sort.Ints(idx)
 		picked := make([]data.Passage, len(idx))
 		for i, j := range idx {
@@ -102,15 +169,11 @@ func mineOne(r *data.Record, ix *bm25.Index, corpus []data.Passage, opt MineOpti
 		}
 		negs = picked
 	}
-	if need := opt.Negatives - len(negs); need > 0 {
-		taken = map[string]bool{}
-		for _, p := range negs {
-			taken[p.Text] = true
-		}
-		skip := func(doc int) bool { return positive[corpus[doc].Text] || taken[corpus[doc].Text] }
-		for _, d := range ix.SampleNegatives(r.Query, opt.Window, need, skip, rng) {
-			negs = append(negs, corpus[d])
-		}
+	d.taken = map[string]bool{}
+	for _, p := range negs {
+		d.taken[p.Text] = true
 	}
 	r.Negatives = negs
+	d.need = opt.Negatives - len(negs)
+	return d
 }

@@ -207,8 +207,8 @@ func prepareDomain(ctx context.Context, src Source, set *dedup.Set, evalSum stri
 		return data.Domain{}, dr, err
 	}
 	stampPath := filepath.Join(opt.OutDir, ".prepare", src.Name+".json")
-	if st, ok := readStamp(stampPath, key, path); ok {
-		dr = st.Report
+	if rep, ok := readStamp[DomainReport](stampPath, key, path); ok {
+		dr = rep
 		dr.Reused, dr.Elapsed = true, time.Since(start)
 		d.Records, d.SourceRecords = dr.Records, dr.Imported-dr.Duplicates
 		return d, dr, nil
@@ -263,10 +263,12 @@ func prepareDomain(ctx context.Context, src Source, set *dedup.Set, evalSum stri
 // evaluation queries and the tdro executable — so that an interrupted or repeated prepare
 // reuses the domains already done. It holds no times, so reruns stay
 // byte-identical.
-type stamp struct {
-	Key    string       `json:"key"`
-	Output string       `json:"output_sha256"`
-	Report DomainReport `json:"report"`
+// Remine's stamps (OutDir/.mine/<domain>.json) are the same with its own
+// report.
+type stamp[R any] struct {
+	Key    string `json:"key"`
+	Output string `json:"output_sha256"`
+	Report R      `json:"report"`
 }
 
 func domainKey(src Source, paths []string, evalSum string, opt Options) (string, error) {
@@ -303,27 +305,29 @@ func fileSHA256(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// readStamp returns the stamp at path when it matches key and the output
-// file still has the recorded content.
-func readStamp(path, key, output string) (stamp, bool) {
-	var st stamp
+// readStamp returns the report of the stamp at path when it matches key
+// and the output file still has the recorded content.
+func readStamp[R any](path, key, output string) (R, bool) {
+	var st stamp[R]
+	var none R
 	b, err := os.ReadFile(path)
 	if err != nil || json.Unmarshal(b, &st) != nil || st.Key != key {
-		return stamp{}, false
+		return none, false
 	}
 	if sum, err := fileSHA256(output); err != nil || sum != st.Output {
-		return stamp{}, false
+		return none, false
 	}
-	return st, true
+	return st.Report, true
 }
 
-func writeStamp(path, key, output string, dr DomainReport) error {
+// writeStamp records report as what produced output under key (report
+// holds no times: reruns stay byte-identical).
+func writeStamp[R any](path, key, output string, report R) error {
 	sum, err := fileSHA256(output)
 	if err != nil {
 		return err
 	}
-	dr.Elapsed = 0
-	return atomicfile.WriteJSON(path, stamp{Key: key, Output: sum, Report: dr})
+	return atomicfile.WriteJSON(path, stamp[R]{Key: key, Output: sum, Report: report})
 }
 
 // codeFingerprint hashes the running executable, so that stamps written by

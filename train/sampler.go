@@ -241,9 +241,9 @@ func (s *Sampler) Next() (Batch, error) {
 	return b, nil
 }
 
-// passageInput is a passage as the encoder reads it: title and text, after
+// PassageInput is a passage as the encoder reads it: title and text, after
 // the instruction too in a symmetric domain (both sides are prompted).
-func passageInput(instr string, symmetric bool, p data.Passage) string {
+func PassageInput(instr string, symmetric bool, p data.Passage) string {
 	t := PassageText(p)
 	if symmetric {
 		t = tokenize.Instruct(instr, t)
@@ -263,10 +263,10 @@ func DomainTexts(d data.Domain, recs []data.Record, text func(query bool, s stri
 		}
 		text(true, tokenize.Instruct(instr, r.Query))
 		for _, p := range r.Positives {
-			text(false, passageInput(instr, d.Symmetric, p))
+			text(false, PassageInput(instr, d.Symmetric, p))
 		}
 		for _, p := range r.Negatives {
-			text(false, passageInput(instr, d.Symmetric, p))
+			text(false, PassageInput(instr, d.Symmetric, p))
 		}
 	}
 }
@@ -278,7 +278,7 @@ func (s *Sampler) example(d int, r data.Record) (Example, error) {
 		instr = dom.Instructions[s.rng.IntN(len(dom.Instructions))]
 	}
 	ex := Example{Domain: d, Query: tokenize.Instruct(instr, r.Query), Passages: make([]string, 1+s.cfg.Negatives)}
-	passage := func(p data.Passage) string { return passageInput(instr, dom.Symmetric, p) }
+	passage := func(p data.Passage) string { return PassageInput(instr, dom.Symmetric, p) }
 	ex.Passages[0] = passage(r.Positives[s.rng.IntN(len(r.Positives))])
 	negs := r.Negatives
 	if len(negs) == 0 {

@@ -24,7 +24,7 @@ func init() {
 		Use:   "data",
 		Short: "Import training data, mine hard negatives, prepare the training mixture",
 	}
-	dataCmd.AddCommand(dataPrepareCmd(), dataImportCmd(), dataDedupCmd(), dataCheckCmd(), dataSetsCmd(), dataPlantedCmd(), dataLengthsCmd())
+	dataCmd.AddCommand(dataPrepareCmd(), dataImportCmd(), dataDedupCmd(), dataCheckCmd(), dataSetsCmd(), dataPlantedCmd(), dataLengthsCmd(), dataMineCmd())
 	rootCmd.AddCommand(dataCmd)
 }
 

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tdro/tdro/backend"
+	"github.com/tdro/tdro/bm25"
+	"github.com/tdro/tdro/data"
+	"github.com/tdro/tdro/eval"
+	"github.com/tdro/tdro/model"
+	"github.com/tdro/tdro/prepare"
+	"github.com/tdro/tdro/tokenize"
+	"github.com/tdro/tdro/train"
+)
+
+func dataMineCmd() *cobra.Command {
+	var (
+		modelDir, mixPath, out string
+		queryLen, passageLen   int
+		batch                  int
+		keepOwn                bool
+		window                 []int
+		opt                    prepare.MineOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "mine --model DIR --mixture FILE --out DIR [--negatives N]",
+		Short: "Re-mine the hard negatives of a mixture with a trained dense retriever",
+		Long: `mine is the paper's second pass over the training data: a trained retriever (a model
+directory tdro wrote, or any checkpoint it loads) encodes every passage of each
+domain of --mixture and each query, as the model was trained to read them (the
+domain's first instruction before queries, and before passages of a symmetric
+domain); exact inner-product search ranks the domain's passages, and --negatives
+negatives per record are drawn from ranks [2, 100), positives excluded. The
+records' previous negatives (BM25's, from data prepare) are replaced, unless
+--keep-own keeps a seeded sample of them first, as prepare does with datasets' own
+negatives.
+
+It writes DIR/<domain>.jsonl and DIR/mixture.json (the input's weights,
+instructions and flags); train on it with --mixture DIR/mixture.json. Lengths
+default to those the model was trained with (its tdro_train.json). A rerun
+reuses the domains already mined with the same model, input and options, so an
+interrupted one resumes.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case modelDir == "":
+				return fmt.Errorf("--model is required")
+			case mixPath == "":
+				return fmt.Errorf("--mixture is required")
+			case out == "":
+				return fmt.Errorf("--out is required")
+			case opt.Negatives <= 0:
+				return fmt.Errorf("--negatives must be > 0, got %d", opt.Negatives)
+			case len(window) != 2 || window[0] < 0 || window[1] <= window[0]:
+				return fmt.Errorf("--window must be FROM,TO with 0 <= FROM < TO, got %v", window)
+			}
+			mix, err := data.LoadMixture(mixPath)
+			if err != nil {
+				return err
+			}
+			if queryLen == 0 || passageLen == 0 {
+				recipe, ok, err := train.TrainedRecipe(modelDir)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return fmt.Errorf("%s has no %s: give --query-len and --passage-len (the lengths it was trained with)", modelDir, train.RecipeFile)
+				}
+				if queryLen == 0 {
+					queryLen = recipe.QueryMaxLen
+				}
+				if passageLen == 0 {
+					passageLen = recipe.PassageMaxLen
+				}
+			}
+			if _, err := backend.Get(); err != nil {
+				return err
+			}
+			m, err := model.Load(modelDir)
+			if err != nil {
+				return err
+			}
+			key, err := eval.DirKey(modelDir)
+			if err != nil {
+				return err
+			}
+			opt.Replace = !keepOwn
+			opt.Window = bm25.Window{From: window[0], To: window[1]}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			_, rep, err := prepare.Remine(ctx, mix, prepare.RemineOptions{
+				OutDir: out, Mine: opt,
+				RetrieverKey: fmt.Sprintf("%s q%d p%d", key, queryLen, passageLen),
+				Retriever: func(d data.Domain) prepare.Retriever {
+					instr := ""
+					if len(d.Instructions) > 0 {
+						instr = d.Instructions[0]
+					}
+					return prepare.Dense{Encoder: m, QueryMaxLen: queryLen, PassageMaxLen: passageLen, BatchSize: batch,
+						Query:   func(q string) string { return tokenize.Instruct(instr, q) },
+						Passage: func(p data.Passage) string { return train.PassageInput(instr, d.Symmetric, p) }}
+				},
+			})
+			if err != nil {
+				return err
+			}
+			return rep.WriteTable(cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&modelDir, "model", "", "trained retriever (model directory)")
+	f.StringVar(&mixPath, "mixture", "", "mixture file whose domains are re-mined")
+	f.StringVar(&out, "out", "", "output directory (mixture.json and one JSONL file per domain)")
+	f.IntVar(&opt.Negatives, "negatives", prepare.DefaultNegatives, "hard negatives per record")
+	f.Uint64Var(&opt.Seed, "seed", prepare.DefaultSeed, "sampling seed; each record's draw depends only on it and the query id")
+	f.IntSliceVar(&window, "window", []int{bm25.PaperWindow.From, bm25.PaperWindow.To}, "ranks FROM,TO (0-based, TO excluded) negatives are drawn from")
+	f.IntVar(&queryLen, "query-len", 0, "query tokens (0: the model's training length)")
+	f.IntVar(&passageLen, "passage-len", 0, "passage tokens (0: the model's training length)")
+	f.IntVar(&batch, "batch", 32, "texts per forward pass")
+	f.BoolVar(&keepOwn, "keep-own", false, "keep a seeded sample of the records' previous negatives first")
+	return cmd
+}
