@@ -39,6 +39,12 @@ type Stage struct {
 	Inputs  []string // external files or directories it reads (content-hashed); absolute or relative to the run dir
 	Config  any      // settings that change its result; hashed as JSON
 	Outputs []string // paths (relative to the run dir) it writes; hashed into its manifest
+	// Reads names the outputs of its After stages that it reads, where it
+	// reads only some (a fine-tuning reads one of the transfer stage's
+	// mixtures): an After stage with one of them among its outputs counts by
+	// those alone, so that adding a mixture does not make the others stale.
+	// Nil: every After stage counts by all its outputs.
+	Reads []string
 	Scratch []string // other paths it owns, not hashed (checkpoints, logs, plots): kept on resume, removed when the key changes
 	Run     func(ctx context.Context, s *Step) error
 	// Label, Flow and Group are how the report's flow diagram draws the
@@ -265,7 +271,7 @@ func (e *Engine) expect(st *Stage, done map[string]*Manifest) (*Manifest, error)
 		return nil, fmt.Errorf("stage %s: encode config: %w", st.Name, err)
 	}
 	for _, name := range st.After {
-		m.Upstream[name] = done[name].OutputsHash
+		m.Upstream[name] = readHash(done[name], st.Reads)
 	}
 	for _, in := range st.Inputs {
 		if m.Inputs[in], err = HashPath(e.abs(in)); err != nil {
@@ -396,6 +402,23 @@ func stageKey(m *Manifest) string {
 		Inputs   map[string]string
 		Upstream map[string]string
 	}{m.Stage, m.Config, m.Inputs, m.Upstream})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// readHash is what an upstream stage's outputs contribute to a stage's key:
+// the hash of the ones in reads when it has any of them, else all of them.
+func readHash(up *Manifest, reads []string) string {
+	sub := map[string]string{}
+	for _, p := range reads {
+		if h, ok := up.Outputs[p]; ok {
+			sub[p] = h
+		}
+	}
+	if len(sub) == 0 {
+		return up.OutputsHash
+	}
+	b, _ := json.Marshal(sub) // map keys are sorted: stable
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
@@ -539,7 +562,7 @@ func InDir(stages []Stage, dir, prefix string) []Stage {
 	for i, st := range stages {
 		st.Name, st.prefix = prefix+st.Name, prefix+st.prefix
 		st.After, st.Flow = named(st.After), named(st.Flow)
-		st.Outputs, st.Scratch, st.Inputs = under(st.Outputs), under(st.Scratch), under(st.Inputs)
+		st.Outputs, st.Scratch, st.Inputs, st.Reads = under(st.Outputs), under(st.Scratch), under(st.Inputs), under(st.Reads)
 		run := st.Run
 		st.Run = func(ctx context.Context, s *Step) error {
 			sub := *s

@@ -366,3 +366,48 @@ func TestEngineReportsMissingOutputAndInput(t *testing.T) {
 		t.Fatalf("err = %v, want the missing input named", err)
 	}
 }
+
+// A stage that reads one of an upstream stage's outputs (Stage.Reads) is
+// stale only when that output changes: the transfer stage gaining a mixture
+// must not rerun the fine-tunings of the others.
+func TestEngineReadsKeysOnTheOutputsRead(t *testing.T) {
+	e := &Engine{Dir: t.TempDir(), Log: io.Discard}
+	ran := map[string]int{}
+	graph := func(a, b string) []Stage {
+		write := func(name, text string) error { return atomicfile.WriteFile(filepath.Join(e.Dir, name), []byte(text)) }
+		return []Stage{
+			{Name: "up", Config: []string{a, b}, Outputs: []string{"up/a.txt", "up/b.txt"}, Run: func(context.Context, *Step) error {
+				ran["up"]++
+				if err := write("up/a.txt", a); err != nil {
+					return err
+				}
+				return write("up/b.txt", b)
+			}},
+			{Name: "reads-a", After: []string{"up"}, Reads: []string{"up/a.txt"}, Outputs: []string{"ra.txt"}, Run: func(context.Context, *Step) error {
+				ran["reads-a"]++
+				return write("ra.txt", a)
+			}},
+			{Name: "reads-all", After: []string{"up"}, Outputs: []string{"rall.txt"}, Run: func(context.Context, *Step) error {
+				ran["reads-all"]++
+				return write("rall.txt", a+b)
+			}},
+		}
+	}
+	for _, tc := range []struct {
+		a, b string
+		want map[string]int // runs so far
+	}{
+		{"1", "1", map[string]int{"up": 1, "reads-a": 1, "reads-all": 1}},
+		{"1", "2", map[string]int{"up": 2, "reads-a": 1, "reads-all": 2}}, // b changed: reads-a is up to date
+		{"2", "2", map[string]int{"up": 3, "reads-a": 2, "reads-all": 3}}, // a changed: both rerun
+	} {
+		if _, err := e.Run(context.Background(), graph(tc.a, tc.b)); err != nil {
+			t.Fatal(err)
+		}
+		for name, n := range tc.want {
+			if ran[name] != n {
+				t.Errorf("after a=%s b=%s: %s ran %d times, want %d", tc.a, tc.b, name, ran[name], n)
+			}
+		}
+	}
+}

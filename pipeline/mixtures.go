@@ -112,7 +112,10 @@ func transferStage(opt Options, tokenizerPath string) Stage {
 			Transfer []TransferConfig
 			Weights  string
 		}{cfg.transfers(), cfg.DRO.SelectFrom},
-		Outputs: []string{mixturesDir},
+		// One output per mixture, so that each fine-tuning keys on its own
+		// (Stage.Reads); the directory is scratch, cleared with the key.
+		Outputs: transferOutputs(cfg),
+		Scratch: []string{mixturesDir},
 		Run: func(ctx context.Context, s *Step) error {
 			mix, err := data.LoadMixture(s.Path(mixtureFile))
 			if err != nil {
@@ -164,6 +167,16 @@ func transferStage(opt Options, tokenizerPath string) Stage {
 			return atomicfile.WriteJSON(s.Path(mixturesDir, "stats.json"), &stats)
 		},
 	}
+}
+
+// transferOutputs are the transfer stage's files: the data statistics and
+// one mixture per transfer entry.
+func transferOutputs(cfg *Config) []string {
+	out := []string{filepath.Join(mixturesDir, "stats.json")}
+	for _, t := range cfg.transfers() {
+		out = append(out, mixturePath(t.Name))
+	}
+	return out
 }
 
 // baselineMixture writes a size-based baseline (no learned weights) of mix.

@@ -320,13 +320,17 @@ func trainStage(opt Options, name, mixture string, recipe train.Recipe, after ..
 			flow = []string{baseStage, "prepare"}
 		}
 	}
+	var reads []string // a fine-tuning reads its own mixture of the transfer stage's
+	if name != referenceRun {
+		reads = []string{mixture}
+	}
 	outputs := []string{modelDir(name)}
 	if recipe.Mixing == train.MixingODM {
 		label += " (online mixing)"
 		outputs = append(outputs, odmLog(name))
 	}
 	return Stage{
-		Name: "train-" + name, Kind: KindTrain, After: after, Inputs: inputs, Label: label, Flow: flow,
+		Name: "train-" + name, Kind: KindTrain, After: after, Inputs: inputs, Reads: reads, Label: label, Flow: flow,
 		Config: struct {
 			Train   train.Config
 			Mixture string
