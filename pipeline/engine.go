@@ -44,7 +44,7 @@ type Stage struct {
 	// mixtures): an After stage with one of them among its outputs counts by
 	// those alone, so that adding a mixture does not make the others stale.
 	// Nil: every After stage counts by all its outputs.
-	Reads []string
+	Reads   []string
 	Scratch []string // other paths it owns, not hashed (checkpoints, logs, plots): kept on resume, removed when the key changes
 	Run     func(ctx context.Context, s *Step) error
 	// Label, Flow and Group are how the report's flow diagram draws the
