@@ -133,43 +133,6 @@ func TestSearchConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
-func TestSampleNegatives(t *testing.T) {
-	texts := make([]string, 300)
-	for i := range texts {
-		texts[i] = fmt.Sprintf("alpha beta %d", i)
-		if i%3 == 0 {
-			texts[i] += " gamma"
-		}
-	}
-	ix := New(texts)
-	hits := ix.Search("alpha gamma", 100)
-	rank := map[int]int{}
-	for i, h := range hits {
-		rank[h.Doc] = i
-	}
-	positive := func(d int) bool { return d == hits[5].Doc }
-	a := ix.SampleNegatives("alpha gamma", PaperWindow, 8, positive, rand.New(rand.NewPCG(1, 2)))
-	b := ix.SampleNegatives("alpha gamma", PaperWindow, 8, positive, rand.New(rand.NewPCG(1, 2)))
-	c := ix.SampleNegatives("alpha gamma", PaperWindow, 8, positive, rand.New(rand.NewPCG(9, 9)))
-	if !reflect.DeepEqual(a, b) || reflect.DeepEqual(a, c) || len(a) != 8 {
-		t.Errorf("seeded sampling: %v %v %v", a, b, c)
-	}
-	for i, d := range a {
-		r, ok := rank[d]
-		if !ok || r < 2 || r >= 100 || positive(d) {
-			t.Errorf("negative %d has rank %d (ok=%v)", d, r, ok)
-		}
-		if i > 0 && rank[a[i-1]] >= r {
-			t.Errorf("negatives not in rank order: %v", a)
-		}
-	}
-	// Fewer candidates than n: all of ranks [2, len).
-	small := New([]string{"q a", "q b", "q c", "q d", "other"})
-	if got := small.SampleNegatives("q", PaperWindow, 10, nil, rand.New(rand.NewPCG(1, 1))); !reflect.DeepEqual(got, []int{2, 3}) {
-		t.Errorf("small corpus negatives %v", got)
-	}
-}
-
 func BenchmarkSearch(b *testing.B) {
 	texts := make([]string, 5000)
 	r := rand.New(rand.NewPCG(1, 1))

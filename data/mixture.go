@@ -30,6 +30,16 @@ type Domain struct {
 	SourceRecords int `json:"source_records,omitempty"`
 }
 
+// Instruction is the domain's first query instruction ("" without one): the
+// one a single pass over its records (held-out scoring, mining) reads them
+// with.
+func (d Domain) Instruction() string {
+	if len(d.Instructions) == 0 {
+		return ""
+	}
+	return d.Instructions[0]
+}
+
 // Mixture is the list of training domains, stored as JSON.
 type Mixture struct {
 	Domains []Domain `json:"domains"`

@@ -89,11 +89,7 @@ func heldOutScore(ctx context.Context, enc eval.TextEncoder, devDir string, mix 
 		if err != nil {
 			return 0, nil, err
 		}
-		instruction := ""
-		if len(d.Instructions) > 0 {
-			instruction = d.Instructions[0]
-		}
-		c, err := collection.FromRecords(d.Name, d.Language, instruction, recs)
+		c, err := collection.FromRecords(d.Name, d.Language, d.Instruction(), recs)
 		if err != nil {
 			return 0, nil, err
 		}

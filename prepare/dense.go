@@ -31,9 +31,10 @@ func (d Dense) Rank(ctx context.Context, pool []data.Passage, queries []string, 
 	}
 	docs := make([]string, len(pool))
 	for i, p := range pool {
-		docs[i] = data.TitleText(p.Title, p.Text)
 		if d.Passage != nil {
 			docs[i] = d.Passage(p)
+		} else {
+			docs[i] = data.TitleText(p.Title, p.Text)
 		}
 	}
 	qs := queries

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tdro/tdro/bm25"
 	"github.com/tdro/tdro/data"
 )
 
@@ -55,7 +54,7 @@ func TestDenseMiningReplacesWithTheRetrieversRanking(t *testing.T) {
 			n, _ := strconv.Atoi(strings.Fields(q)[1])
 			return fmt.Sprintf("topic%d %s", n%6, q)
 		}}
-	err := MineNegatives(context.Background(), recs, nil, MineOptions{Negatives: 3, Seed: 1, Retriever: dense, Replace: true, Window: bm25.Window{From: 0, To: 9}})
+	err := MineNegatives(context.Background(), recs, nil, MineOptions{Negatives: 3, Seed: 1, Retriever: dense, Replace: true, Window: Window{From: 0, To: 9}})
 	if err != nil {
 		t.Fatal(err)
 	}

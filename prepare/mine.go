@@ -14,10 +14,10 @@ import (
 
 // MineOptions configure hard-negative mining.
 type MineOptions struct {
-	Negatives int         // negatives per record after mining (<= 0: leave records alone)
-	Window    bm25.Window // ranks to sample from (zero: bm25.PaperWindow, ranks [2, 100))
-	Seed      uint64      // sampling seed; each record's draw depends only on Seed and its query id
-	Label     string      // progress-bar label
+	Negatives int    // negatives per record after mining (<= 0: leave records alone)
+	Window    Window // ranks to sample from (zero: PaperWindow, ranks [2, 100))
+	Seed      uint64 // sampling seed; each record's draw depends only on Seed and its query id
+	Label     string // progress-bar label
 	// Retriever ranks the passage pool for each query (nil: BM25 over
 	// title and text, the prepare default).
 	Retriever Retriever
@@ -72,8 +72,8 @@ func MineNegatives(ctx context.Context, recs, pool []data.Record, opt MineOption
 	if opt.Negatives <= 0 || len(recs) == 0 {
 		return nil
 	}
-	if opt.Window == (bm25.Window{}) {
-		opt.Window = bm25.PaperWindow
+	if opt.Window == (Window{}) {
+		opt.Window = PaperWindow
 	}
 	if opt.Retriever == nil {
 		opt.Retriever = BM25{}
@@ -99,7 +99,7 @@ func MineNegatives(ctx context.Context, recs, pool []data.Record, opt MineOption
 	for k, i := range asked {
 		d := &draws[i]
 		skip := func(doc int) bool { return d.positive[corpus[doc].Text] || d.taken[corpus[doc].Text] }
-		for _, doc := range bm25.SampleRanked(ranked[k], opt.Window, d.need, skip, d.rng) {
+		for _, doc := range sampleRanked(ranked[k], opt.Window, d.need, skip, d.rng) {
 			recs[i].Negatives = append(recs[i].Negatives, corpus[doc])
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tdro/tdro/backend"
-	"github.com/tdro/tdro/bm25"
 	"github.com/tdro/tdro/data"
 	"github.com/tdro/tdro/eval"
 	"github.com/tdro/tdro/model"
@@ -91,17 +90,14 @@ interrupted one resumes.`,
 				return err
 			}
 			opt.Replace = !keepOwn
-			opt.Window = bm25.Window{From: window[0], To: window[1]}
+			opt.Window = prepare.Window{From: window[0], To: window[1]}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			_, rep, err := prepare.Remine(ctx, mix, prepare.RemineOptions{
 				OutDir: out, Mine: opt,
 				RetrieverKey: fmt.Sprintf("%s q%d p%d", key, queryLen, passageLen),
 				Retriever: func(d data.Domain) prepare.Retriever {
-					instr := ""
-					if len(d.Instructions) > 0 {
-						instr = d.Instructions[0]
-					}
+					instr := d.Instruction()
 					return prepare.Dense{Encoder: m, QueryMaxLen: queryLen, PassageMaxLen: passageLen, BatchSize: batch,
 						Query:   func(q string) string { return tokenize.Instruct(instr, q) },
 						Passage: func(p data.Passage) string { return train.PassageInput(instr, d.Symmetric, p) }}
@@ -119,7 +115,7 @@ interrupted one resumes.`,
 	f.StringVar(&out, "out", "", "output directory (mixture.json and one JSONL file per domain)")
 	f.IntVar(&opt.Negatives, "negatives", prepare.DefaultNegatives, "hard negatives per record")
 	f.Uint64Var(&opt.Seed, "seed", prepare.DefaultSeed, "sampling seed; each record's draw depends only on it and the query id")
-	f.IntSliceVar(&window, "window", []int{bm25.PaperWindow.From, bm25.PaperWindow.To}, "ranks FROM,TO (0-based, TO excluded) negatives are drawn from")
+	f.IntSliceVar(&window, "window", []int{prepare.PaperWindow.From, prepare.PaperWindow.To}, "ranks FROM,TO (0-based, TO excluded) negatives are drawn from")
 	f.IntVar(&queryLen, "query-len", 0, "query tokens (0: the model's training length)")
 	f.IntVar(&passageLen, "passage-len", 0, "passage tokens (0: the model's training length)")
 	f.IntVar(&batch, "batch", 32, "texts per forward pass")
