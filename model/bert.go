@@ -18,6 +18,9 @@ func init() {
 }
 
 func (bert) check(c *Config) error {
+	if err := checkLayers(c); err != nil {
+		return err
+	}
 	if c.MaxPositions <= 0 {
 		return fmt.Errorf("config field max_position_embeddings must be positive, got %d", c.MaxPositions)
 	}
@@ -145,3 +148,5 @@ func (bert) saveConfig(c *Config, padID int) {
 		c.PadTokenID = &padID
 	}
 }
+
+func (bert) sentenceModule() (string, bool) { return stTransformer, false }

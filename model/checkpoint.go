@@ -232,6 +232,8 @@ func readSentenceTransformers(dir string, cfg *Config) error {
 		switch mod.Type {
 		case "sentence_transformers.models.Normalize":
 			cfg.Normalize = true
+		case "sentence_transformers.models.StaticEmbedding":
+			cfg.Pooling = PoolMean
 		case "sentence_transformers.models.Pooling":
 			p := filepath.Join(dir, mod.Path, "config.json")
 			pb, err := os.ReadFile(p)
@@ -272,7 +274,8 @@ func (m *Model) architecture() string {
 // Save writes a Hugging Face checkpoint directory that transformers and
 // sentence-transformers load: config.json, model.safetensors (float32, LoRA
 // merged into the base weights), the tokenizer files, modules.json,
-// 1_Pooling/config.json and sentence_bert_config.json. The directory is
+// 1_Pooling/config.json and sentence_bert_config.json (a static model:
+// modules.json names StaticEmbedding, which pools). The directory is
 // replaced as a whole: a crash leaves either the old or the new one.
 func (m *Model) Save(dir string) error {
 	tmp := dir + ".tmp-save"
@@ -295,7 +298,7 @@ func (m *Model) Save(dir string) error {
 }
 
 func (m *Model) writeTo(dir string) error {
-	if err := os.MkdirAll(filepath.Join(dir, poolingDir), 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	cfg := *m.Config
@@ -344,29 +347,48 @@ func (m *Model) writeTo(dir string) error {
 			}
 		}
 	}
-	mods := []stModule{
-		{0, "0", "", "sentence_transformers.models.Transformer"},
-		{1, "1", poolingDir, "sentence_transformers.models.Pooling"},
+	return m.writeSentenceTransformers(dir)
+}
+
+// writeSentenceTransformers writes modules.json and its modules' configs:
+// the family's input module reading the directory itself, Pooling unless
+// that module pools, and Normalize when the embedding is normalized.
+func (m *Model) writeSentenceTransformers(dir string) error {
+	input, pools := m.Config.family().sentenceModule()
+	mods := []stModule{{0, "0", "", input}}
+	if !pools {
+		mods = append(mods, stModule{1, "1", poolingDir, "sentence_transformers.models.Pooling"})
+		p := m.Config.Pooling
+		pc := stPooling{Dim: m.Config.HiddenSize, CLS: p == PoolCLS, Mean: p == PoolMean, Last: p == PoolLast, Prompt: true}
+		if err := writeModuleConfig(filepath.Join(dir, poolingDir), pc); err != nil {
+			return err
+		}
 	}
 	if m.Config.Normalize {
-		mods = append(mods, stModule{2, "2", "2_Normalize", "sentence_transformers.models.Normalize"})
-		if err := os.MkdirAll(filepath.Join(dir, "2_Normalize"), 0o755); err != nil {
+		i := len(mods)
+		mods = append(mods, stModule{i, fmt.Sprint(i), fmt.Sprintf("%d_Normalize", i), "sentence_transformers.models.Normalize"})
+		if err := os.MkdirAll(filepath.Join(dir, mods[i].Path), 0o755); err != nil {
 			return err
 		}
 	}
 	if err := writeJSON(filepath.Join(dir, modulesFile), mods); err != nil {
 		return err
 	}
-	p := m.Config.Pooling
-	pc := stPooling{Dim: m.Config.HiddenSize, CLS: p == PoolCLS, Mean: p == PoolMean, Last: p == PoolLast, Prompt: true}
-	if err := writeJSON(filepath.Join(dir, poolingDir, "config.json"), pc); err != nil {
-		return err
+	if input != stTransformer {
+		return nil
 	}
 	maxSeq := m.Config.family().maxTokens(m.Config)
 	if maxSeq == 0 {
 		maxSeq = m.Config.MaxPositions
 	}
 	return writeJSON(filepath.Join(dir, stConfigFile), map[string]any{"max_seq_length": min(maxSeq, 8192), "do_lower_case": false})
+}
+
+func writeModuleConfig(dir string, v any) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return writeJSON(filepath.Join(dir, "config.json"), v)
 }
 
 func writeJSON(path string, v any) error {

@@ -105,20 +105,8 @@ func (c *Config) Validate() error {
 		return err
 	}
 	fam := t.family
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"vocab_size", c.VocabSize}, {"hidden_size", c.HiddenSize}, {"num_hidden_layers", c.NumLayers},
-		{"num_attention_heads", c.NumHeads}, {"intermediate_size", c.IntermediateSize}} {
-		if f.v <= 0 {
-			return fmt.Errorf("config field %s must be positive, got %d", f.name, f.v)
-		}
-	}
-	if c.HeadDim == 0 && c.HiddenSize%c.NumHeads != 0 {
-		return fmt.Errorf("config: hidden_size %d is not divisible by num_attention_heads %d", c.HiddenSize, c.NumHeads)
-	}
-	if c.NumHeads%c.KVHeads() != 0 {
-		return fmt.Errorf("config: num_attention_heads %d is not divisible by num_key_value_heads %d", c.NumHeads, c.KVHeads())
+	if err := positive(fieldValue{"vocab_size", c.VocabSize}, fieldValue{"hidden_size", c.HiddenSize}); err != nil {
+		return err
 	}
 	if c.HiddenAct == "" {
 		c.HiddenAct = fam.defaultActivation()
@@ -172,6 +160,37 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// fieldValue is a config.json field and its value, for error messages.
+type fieldValue struct {
+	name string
+	v    int
+}
+
+func positive(fields ...fieldValue) error {
+	for _, f := range fields {
+		if f.v <= 0 {
+			return fmt.Errorf("config field %s must be positive, got %d", f.name, f.v)
+		}
+	}
+	return nil
+}
+
+// checkLayers validates a transformer's layer and head counts; families
+// without attention (static) have none.
+func checkLayers(c *Config) error {
+	if err := positive(fieldValue{"num_hidden_layers", c.NumLayers}, fieldValue{"num_attention_heads", c.NumHeads},
+		fieldValue{"intermediate_size", c.IntermediateSize}); err != nil {
+		return err
+	}
+	if c.HeadDim == 0 && c.HiddenSize%c.NumHeads != 0 {
+		return fmt.Errorf("config: hidden_size %d is not divisible by num_attention_heads %d", c.HiddenSize, c.NumHeads)
+	}
+	if c.NumHeads%c.KVHeads() != 0 {
+		return fmt.Errorf("config: num_attention_heads %d is not divisible by num_key_value_heads %d", c.NumHeads, c.KVHeads())
+	}
+	return nil
+}
+
 // Preset returns a small from-scratch configuration by name. "tiny-bert"
 // (hidden 128, 2 layers) is the embedded default, sized for several short
 // trainings on two CPU cores with the bundled MiniLM WordPiece tokenizer;
@@ -194,6 +213,11 @@ func Preset(name string, vocabSize int) (*Config, error) {
 	case "small-bert":
 		c = &Config{ModelType: "bert", HiddenSize: 256, NumLayers: 4, NumHeads: 4, IntermediateSize: 1024,
 			MaxPositions: 512, HiddenDropout: 0.1, AttentionDropout: 0.1, Pooling: PoolMean, Normalize: true}
+	case "static":
+		// sentence-transformers' StaticEmbedding layout: token embeddings,
+		// mean pooling; no attention, so a step costs a seventh of
+		// tiny-bert's and longer texts cost little.
+		c = &Config{ModelType: "static", HiddenSize: 256, Pooling: PoolMean, Normalize: true}
 	case "tiny-llama":
 		c = &Config{ModelType: "llama", HiddenSize: 128, NumLayers: 2, NumHeads: 4, NumKVHeads: 2, IntermediateSize: 344,
 			MaxPositions: 2048, Pooling: PoolLast, Normalize: true, RMSNormEps: 1e-5}
@@ -212,4 +236,4 @@ func Preset(name string, vocabSize int) (*Config, error) {
 }
 
 // PresetNames lists the names Preset accepts.
-var PresetNames = []string{"mini-bert", "tiny-bert", "small-bert", "tiny-llama", "tiny-qwen2"}
+var PresetNames = []string{"mini-bert", "tiny-bert", "small-bert", "static", "tiny-llama", "tiny-qwen2"}

@@ -39,7 +39,16 @@ type family interface {
 	tiesEmbeddings() bool
 	// saveConfig fills what transformers needs in a written config.json.
 	saveConfig(c *Config, padID int)
+	// sentenceModule is the sentence-transformers module that reads the
+	// checkpoint directory, and whether it pools by itself: a Transformer
+	// is followed by a Pooling module; a StaticEmbedding pools and encodes
+	// without special tokens, so tdro's tokenizer must too.
+	sentenceModule() (typ string, poolsItself bool)
 }
+
+// stTransformer is the sentence-transformers module of the transformer
+// families.
+const stTransformer = "sentence_transformers.models.Transformer"
 
 // modelType is one registered Hugging Face model_type.
 type modelType struct {

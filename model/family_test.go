@@ -12,7 +12,7 @@ import (
 
 // familyFiles are the files allowed to ask which family or model_type a
 // config is: the registry and one file per family.
-var familyFiles = map[string]bool{"family.go": true, "bert.go": true, "llama.go": true}
+var familyFiles = map[string]bool{"family.go": true, "bert.go": true, "llama.go": true, "static.go": true}
 
 // TestNoFamilySwitchOutsideRegistry parses every non-test Go file of the
 // module and fails on a comparison or switch on ModelType outside the
@@ -85,7 +85,7 @@ func modelTypeBranches(t *testing.T, path string) []string {
 // TestRegistryKnowsEveryFamily checks the registered types build a config
 // each and that an unknown type's error lists the registered ones.
 func TestRegistryKnowsEveryFamily(t *testing.T) {
-	want := []string{"bert", "llama", "mistral", "qwen2", "roberta", "xlm-roberta"}
+	want := []string{"bert", "llama", "mistral", "qwen2", "roberta", "static", "xlm-roberta"}
 	if got := strings.Join(ModelTypes(), " "); got != strings.Join(want, " ") {
 		t.Fatalf("ModelTypes() = %s, want %s", got, strings.Join(want, " "))
 	}
@@ -99,7 +99,7 @@ func TestRegistryKnowsEveryFamily(t *testing.T) {
 		}
 	}
 	err := (&Config{ModelType: "qwen3", VocabSize: 8, HiddenSize: 8, NumLayers: 1, NumHeads: 1, IntermediateSize: 8}).Validate()
-	if err == nil || !strings.Contains(err.Error(), "bert, llama, mistral, qwen2, roberta, xlm-roberta") {
+	if err == nil || !strings.Contains(err.Error(), "bert, llama, mistral, qwen2, roberta, static, xlm-roberta") {
 		t.Errorf("qwen3: %v, want an error listing the registered types", err)
 	}
 }

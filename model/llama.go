@@ -18,6 +18,9 @@ func init() {
 }
 
 func (llama) check(c *Config) error {
+	if err := checkLayers(c); err != nil {
+		return err
+	}
 	if c.HeadSize()%2 != 0 {
 		return fmt.Errorf("config: head size %d must be even for RoPE", c.HeadSize())
 	}
@@ -182,3 +185,5 @@ func (llama) defaultActivation() string { return "silu" }
 func (llama) tiesEmbeddings() bool      { return true }
 func (llama) maxTokens(*Config) int     { return 0 } // RoPE: no table to run past
 func (llama) saveConfig(*Config, int)   {}
+
+func (llama) sentenceModule() (string, bool) { return stTransformer, false }

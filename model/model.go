@@ -75,7 +75,8 @@ func (s *specList) add(name string, kind initKind, shape ...int) {
 
 // New builds a model with random weights (initializer_range normal, unit
 // norms, zero biases), deterministic for a seed: for training from scratch.
-// With pooling "last" it sets tok.AppendEOS.
+// It sets tok.AppendEOS for pooling "last" and tok.NoSpecialTokens for a
+// static model.
 func New(cfg *Config, tok *tokenize.Tokenizer, seed uint64) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -114,6 +115,9 @@ func New(cfg *Config, tok *tokenize.Tokenizer, seed uint64) (*Model, error) {
 func newEmpty(cfg *Config, tok *tokenize.Tokenizer) *Model {
 	if tok != nil && cfg.Pooling == PoolLast {
 		tok.AppendEOS = true
+	}
+	if _, pools := cfg.family().sentenceModule(); tok != nil && pools {
+		tok.NoSpecialTokens = true
 	}
 	return &Model{Config: cfg, Tokenizer: tok, Store: gmodel.NewStore(), extra: map[string]*hostTensor{}}
 }

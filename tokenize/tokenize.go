@@ -32,6 +32,9 @@ type Tokenizer struct {
 	// AppendEOS appends the EOS token after truncation (last-token pooling
 	// for decoder models), unless the template already ends with it.
 	AppendEOS bool
+	// NoSpecialTokens encodes the text alone, without the post-processor's
+	// special tokens (sentence-transformers' StaticEmbedding encodes so).
+	NoSpecialTokens bool
 
 	hf      *hftokenizer.Tokenizer
 	bpe     *byteLevelBPE // set when the tokenizer is a byte-level BPE (see bpe.go)
@@ -204,9 +207,13 @@ func (t *Tokenizer) Tokens(text string) []int32 {
 // the special tokens, with EOS appended when AppendEOS is set.
 func (t *Tokenizer) Encode(text string, maxLen int) []int32 {
 	body := t.Tokens(text)
-	eos := t.AppendEOS && t.eosID >= 0 && !(len(t.suffix) > 0 && t.suffix[len(t.suffix)-1] == t.eosID)
+	prefix, suffix := t.prefix, t.suffix
+	if t.NoSpecialTokens {
+		prefix, suffix = nil, nil
+	}
+	eos := t.AppendEOS && t.eosID >= 0 && !(len(suffix) > 0 && suffix[len(suffix)-1] == t.eosID)
 	if maxLen > 0 {
-		keep := maxLen - len(t.prefix) - len(t.suffix)
+		keep := maxLen - len(prefix) - len(suffix)
 		if eos {
 			keep--
 		}
@@ -215,10 +222,10 @@ func (t *Tokenizer) Encode(text string, maxLen int) []int32 {
 			body = body[:keep]
 		}
 	}
-	out := make([]int32, 0, len(t.prefix)+len(body)+len(t.suffix)+1)
-	out = append(out, t.prefix...)
+	out := make([]int32, 0, len(prefix)+len(body)+len(suffix)+1)
+	out = append(out, prefix...)
 	out = append(out, body...)
-	out = append(out, t.suffix...)
+	out = append(out, suffix...)
 	if eos {
 		out = append(out, t.eosID)
 	}
