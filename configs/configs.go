@@ -2,8 +2,8 @@
 // default (the bundled quickstart, minutes on 2 cores), study (the default
 // replicated over 3 seeds with baselines and the bottom-k control), tiny (seconds; the
 // end-to-end test), large (a bigger model and longer training, for a
-// GPU or a long CPU run) and official (the default's sizes with the official
-// tDRO recipe's values: temperature 0.002 in every stage, 1+1 passages in
+// GPU or a long CPU run) and official (tiny-bert at the earlier default's
+// sizes, with the official tDRO recipe's values: temperature 0.002 in every stage, 1+1 passages in
 // stages 0 and 2 and 1+7 in stage 1, the official measure, eta 0.02, 4
 // gradient-accumulation micro-batches, weight decay 0.1, top-70% transfer). A user's --config file is read over a preset, so it
 // only needs the fields that differ.

@@ -15,15 +15,16 @@ import (
 )
 
 // TestTrainLossDecreasesAndRetrievalImproves trains tiny-bert from scratch
-// with the quickstart's recipe (configs/default.json) on the bundled default
-// mixture as the pipeline prepares it, and checks that the loss falls and
+// with the earlier default recipe (configs/default.json's until it moved to
+// the static model) on the bundled default mixture as the pipeline prepares
+// it, and checks that the loss falls and
 // that retrieval on records of the same domains that training never saw
 // beats the untrained model.
 func TestTrainLossDecreasesAndRetrievalImproves(t *testing.T) {
 	mixture, held := preparedMixture(t, 200, 40)
 	cfg := smallConfig(t, mixture)
-	// configs/default.json's train stage (and DefaultConfig's optimizer and
-	// loss: lr 5e-4 cosine, temperature 0.05). 120 steps of 16 queries are
+	// That train stage (and DefaultConfig's optimizer and loss: lr 5e-4
+	// cosine, temperature 0.05). 120 steps of 16 queries are
 	// about one pass over the 12 x ~160 training records.
 	cfg.Steps, cfg.BatchSize, cfg.Negatives, cfg.QueryMaxLen, cfg.PassageMaxLen = 120, 16, 1, 32, 64
 	cfg.LearningRate, cfg.WarmupSteps, cfg.CheckpointEvery = 5e-4, 10, 0

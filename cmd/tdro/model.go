@@ -108,8 +108,8 @@ it the checkpoint has no tokenizer files and tdro needs one added before it can 
 			fmt.Fprintf(w, "model_type   %s\nlayers       %d\nhidden       %d\nheads        %d (kv %d)\nffn          %d\nvocab        %d\nparameters   %d\npooling      %s\nnormalize    %v\n",
 				c.ModelType, c.NumLayers, c.HiddenSize, c.NumHeads, c.KVHeads(), c.IntermediateSize, c.VocabSize,
 				m.NumParameters(), c.Pooling, c.Normalize)
-			fmt.Fprintf(w, "tokenizer    %d tokens, pad %d, eos %d, append eos %v\n",
-				m.Tokenizer.VocabSize(), m.Tokenizer.PadID(), m.Tokenizer.EOSID(), m.Tokenizer.AppendEOS)
+			fmt.Fprintf(w, "tokenizer    %d tokens, pad %d, eos %d, append eos %v, special tokens %v\n",
+				m.Tokenizer.VocabSize(), m.Tokenizer.PadID(), m.Tokenizer.EOSID(), m.Tokenizer.AppendEOS, !m.Tokenizer.NoSpecialTokens)
 			return nil
 		},
 	}

@@ -149,8 +149,10 @@ step tiny-run "tdro run --preset tiny on xla:cuda: prepare, reference, tDRO, tra
 	"$G/run/tdro-xla" run --preset tiny --data "$SHARED" --out "$OUT/tiny-run"
 step qwen2-model "tdro model init tiny-qwen2 (Qwen3 BPE) for the sentence-transformers check" \
 	"$G/run/tdro-xla" model init --preset tiny-qwen2 --tokenizer "$SHARED/tokenizers/qwen3" --out "$OUT/qwen2-model"
-step sentence-transformers "sentence-transformers loads tdro's BERT (reference) and Qwen2 and embeds as tdro, within 1e-4" \
-	python3 scripts/gpu/st_check.py "$G/run/tdro-xla" "$OUT/tiny-run/models/reference" "$OUT/qwen2-model"
+step static-model "tdro model init static (StaticEmbedding layout, MiniLM WordPiece) for the sentence-transformers check" \
+	"$G/run/tdro-xla" model init --preset static --tokenizer "$SHARED/tokenizers/all-MiniLM-L6-v2" --out "$OUT/static-model"
+step sentence-transformers "sentence-transformers loads tdro's BERT (reference), Qwen2 and static models and embeds as tdro, within 1e-4" \
+	python3 scripts/gpu/st_check.py "$G/run/tdro-xla" "$OUT/tiny-run/models/reference" "$OUT/qwen2-model" "$OUT/static-model"
 
 TOTAL=$(( $(date +%s) - START ))
 {
