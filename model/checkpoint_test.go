@@ -97,24 +97,29 @@ func TestSaveLoadRoundTripIsBitExact(t *testing.T) {
 					t.Fatalf("%s differs after a second save", f)
 				}
 			}
-			// Embeddings agree too.
-			texts := []string{"a short query", "a passage about something else entirely"}
-			e1, err := m.Encode(texts, 32, 2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			e2, err := back.Encode(texts, 32, 2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range e1 {
-				for j := range e1[i] {
-					if e1[i][j] != e2[i][j] {
-						t.Fatalf("embedding %d[%d]: %g vs %g", i, j, e1[i][j], e2[i][j])
-					}
-				}
-			}
+			sameEmbeddings(t, m, back) // embeddings agree too
 		})
+	}
+}
+
+// sameEmbeddings requires two models to embed the same texts identically.
+func sameEmbeddings(t *testing.T, a, b *Model) {
+	t.Helper()
+	texts := []string{"a short query", "a passage about something else entirely"}
+	e1, err := a.Encode(texts, 32, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2, err := b.Encode(texts, 32, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range e1 {
+		for j := range e1[i] {
+			if e1[i][j] != e2[i][j] {
+				t.Fatalf("embedding %d[%d]: %g vs %g", i, j, e1[i][j], e2[i][j])
+			}
+		}
 	}
 }
 

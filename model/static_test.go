@@ -14,15 +14,8 @@ import (
 // embedding computed by hand: the mean of the table's rows for the text's
 // tokens (no [CLS]/[SEP], like StaticEmbedding), L2-normalized.
 func TestStaticEmbedsTheMeanOfItsTokens(t *testing.T) {
-	tok := loadTokenizer(t, "all-MiniLM-L6-v2")
-	cfg, err := Preset("static", tok.VocabSize())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := New(cfg, tok, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := newStatic(t, 3)
+	tok, cfg := m.Tokenizer, m.Config
 	texts := []string{"a static embedding averages its tokens", "short", "", strings.Repeat("long text ", 40)}
 	const maxLen = 24
 	got, err := m.Encode(texts, maxLen, 2)
@@ -66,15 +59,7 @@ func TestStaticEmbedsTheMeanOfItsTokens(t *testing.T) {
 // (model.safetensors with embedding.weight, tokenizer.json) and Normalize, no
 // Pooling module; Load reads it back to the same embeddings.
 func TestStaticCheckpointIsStaticEmbeddingLayout(t *testing.T) {
-	tok := loadTokenizer(t, "all-MiniLM-L6-v2")
-	cfg, err := Preset("static", tok.VocabSize())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := New(cfg, tok, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := newStatic(t, 5)
 	dir := filepath.Join(t.TempDir(), "static")
 	if err := m.Save(dir); err != nil {
 		t.Fatal(err)
@@ -110,20 +95,22 @@ func TestStaticCheckpointIsStaticEmbeddingLayout(t *testing.T) {
 	if !back.Tokenizer.NoSpecialTokens || back.Config.Pooling != PoolMean || !back.Config.Normalize {
 		t.Fatalf("loaded static model: %+v, tokenizer without special tokens %v", back.Config, back.Tokenizer.NoSpecialTokens)
 	}
-	texts := []string{"round trip", "through the checkpoint"}
-	a, err := m.Encode(texts, 16, 2)
+	sameEmbeddings(t, m, back)
+}
+
+// newStatic is the static preset over MiniLM's vocabulary, seeded.
+func newStatic(t *testing.T, seed uint64) *Model {
+	t.Helper()
+	tok := loadTokenizer(t, "all-MiniLM-L6-v2")
+	cfg, err := Preset("static", tok.VocabSize())
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := back.Encode(texts, 16, 2)
+	m, err := New(cfg, tok, seed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range a {
-		if !slices.Equal(a[i], c[i]) {
-			t.Fatalf("text %d embeds differently after Save and Load", i)
-		}
-	}
+	return m
 }
 
 func TestStaticPoolsByTheMean(t *testing.T) {
