@@ -52,8 +52,8 @@ func BenchmarkEncoderForward(b *testing.B) {
 }
 
 // BenchmarkTrainStep times forward + backward of the from-scratch presets
-// (the two BERTs and the static model: what one training step costs, optimizer excluded) on one step's
-// passages of the default run: 64 x 128 tokens.
+// (the two BERTs and the static model: what one training step costs,
+// optimizer excluded) on 64 x 128 tokens.
 func BenchmarkTrainStep(b *testing.B) {
 	for _, preset := range []string{"mini-bert", "tiny-bert", "static"} {
 		b.Run(preset, func(b *testing.B) {

@@ -191,11 +191,11 @@ func checkLayers(c *Config) error {
 	return nil
 }
 
-// Preset returns a small from-scratch configuration by name. "tiny-bert"
-// (hidden 128, 2 layers) is the embedded default, sized for several short
-// trainings on two CPU cores with the bundled MiniLM WordPiece tokenizer;
-// "mini-bert" (hidden 64) trains a step 1.65x faster; "small-bert"
-// (256 x 4, exact GELU) is for longer runs.
+// Preset returns a small from-scratch configuration by name. "static"
+// (token embeddings, 256 wide) is the embedded default; "tiny-bert"
+// (hidden 128, 2 layers) was, sized for several short trainings on two CPU
+// cores; "mini-bert" (hidden 64) trains a step 1.65x faster than tiny-bert;
+// "small-bert" (256 x 4, exact GELU) is for longer runs.
 func Preset(name string, vocabSize int) (*Config, error) {
 	var c *Config
 	switch name {
@@ -215,8 +215,8 @@ func Preset(name string, vocabSize int) (*Config, error) {
 			MaxPositions: 512, HiddenDropout: 0.1, AttentionDropout: 0.1, Pooling: PoolMean, Normalize: true}
 	case "static":
 		// sentence-transformers' StaticEmbedding layout: token embeddings,
-		// mean pooling; no attention, so a step costs a seventh of
-		// tiny-bert's and longer texts cost little.
+		// mean pooling; no attention, so training costs about a sixth of
+		// tiny-bert's CPU and longer texts cost little.
 		c = &Config{ModelType: "static", HiddenSize: 256, Pooling: PoolMean, Normalize: true}
 	case "tiny-llama":
 		c = &Config{ModelType: "llama", HiddenSize: 128, NumLayers: 2, NumHeads: 4, NumKVHeads: 2, IntermediateSize: 344,

@@ -19,12 +19,6 @@ func TestSampleRanked(t *testing.T) {
 			texts[i] += " gamma"
 		}
 	}
-	ix := bm25.New(texts)
-	hits := ix.Search("alpha gamma", 100)
-	rank := map[int]int{}
-	for i, h := range hits {
-		rank[h.Doc] = i
-	}
 	ranking := func(ix *bm25.Index, query string) []int {
 		var docs []int
 		for _, h := range ix.Search(query, PaperWindow.To) {
@@ -32,8 +26,12 @@ func TestSampleRanked(t *testing.T) {
 		}
 		return docs
 	}
-	ranked := ranking(ix, "alpha gamma")
-	positive := func(d int) bool { return d == hits[5].Doc }
+	ranked := ranking(bm25.New(texts), "alpha gamma")
+	rank := map[int]int{}
+	for i, d := range ranked {
+		rank[d] = i
+	}
+	positive := func(d int) bool { return d == ranked[5] }
 	a := sampleRanked(ranked, PaperWindow, 8, positive, rand.New(rand.NewPCG(1, 2)))
 	b := sampleRanked(ranked, PaperWindow, 8, positive, rand.New(rand.NewPCG(1, 2)))
 	c := sampleRanked(ranked, PaperWindow, 8, positive, rand.New(rand.NewPCG(9, 9)))
