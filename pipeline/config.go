@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,6 +71,33 @@ type PrepareConfig struct {
 	// in-domain retrieval, the split to tune a recipe on without looking at
 	// the evaluation sets (0: none).
 	HeldOut int `json:"heldout_per_domain,omitempty"`
+	// Remine, when set, replaces the BM25 negatives with ones a trained
+	// dense retriever mines (the paper's recipe): a "retriever" model is
+	// trained with the train recipe on the BM25-mined uniform mixture, it
+	// re-mines every domain (stage "mine"), and stage 0, stage 1 and every
+	// fine-tuning train on the re-mined records.
+	Remine *RemineConfig `json:"remine,omitempty"`
+}
+
+// RemineConfig is the dense re-mining of the training records.
+type RemineConfig struct {
+	Negatives int `json:"negatives,omitempty"` // per record (0: prepare.negatives)
+	// KeepOwn keeps a seeded sample of the records' previous negatives
+	// first (datasets' own, such as contradictions, and BM25's); the
+	// paper replaces them all.
+	KeepOwn bool `json:"keep_own,omitempty"`
+}
+
+// negatives is how many negatives the mine stage writes per record.
+func (r RemineConfig) negatives(p PrepareConfig) int { return cmp.Or(r.Negatives, p.Negatives) }
+
+// trainingMixture is the mixture stages 0, 1 and the transfers read, and
+// the stage that writes it: prepare's, or the mine stage's re-mined one.
+func (c *Config) trainingMixture() (file, stage string) {
+	if c.Prepare.Remine != nil {
+		return minedMixtureFile, mineStageName
+	}
+	return mixtureFile, "prepare"
 }
 
 // The evaluation queries prepare deduplicates against.
@@ -247,6 +275,10 @@ func (c *Config) Validate() error {
 	}
 	check(c.Prepare.Negatives >= 0, "prepare.negatives must be >= 0")
 	check(c.Prepare.HeldOut >= 0, "prepare.heldout_per_domain must be >= 0")
+	if r := c.Prepare.Remine; r != nil {
+		check(r.Negatives >= 0, "prepare.remine.negatives must be >= 0")
+		check(r.negatives(c.Prepare) > 0, "prepare.remine: set negatives (or prepare.negatives) > 0")
+	}
 	check(c.Prepare.DedupAgainst == "" || c.Prepare.DedupAgainst == DedupBundled || c.Prepare.DedupAgainst == DedupRun,
 		"prepare.dedup_against: want %q or %q, got %q", DedupBundled, DedupRun, c.Prepare.DedupAgainst)
 	// Each stage's recipe is checked now, before any work.
@@ -262,7 +294,7 @@ func (c *Config) Validate() error {
 		check(!seen[seed], "seeds: %d is listed twice", seed)
 		seen[seed] = true
 	}
-	names := map[string]bool{"reference": true, "uniform": true, "bm25": true}
+	names := map[string]bool{referenceRun: true, "uniform": true, "bm25": true, retrieverRun: true}
 	for i, t := range c.transfers() {
 		check(t.Name != "" && !strings.ContainsAny(t.Name, `/\ `), "transfer[%d].name: must be a plain non-empty name, got %q", i, t.Name)
 		check(!names[t.Name], "transfer[%d].name: %q is taken", i, t.Name)

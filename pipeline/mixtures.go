@@ -105,8 +105,9 @@ func transferStage(opt Options, tokenizerPath string) Stage {
 	for _, l := range cfg.weightLearners() {
 		learned = append(learned, cfg.learnerStage(l))
 	}
+	mixture, mixtureStage := cfg.trainingMixture()
 	return Stage{
-		Name: "transfer", Kind: KindTransfer, After: append([]string{"prepare"}, learned...), Label: "transfer", Flow: learned,
+		Name: "transfer", Kind: KindTransfer, After: append([]string{mixtureStage}, learned...), Label: "transfer", Flow: learned,
 		Inputs: []string{tokenizerPath},
 		Config: struct {
 			Transfer []TransferConfig
@@ -117,7 +118,7 @@ func transferStage(opt Options, tokenizerPath string) Stage {
 		Outputs: transferOutputs(cfg),
 		Scratch: []string{mixturesDir},
 		Run: func(ctx context.Context, s *Step) error {
-			mix, err := data.LoadMixture(s.Path(mixtureFile))
+			mix, err := data.LoadMixture(s.Path(mixture))
 			if err != nil {
 				return err
 			}
@@ -156,7 +157,7 @@ func transferStage(opt Options, tokenizerPath string) Stage {
 					m = mix
 					err = mix.Save(out)
 				default:
-					m, err = dro.TransferFiles(s.Path(mixtureFile), s.Path(cfg.learnerWeights(cfg.learnerOf(t))), t.Strategy, t.Percent, out)
+					m, err = dro.TransferFiles(s.Path(mixture), s.Path(cfg.learnerWeights(cfg.learnerOf(t))), t.Strategy, t.Percent, out)
 				}
 				if err != nil {
 					return err

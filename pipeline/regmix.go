@@ -182,15 +182,16 @@ func regmixStages(opt Options) ([]Stage, error) {
 // proxies' training (a seeded choice), to score them.
 func splitStageFor(opt Options, rc RegMixConfig) Stage {
 	cfg := opt.Config
+	mixture, mixtureStage := cfg.trainingMixture()
 	return Stage{
-		Name: splitStage, Kind: KindPrepare, After: []string{"prepare"}, Label: "held-out split", Flow: []string{"prepare"},
+		Name: splitStage, Kind: KindPrepare, After: []string{mixtureStage}, Label: "held-out split", Flow: []string{mixtureStage},
 		Config: struct {
 			HeldOut int
 			Seed    uint64
 		}{rc.HeldOut, cfg.Seed},
 		Outputs: []string{splitDir},
 		Run: func(ctx context.Context, s *Step) error {
-			mix, err := data.LoadMixture(s.Path(mixtureFile))
+			mix, err := data.LoadMixture(s.Path(mixture))
 			if err != nil {
 				return err
 			}

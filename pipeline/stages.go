@@ -106,7 +106,15 @@ func seedStages(opt Options) ([]Stage, error) {
 	default:
 		stages = append(stages, baseStage(opt, tokenizer), prepareStage(opt))
 	}
-	ref, err := trainStage(opt, referenceRun, mixtureFile, cfg.Train, "prepare")
+	if cfg.Prepare.Remine != nil {
+		rm, err := remineStages(opt)
+		if err != nil {
+			return nil, err
+		}
+		stages = append(stages, rm...)
+	}
+	trainingMixture, mixtureStage := cfg.trainingMixture()
+	ref, err := trainStage(opt, referenceRun, trainingMixture, cfg.Train, mixtureStage)
 	if err != nil {
 		return nil, err
 	}
@@ -314,14 +322,13 @@ func trainStage(opt Options, name, mixture string, recipe train.Recipe, after ..
 		after = append([]string{baseStage}, after...)
 	}
 	label, flow := "2: fine-tune "+name, []string{"transfer"}
-	if name == referenceRun {
-		label, flow = "0: reference (uniform)", []string{"prepare"}
-		if baseStage != "" {
-			flow = []string{baseStage, "prepare"}
-		}
-	}
 	var reads []string // a fine-tuning reads its own mixture of the transfer stage's
-	if name != referenceRun {
+	switch name {
+	case referenceRun:
+		label, flow = "0: reference (uniform)", after
+	case retrieverRun:
+		label, flow = "0: retriever (uniform, BM25 negatives)", after
+	default:
 		reads = []string{mixture}
 	}
 	outputs := []string{modelDir(name)}
@@ -372,7 +379,8 @@ func droStage(opt Options, learner string) (Stage, error) {
 	dc := dro.Config{Recipe: cfg.DRO, Seed: cfg.Seed}
 	dc.Learner, dc.Measure = stepLearner(learner, cfg.DRO)
 	out := cfg.learnerDir(learner)
-	after := []string{"prepare", "train-" + referenceRun}
+	mixture, mixtureStage := cfg.trainingMixture()
+	after := []string{mixtureStage, "train-" + referenceRun}
 	if baseStage != "" {
 		after = append([]string{baseStage}, after...)
 	}
@@ -383,7 +391,7 @@ func droStage(opt Options, learner string) (Stage, error) {
 		Scratch: []string{out}, // checkpoint, log.jsonl, plots
 		Run: func(ctx context.Context, s *Step) error {
 			c := dc
-			c.Mixture = s.Path(mixtureFile)
+			c.Mixture = s.Path(mixture)
 			c.Base = base
 			c.Reference = s.Path(modelDir(referenceRun))
 			c.Out = s.Path(out)

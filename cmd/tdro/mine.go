@@ -9,13 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tdro/tdro/backend"
 	"github.com/tdro/tdro/data"
-	"github.com/tdro/tdro/eval"
-	"github.com/tdro/tdro/model"
 	"github.com/tdro/tdro/prepare"
-	"github.com/tdro/tdro/tokenize"
-	"github.com/tdro/tdro/train"
+	"github.com/tdro/tdro/remine"
 )
 
 func dataMineCmd() *cobra.Command {
@@ -63,45 +59,13 @@ interrupted one resumes.`,
 			if err != nil {
 				return err
 			}
-			if queryLen == 0 || passageLen == 0 {
-				recipe, ok, err := train.TrainedRecipe(modelDir)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					return fmt.Errorf("%s has no %s: give --query-len and --passage-len (the lengths it was trained with)", modelDir, train.RecipeFile)
-				}
-				if queryLen == 0 {
-					queryLen = recipe.QueryMaxLen
-				}
-				if passageLen == 0 {
-					passageLen = recipe.PassageMaxLen
-				}
-			}
-			if _, err := backend.Get(); err != nil {
-				return err
-			}
-			m, err := model.Load(modelDir)
-			if err != nil {
-				return err
-			}
-			key, err := eval.DirKey(modelDir)
-			if err != nil {
-				return err
-			}
 			opt.Replace = !keepOwn
 			opt.Window = prepare.Window{From: window[0], To: window[1]}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			_, rep, err := prepare.Remine(ctx, mix, prepare.RemineOptions{
+			_, rep, err := remine.WithModel(ctx, mix, remine.Options{
+				Model: modelDir, QueryMaxLen: queryLen, PassageMaxLen: passageLen, BatchSize: batch,
 				OutDir: out, Mine: opt,
-				RetrieverKey: fmt.Sprintf("%s q%d p%d", key, queryLen, passageLen),
-				Retriever: func(d data.Domain) prepare.Retriever {
-					instr := d.Instruction()
-					return prepare.Dense{Encoder: m, QueryMaxLen: queryLen, PassageMaxLen: passageLen, BatchSize: batch,
-						Query:   func(q string) string { return tokenize.Instruct(instr, q) },
-						Passage: func(p data.Passage) string { return train.PassageInput(instr, d.Symmetric, p) }}
-				},
 			})
 			if err != nil {
 				return err
