@@ -36,7 +36,10 @@ type Config struct {
 	// the learners other than dro.learner); odm adds an online-mixing run.
 	Learners []string `json:"learners,omitempty"`
 	// RegMix are the settings of the regmix learner.
-	RegMix   *RegMixConfig    `json:"regmix,omitempty"`
+	RegMix *RegMixConfig `json:"regmix,omitempty"`
+	// Pretrain, when set, adds a contrastive pre-training on crops of the
+	// training passages before stage 0 (docs/pipeline.md).
+	Pretrain *PretrainConfig  `json:"pretrain,omitempty"`
 	Transfer []TransferConfig `json:"transfer"`
 	Eval     EvalConfig       `json:"eval"`
 	// Executor says where the stages run: here, one after another, or as
@@ -294,7 +297,7 @@ func (c *Config) Validate() error {
 		check(!seen[seed], "seeds: %d is listed twice", seed)
 		seen[seed] = true
 	}
-	names := map[string]bool{referenceRun: true, "uniform": true, "bm25": true, retrieverRun: true}
+	names := map[string]bool{referenceRun: true, "uniform": true, "bm25": true, retrieverRun: true, pretrainedRun: true}
 	for i, t := range c.transfers() {
 		check(t.Name != "" && !strings.ContainsAny(t.Name, `/\ `), "transfer[%d].name: must be a plain non-empty name, got %q", i, t.Name)
 		check(!names[t.Name], "transfer[%d].name: %q is taken", i, t.Name)
@@ -314,6 +317,7 @@ func (c *Config) Validate() error {
 	check(c.Eval.BatchSize > 0, "eval.batch_size must be > 0")
 	errs = append(errs, c.Executor.problems()...)
 	errs = append(errs, c.RegMix.problems()...)
+	errs = append(errs, c.Pretrain.problems(c.Train)...)
 	errs = append(errs, c.learnerProblems()...)
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))

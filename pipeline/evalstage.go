@@ -142,7 +142,7 @@ func scoredModel(opt Options, name string) (scored, error) {
 		after := []string{"train-" + name}
 		return scored{dir: modelDir(name), after: after, flow: after}, nil
 	}
-	dir, stage, inputs, err := start(opt)
+	dir, stage, inputs, err := start(opt, baseRun)
 	if err != nil {
 		return scored{}, err
 	}

@@ -114,7 +114,7 @@ type ProxyResult struct {
 func regmixStages(opt Options) ([]Stage, error) {
 	cfg := opt.Config
 	rc := cfg.regmix()
-	base, baseStage, inputs, err := start(opt)
+	base, baseStage, inputs, err := start(opt, LearnerRegMix)
 	if err != nil {
 		return nil, err
 	}

@@ -106,6 +106,13 @@ func seedStages(opt Options) ([]Stage, error) {
 	default:
 		stages = append(stages, baseStage(opt, tokenizer), prepareStage(opt))
 	}
+	if cfg.Pretrain != nil {
+		pt, err := pretrainStages(opt)
+		if err != nil {
+			return nil, err
+		}
+		stages = append(stages, pt...)
+	}
 	if cfg.Prepare.Remine != nil {
 		rm, err := remineStages(opt)
 		if err != nil {
@@ -297,9 +304,14 @@ func fitVocabularyStage(opt Options, dir string) Stage {
 	}
 }
 
-// start is the model every training stage starts from, and the stage that
-// makes it ("" for a user's checkpoint).
-func start(opt Options) (dir, stage string, inputs []string, err error) {
+// start is the model run starts from, and the stage that makes it ("" for
+// a user's checkpoint): the pre-trained model when the run pre-trains,
+// except for the pre-training itself and the untrained base's evaluation.
+func start(opt Options, run string) (dir, stage string, inputs []string, err error) {
+	if opt.Config.Pretrain != nil && run != pretrainedRun && run != baseRun {
+		dir, err = pretrainedModel(opt)
+		return dir, "train-" + pretrainedRun, nil, err
+	}
 	if opt.Config.Model.Init != "" {
 		dir, err = filepath.Abs(opt.Config.Model.Init)
 		return dir, "", []string{dir}, err
@@ -313,7 +325,7 @@ func start(opt Options) (dir, stage string, inputs []string, err error) {
 // model, so that only the mixture differs.
 func trainStage(opt Options, name, mixture string, recipe train.Recipe, after ...string) (Stage, error) {
 	cfg := opt.Config
-	base, baseStage, inputs, err := start(opt)
+	base, baseStage, inputs, err := start(opt, name)
 	if err != nil {
 		return Stage{}, err
 	}
@@ -328,6 +340,8 @@ func trainStage(opt Options, name, mixture string, recipe train.Recipe, after ..
 		label, flow = "0: reference (uniform)", after
 	case retrieverRun:
 		label, flow = "0: retriever (uniform, BM25 negatives)", after
+	case pretrainedRun:
+		label, flow = "pre-training (crop pairs)", after
 	default:
 		reads = []string{mixture}
 	}
@@ -372,7 +386,7 @@ func odmLog(name string) string { return filepath.Join("odm", name+".jsonl") }
 // from the same model as stage 0, the frozen reference is stage 0's output.
 func droStage(opt Options, learner string) (Stage, error) {
 	cfg := opt.Config
-	base, baseStage, inputs, err := start(opt)
+	base, baseStage, inputs, err := start(opt, cfg.learnerStage(learner))
 	if err != nil {
 		return Stage{}, err
 	}
