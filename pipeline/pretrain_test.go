@@ -103,3 +103,33 @@ func TestPretrainConfigProblems(t *testing.T) {
 		}
 	}
 }
+
+// TestBaseNoteSaysWhatTrainingStartsFrom: the report's note on the base
+// row names the pre-training and the re-mined negatives when a run has them.
+func TestBaseNoteSaysWhatTrainingStartsFrom(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		change   func(*Config)
+		want     []string
+		wantNone string
+	}{
+		{"plain", func(*Config) {}, []string{"initialisation every training starts from, evaluated untrained"}, "re-mined"},
+		{"pretrain", func(c *Config) { c.Pretrain = &PretrainConfig{Steps: 3} }, []string{"pre-trained for 3 steps on crop pairs", "models/pretrained"}, "every training starts from"},
+		{"remine", func(c *Config) { c.Prepare.Remine = &RemineConfig{Negatives: 5} }, []string{"5 per record re-mined", "models/retriever"}, "pre-trained"},
+	} {
+		cfg, err := LoadConfig("tiny", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.change(cfg)
+		got := baseNote(cfg)
+		for _, w := range c.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: %q lacks %q", c.name, got, w)
+			}
+		}
+		if strings.Contains(got, c.wantNone) {
+			t.Errorf("%s: %q says %q", c.name, got, c.wantNone)
+		}
+	}
+}

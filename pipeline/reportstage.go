@@ -36,7 +36,7 @@ func reportStage(opt Options, stages []Stage) Stage {
 				Generated: time.Now().UTC(),
 				Notes: []string{
 					"The uniform baseline is the stage-0 reference model: stage 2 uses the same recipe, seed and starting model on each transferred mixture, so the uniform run is not trained twice.",
-					baseNote(cfg.Model),
+					baseNote(cfg),
 					queryNote(cfg.Eval),
 					learnerNote(cfg),
 				},
@@ -168,11 +168,21 @@ func queryNote(e EvalConfig) string {
 }
 
 // baseNote says what the "base" column of the results is.
-func baseNote(m ModelConfig) string {
-	if m.Init != "" {
-		return "base is the checkpoint every training starts from (" + m.Init + "), evaluated before any training: the columns beside it show what fine-tuning changed."
+func baseNote(cfg *Config) string {
+	starts := "every training starts from,"
+	if p := cfg.Pretrain; p != nil {
+		starts = fmt.Sprintf("pre-trained for %d steps on crop pairs of the training passages (%s) before every training,", p.Steps, modelDir(pretrainedRun))
 	}
-	return "base is the seeded random initialisation every training starts from, evaluated untrained: the columns beside it show what training changed."
+	var s string
+	if m := cfg.Model; m.Init != "" {
+		s = "base is the checkpoint (" + m.Init + ") " + starts + " evaluated before any training: the columns beside it show what fine-tuning changed."
+	} else {
+		s = "base is the seeded random initialisation " + starts + " evaluated untrained: the columns beside it show what training changed."
+	}
+	if r := cfg.Prepare.Remine; r != nil {
+		s += fmt.Sprintf(" Hard negatives: %d per record re-mined by a retriever trained on the BM25-mined data (%s, %s/); every training reads them.", r.negatives(cfg.Prepare), modelDir(retrieverRun), minedDir)
+	}
+	return s
 }
 
 // runLabel names a trained model in plots: the reference, a size-based
