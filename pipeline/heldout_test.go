@@ -28,14 +28,7 @@ func TestHeldOutAndVocabulary(t *testing.T) {
 		t.Fatal(err)
 	}
 	opt.Until = []string{"heldout-reference"}
-	res, err := Run(context.Background(), opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ran []string
-	for _, r := range res {
-		ran = append(ran, r.Stage)
-	}
+	ran := runStages(t, opt)
 	if want := []string{"prepare", "tokenizer", "base", "train-reference", "heldout-reference"}; !slices.Equal(ran, want) {
 		t.Errorf("--until heldout-reference ran %v, want %v", ran, want)
 	}

@@ -649,6 +649,20 @@ func TestEndToEndTinyPreset(t *testing.T) {
 }
 
 // rerunSkipsAll runs opt's finished run again: every stage is up to date.
+// runStages runs opt's pipeline and names the stages it ran, in order.
+func runStages(t *testing.T, opt Options) []string {
+	t.Helper()
+	res, err := Run(context.Background(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ran []string
+	for _, r := range res {
+		ran = append(ran, r.Stage)
+	}
+	return ran
+}
+
 func rerunSkipsAll(t *testing.T, opt Options) {
 	t.Helper()
 	res, err := Run(context.Background(), opt)

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,14 +23,7 @@ func TestPretrainStage(t *testing.T) {
 		t.Fatal(err)
 	}
 	opt.Until = []string{"train-reference", "eval-base"}
-	res, err := Run(context.Background(), opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ran []string
-	for _, r := range res {
-		ran = append(ran, r.Stage)
-	}
+	ran := runStages(t, opt)
 	if want := []string{"base", "prepare", "crops", "train-pretrained", "train-reference", "eval-base"}; !slices.Equal(ran, want) {
 		t.Errorf("ran %v, want %v", ran, want)
 	}

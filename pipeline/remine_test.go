@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"context"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -23,14 +22,7 @@ func TestRemineStage(t *testing.T) {
 		t.Fatal(err)
 	}
 	opt.Until = []string{"transfer"}
-	res, err := Run(context.Background(), opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ran []string
-	for _, r := range res {
-		ran = append(ran, r.Stage)
-	}
+	ran := runStages(t, opt)
 	if want := []string{"base", "prepare", "train-retriever", "mine", "train-reference", "dro", "transfer"}; !slices.Equal(ran, want) {
 		t.Errorf("ran %v, want %v", ran, want)
 	}
