@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""Paired comparison of held-out tuning variants against a baseline variant,
+over the seeds they share, gathered from one or more scripts/tune/heldout.sh
+output directories (a variant's seeds may be spread over several):
+
+  scripts/tune/paired.py BASELINE OUT_DIR...
+
+Per variant: its per-seed held-out nDCG@10, the differences to the baseline
+paired by seed, their mean with a 95% t interval and the t statistic."""
+import glob, json, math, os, statistics, sys
+
+# Two-sided 95% t quantiles by degrees of freedom (enough for tuning runs).
+T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    baseline, dirs = sys.argv[1], sys.argv[2:]
+    scores = {}  # variant -> seed -> score
+    for out in dirs:
+        for f in glob.glob(os.path.join(out, "*", "seed-*", "eval", "reference", "heldout.json")):
+            parts = f.split(os.sep)
+            variant, seed = parts[-5], int(parts[-4].removeprefix("seed-"))
+            scores.setdefault(variant, {})[seed] = json.load(open(f))["ndcg@10"]
+    if baseline not in scores:
+        sys.exit(f"no variant {baseline} in {dirs}")
+    base = scores[baseline]
+    print(f"| variant | seeds | held-out nDCG@10 per seed | difference to {baseline} per seed | mean difference [95%] | t |")
+    print("|---|---|---|---|---:|---:|")
+    for v in sorted(scores):
+        seeds = sorted(set(scores[v]) & set(base))
+        if v == baseline or len(seeds) < 2:
+            continue
+        d = [scores[v][s] - base[s] for s in seeds]
+        mean, se = statistics.mean(d), statistics.stdev(d) / math.sqrt(len(d))
+        half = T975.get(len(d) - 1, 1.96) * se
+        t = mean / se if se > 0 else float("inf")
+        print(f"| {v} | {' '.join(map(str, seeds))} | {' '.join(f'{scores[v][s]:.4f}' for s in seeds)} | "
+              f"{' '.join(f'{x:+.4f}' for x in d)} | {mean:+.4f} [{mean - half:+.4f}, {mean + half:+.4f}] | {t:.2f} |")
+    print(f"\n{baseline}: {' '.join(f'{base[s]:.4f}' for s in sorted(base))} (seeds {' '.join(map(str, sorted(base)))})")
+
+
+if __name__ == "__main__":
+    main()
