@@ -86,9 +86,10 @@ func seedDir(seed uint64) string { return fmt.Sprintf("seed-%d", seed) }
 
 // seedStages builds one seed's pipeline: prepare -> reference (uniform) ->
 // dro -> transfer -> one fine-tuning per mixture -> evaluation of every
-// model, the untrained starting model and BM25 -> report. The uniform
-// baseline of stage 2 is the reference model itself: the same recipe on the
-// uniform mixture, trained once.
+// model, the untrained starting model and BM25 -> report; with pretrain
+// (crops, pre-training) and prepare.remine (retriever, mine) before
+// stage 0. The uniform baseline of stage 2 is the reference model itself:
+// the same recipe on the uniform mixture, trained once.
 func seedStages(opt Options) ([]Stage, error) {
 	cfg := opt.Config
 	tokenizer, err := tokenizerPath(opt)
