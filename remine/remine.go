@@ -41,7 +41,7 @@ func WithModel(ctx context.Context, mix *data.Mixture, opt Options) (*data.Mixtu
 			return nil, prepare.RemineReport{}, err
 		}
 		if !ok {
-			return nil, prepare.RemineReport{}, fmt.Errorf("%s has no %s: give the query and passage lengths it was trained with", opt.Model, train.RecipeFile)
+			return nil, prepare.RemineReport{}, fmt.Errorf("%s has no %s: give the query and passage lengths it was trained with (tdro data mine: --query-len, --passage-len)", opt.Model, train.RecipeFile)
 		}
 		q, p = cmp.Or(q, recipe.QueryMaxLen), cmp.Or(p, recipe.PassageMaxLen)
 	}
