@@ -74,6 +74,12 @@ type PrepareConfig struct {
 	// in-domain retrieval, the split to tune a recipe on without looking at
 	// the evaluation sets (0: none).
 	HeldOut int `json:"heldout_per_domain,omitempty"`
+	// HeldOutFrom says where the held-out records are drawn from: "sample"
+	// (the default: from the max_records_per_domain sample, so another cap
+	// holds out other records) or "source" (from the deduplicated source
+	// before the sample: the same records for every cap, so recipes that
+	// differ in it compare on one test).
+	HeldOutFrom string `json:"heldout_from,omitempty"`
 	// Remine, when set, replaces the BM25 negatives with ones a trained
 	// dense retriever mines (the paper's recipe): a "retriever" model is
 	// trained with the train recipe on the BM25-mined uniform mixture, it
@@ -102,6 +108,12 @@ func (c *Config) trainingMixture() (file, stage string) {
 	}
 	return mixtureFile, "prepare"
 }
+
+// Where prepare.heldout_per_domain's records come from.
+const (
+	HeldOutFromSample = "sample"
+	HeldOutFromSource = "source"
+)
 
 // The evaluation queries prepare deduplicates against.
 const (
@@ -278,6 +290,8 @@ func (c *Config) Validate() error {
 	}
 	check(c.Prepare.Negatives >= 0, "prepare.negatives must be >= 0")
 	check(c.Prepare.HeldOut >= 0, "prepare.heldout_per_domain must be >= 0")
+	check(c.Prepare.HeldOutFrom == "" || c.Prepare.HeldOutFrom == HeldOutFromSample || c.Prepare.HeldOutFrom == HeldOutFromSource,
+		"prepare.heldout_from: want %q or %q, got %q", HeldOutFromSample, HeldOutFromSource, c.Prepare.HeldOutFrom)
 	if r := c.Prepare.Remine; r != nil {
 		check(r.Negatives >= 0, "prepare.remine.negatives must be >= 0")
 		check(r.negatives(c.Prepare) > 0, "prepare.remine: set negatives (or prepare.negatives) > 0")

@@ -118,3 +118,55 @@ func checkDisjoint(t *testing.T, domain string, dev, kept []data.Record) {
 		}
 	}
 }
+
+// TestHeldOutFromSource: with prepare.heldout_from "source" two runs that
+// differ in max_records_per_domain score on the same held-out records, and
+// each trains on its whole cap.
+func TestHeldOutFromSource(t *testing.T) {
+	held := map[int]map[string][]byte{}
+	for _, max := range []int{24, 32} {
+		dir := t.TempDir()
+		opt := tinyOptions(t, dir)
+		opt.Config.Prepare.HeldOut, opt.Config.Prepare.HeldOutFrom, opt.Config.Prepare.MaxRecords = 4, HeldOutFromSource, max
+		if err := opt.Config.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		opt.Until = []string{"heldout-reference"}
+		if ran := runStages(t, opt); !slices.Contains(ran, "heldout-reference") {
+			t.Fatalf("ran %v", ran)
+		}
+		mix, err := data.LoadMixture(filepath.Join(dir, mixtureFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		held[max] = map[string][]byte{}
+		for _, d := range mix.Domains {
+			dev, err := data.ReadRecords(filepath.Join(dir, heldOutDir, d.Name+".jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			kept, err := data.ReadRecords(d.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(dev) != 4 || len(kept) != max || d.Records != max {
+				t.Errorf("cap %d, %s: %d held out, %d kept (mixture: %d)", max, d.Name, len(dev), len(kept), d.Records)
+			}
+			checkDisjoint(t, d.Name, dev, kept)
+			held[max][d.Name], _ = os.ReadFile(filepath.Join(dir, heldOutDir, d.Name+".jsonl"))
+		}
+	}
+	for name, b := range held[24] {
+		if !bytes.Equal(b, held[32][name]) {
+			t.Errorf("%s: held-out records differ between caps 24 and 32", name)
+		}
+	}
+	cfg, err := LoadConfig("tiny", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Prepare.HeldOutFrom = "before"
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `prepare.heldout_from: want "sample" or "source", got "before"`) {
+		t.Errorf("heldout_from before: %v", err)
+	}
+}

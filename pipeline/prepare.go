@@ -96,17 +96,24 @@ func runPrepare(ctx context.Context, s *Step, opt Options, srcs []prepare.Source
 	if err != nil {
 		return err
 	}
-	_, rep, err := prepare.Run(ctx, prepare.Options{
+	po := prepare.Options{
 		DataDir: opt.Data, OutDir: s.Path(dataDir), Seed: cfg.Seed, Sources: srcs, Evaluation: against,
 		MaxPerDomain: orNone(cfg.Prepare.MaxRecords), Negatives: orNone(cfg.Prepare.Negatives), SkipBad: cfg.Prepare.SkipBad, Log: s.Log(),
-	})
+	}
+	fromSource := cfg.Prepare.HeldOut > 0 && cfg.Prepare.HeldOutFrom == HeldOutFromSource
+	if fromSource {
+		po.HeldOut, po.HeldOutDir = cfg.Prepare.HeldOut, s.Path(heldOutDir)
+	}
+	_, rep, err := prepare.Run(ctx, po)
 	if err != nil {
 		return err
 	}
 	if err := rep.WriteTable(s.Log()); err != nil {
 		return err
 	}
-	if n := cfg.Prepare.HeldOut; n > 0 {
+	if fromSource {
+		s.Logf("held out %d records of each of %d domains from the source before the sample (%s), to score every model on", po.HeldOut, len(rep.Domains), heldOutDir)
+	} else if n := cfg.Prepare.HeldOut; n > 0 {
 		mix, err := data.LoadMixture(s.Path(mixtureFile))
 		if err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -89,6 +90,12 @@ type Options struct {
 	// Evaluation are the sets training queries are deduplicated against
 	// (nil: collection.Bundled(DataDir)); pass them when already loaded.
 	Evaluation []*collection.Collection
+	// HeldOut records of every domain (a seeded choice) are set aside
+	// before the MaxPerDomain sample, mined like the rest and written to
+	// HeldOutDir/<domain>.jsonl, in no training file: the same records for
+	// every MaxPerDomain, so that runs differing in it score on one test.
+	HeldOut    int
+	HeldOutDir string
 	Log        io.Writer // per-domain progress lines (nil: silent)
 }
 
@@ -149,6 +156,14 @@ func Run(ctx context.Context, opt Options) (*data.Mixture, *Report, error) {
 			return nil, nil, fmt.Errorf("load evaluation sets for dedup: %w", err)
 		}
 	}
+	if opt.HeldOut > 0 {
+		if opt.HeldOutDir == "" {
+			return nil, nil, fmt.Errorf("prepare: HeldOut %d without a HeldOutDir", opt.HeldOut)
+		}
+		if err := os.MkdirAll(opt.HeldOutDir, 0o755); err != nil {
+			return nil, nil, err
+		}
+	}
 	set := EvalQuerySet(evals)
 	evalSum := evalFingerprint(evals) + " " + codeFingerprint()
 	rep := &Report{EvalQueries: set.Len(), Mixture: filepath.Join(opt.OutDir, "mixture.json")}
@@ -207,7 +222,7 @@ func prepareDomain(ctx context.Context, src Source, set *dedup.Set, evalSum stri
 		return data.Domain{}, dr, err
 	}
 	stampPath := filepath.Join(opt.OutDir, ".prepare", src.Name+".json")
-	if rep, ok := readStamp[DomainReport](stampPath, key, path); ok {
+	if rep, ok := readStamp[DomainReport](stampPath, key, path); ok && opt.HeldOut == 0 { // a held-out split is redone (it is cheap), not checked
 		dr = rep
 		dr.Reused, dr.Elapsed = true, time.Since(start)
 		d.Records, d.SourceRecords = dr.Records, dr.Imported-dr.Duplicates
@@ -220,10 +235,23 @@ func prepareDomain(ctx context.Context, src Source, set *dedup.Set, evalSum stri
 	dr.Imported, dr.Skipped, dr.Filtered = len(res.Records), res.Skipped, res.Filtered
 	kept, by := RemoveEvalDuplicates(res.Records, set)
 	dr.Duplicates, dr.DuplicatesBy = len(res.Records)-len(kept), by
+	var dev []data.Record
+	if n := opt.HeldOut; n > 0 {
+		if len(kept) < 2*n {
+			return data.Domain{}, dr, fmt.Errorf("%d records: holding out %d leaves fewer to train on than to score", len(kept), n)
+		}
+		dev, kept = SplitOff(kept, n, opt.Seed)
+	}
 	recs := Sample(kept, opt.MaxPerDomain, opt.Seed)
-	if opt.Negatives > 0 {
-		err := MineNegatives(ctx, recs, res.Records, MineOptions{Negatives: opt.Negatives, Seed: opt.Seed, Label: src.Name})
-		if err != nil {
+	for _, rs := range [][]data.Record{recs, dev} { // each record's negatives depend only on the seed and its query
+		if opt.Negatives > 0 && len(rs) > 0 {
+			if err := MineNegatives(ctx, rs, res.Records, MineOptions{Negatives: opt.Negatives, Seed: opt.Seed, Label: src.Name}); err != nil {
+				return data.Domain{}, dr, err
+			}
+		}
+	}
+	if dev != nil {
+		if err := data.WriteRecords(filepath.Join(opt.HeldOutDir, src.Name+".jsonl"), dev); err != nil {
 			return data.Domain{}, dr, err
 		}
 	}
@@ -280,7 +308,8 @@ func domainKey(src Source, paths []string, evalSum string, opt Options) (string,
 		MaxPerDomain, Negatives int
 		SkipBad                 bool
 		Evaluation              string
-	}{1, src, opt.Seed, opt.MaxPerDomain, opt.Negatives, opt.SkipBad, evalSum})
+		HeldOut                 int `json:",omitempty"`
+	}{1, src, opt.Seed, opt.MaxPerDomain, opt.Negatives, opt.SkipBad, evalSum, opt.HeldOut})
 	h.Write(settings)
 	for _, p := range paths {
 		sum, err := fileSHA256(p)
@@ -380,6 +409,25 @@ func RemoveEvalDuplicates(recs []data.Record, set *dedup.Set) (kept []data.Recor
 		kept = append(kept, r)
 	}
 	return kept, removedBy
+}
+
+// SplitOff sets n seeded records of recs aside (sorted by query id) and
+// returns them and the rest (in their original order).
+func SplitOff(recs []data.Record, n int, seed uint64) (held, rest []data.Record) {
+	rng := rand.New(rand.NewPCG(seed, 0x686f6c646f7574)) // "holdout"
+	pick := map[int]bool{}
+	for _, i := range rng.Perm(len(recs))[:n] {
+		pick[i] = true
+	}
+	for i, r := range recs {
+		if pick[i] {
+			held = append(held, r)
+		} else {
+			rest = append(rest, r)
+		}
+	}
+	slices.SortFunc(held, func(a, b data.Record) int { return strings.Compare(a.QueryID, b.QueryID) })
+	return held, rest
 }
 
 // Sample keeps a seeded uniform sample of at most n records (n < 0: all),

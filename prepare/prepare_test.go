@@ -292,3 +292,59 @@ func TestPrepareResumes(t *testing.T) {
 		t.Errorf("rerun reused %v", got)
 	}
 }
+
+// TestPrepareHeldOutBeforeSample: records held out before the sample are
+// the same, byte for byte, whatever MaxPerDomain is, in no training file,
+// and mined like the training records.
+func TestPrepareHeldOutBeforeSample(t *testing.T) {
+	dir := shareddata.Dir(t, "train")
+	evals := []*collection.Collection{{Name: "e", Queries: []collection.Query{{ID: "1", Text: "an evaluation query"}}}}
+	var srcs []Source
+	for _, s := range DefaultSources([]string{"de"}) {
+		if s.Name == "sick" || s.Name == "stsb_mt-de" {
+			srcs = append(srcs, s)
+		}
+	}
+	held := map[int]map[string][]byte{}
+	for _, max := range []int{40, 80} {
+		out := t.TempDir()
+		_, rep, err := Run(context.Background(), Options{DataDir: dir, OutDir: out, MaxPerDomain: max, Negatives: 2, Sources: srcs, Evaluation: evals,
+			HeldOut: 6, HeldOutDir: filepath.Join(out, "heldout")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		held[max] = map[string][]byte{}
+		for _, d := range rep.Domains {
+			train, err := data.ReadRecords(filepath.Join(out, d.Name+".jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(out, "heldout", d.Name+".jsonl")
+			dev, err := data.ReadRecords(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(train) != max || len(dev) != 6 {
+				t.Errorf("max %d, %s: %d training and %d held-out records, want %d and 6", max, d.Name, len(train), len(dev), max)
+			}
+			ids := map[string]bool{}
+			for _, r := range train {
+				ids[r.QueryID] = true
+			}
+			for _, r := range dev {
+				if ids[r.QueryID] {
+					t.Errorf("%s: held-out query %s is also a training record", d.Name, r.QueryID)
+				}
+				if len(r.Negatives) == 0 {
+					t.Errorf("%s: held-out query %s has no hard negatives", d.Name, r.QueryID)
+				}
+			}
+			held[max][d.Name], _ = os.ReadFile(path)
+		}
+	}
+	for name, b := range held[40] {
+		if !bytes.Equal(b, held[80][name]) {
+			t.Errorf("%s: the held-out records differ between MaxPerDomain 40 and 80", name)
+		}
+	}
+}
