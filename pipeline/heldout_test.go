@@ -38,14 +38,7 @@ func TestHeldOutAndVocabulary(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range mix.Domains {
-		dev, err := data.ReadRecords(filepath.Join(dir, heldOutDir, d.Name+".jsonl"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		kept, err := data.ReadRecords(d.Path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		dev, kept := heldOutAndKept(t, dir, d)
 		if len(dev) != 4 || len(kept) != d.Records {
 			t.Errorf("%s: %d held out, %d kept, mixture says %d", d.Name, len(dev), len(kept), d.Records)
 		}
@@ -141,14 +134,7 @@ func TestHeldOutFromSource(t *testing.T) {
 		}
 		held[max] = map[string][]byte{}
 		for _, d := range mix.Domains {
-			dev, err := data.ReadRecords(filepath.Join(dir, heldOutDir, d.Name+".jsonl"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			kept, err := data.ReadRecords(d.Path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			dev, kept := heldOutAndKept(t, dir, d)
 			if len(dev) != 4 || len(kept) != max || d.Records != max {
 				t.Errorf("cap %d, %s: %d held out, %d kept (mixture: %d)", max, d.Name, len(dev), len(kept), d.Records)
 			}
@@ -169,4 +155,18 @@ func TestHeldOutFromSource(t *testing.T) {
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `prepare.heldout_from: want "sample" or "source", got "before"`) {
 		t.Errorf("heldout_from before: %v", err)
 	}
+}
+
+// heldOutAndKept reads domain d's held-out records and its training records
+// in run directory dir.
+func heldOutAndKept(t *testing.T, dir string, d data.Domain) (dev, kept []data.Record) {
+	t.Helper()
+	dev, err := data.ReadRecords(filepath.Join(dir, heldOutDir, d.Name+".jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept, err = data.ReadRecords(d.Path); err != nil {
+		t.Fatal(err)
+	}
+	return dev, kept
 }

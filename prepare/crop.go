@@ -28,26 +28,21 @@ func (o CropOptions) Validate(field string) error {
 }
 
 // CropPairs makes label-free training records from the passages of recs,
-// every distinct one (positives and negatives, by title and text) once, in
-// order of first appearance: a record's query and positive are two
-// independent random crops of the passage (Izacard et al. 2022, Contriever's
-// independent cropping), so a model learns which texts share content before
-// it sees a labelled pair. A unit is a word, or one character of a script
+// every distinct one (positives and negatives, by title and text: the
+// mining pool) once, in order of first appearance: a record's query and
+// positive are two independent random crops of the passage (Izacard et al.
+// 2022, Contriever's independent cropping), so a model learns which texts
+// share content before it sees a labelled pair. A unit is a word, or one character of a script
 // written without spaces (Han, kana, Thai), so Chinese passages crop too.
 // Passages of fewer than two units give no record. Each passage's crops
 // depend only on o.Seed and its text.
 func CropPairs(recs []data.Record, o CropOptions) []data.Record {
-	seen := map[string]bool{}
 	var out []data.Record
-	add := func(p data.Passage) {
+	for _, p := range passagePool(recs) {
 		text := data.TitleText(p.Title, p.Text)
-		if seen[text] {
-			return
-		}
-		seen[text] = true
 		units := cropUnits(text)
 		if len(units) < 2 {
-			return
+			continue
 		}
 		h := fnv.New64a()
 		h.Write([]byte(text))
@@ -61,14 +56,6 @@ func CropPairs(recs []data.Record, o CropOptions) []data.Record {
 		q := crop()
 		out = append(out, data.Record{QueryID: fmt.Sprintf("crop-%d", len(out)), Query: q,
 			Positives: []data.Passage{{DocID: p.DocID, Text: crop()}}})
-	}
-	for _, r := range recs {
-		for _, p := range r.Positives {
-			add(p)
-		}
-		for _, p := range r.Negatives {
-			add(p)
-		}
 	}
 	return out
 }
