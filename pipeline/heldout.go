@@ -16,6 +16,7 @@ import (
 	"github.com/tdro/tdro/eval"
 	"github.com/tdro/tdro/eval/metrics"
 	"github.com/tdro/tdro/internal/atomicfile"
+	"github.com/tdro/tdro/prepare"
 	"github.com/tdro/tdro/study"
 )
 
@@ -47,17 +48,7 @@ func holdOut(mix *data.Mixture, n int, seed uint64, trainDir, devDir, field stri
 		if len(recs) < 2*n {
 			return fmt.Errorf("domain %s has %d records: holding out %s = %d leaves fewer to train on than to score", d.Name, len(recs), field, n)
 		}
-		rng := rand.New(rand.NewPCG(seed, uint64(j)+1))
-		perm := rng.Perm(len(recs))
-		dev, keep := make([]data.Record, 0, n), make([]data.Record, 0, len(recs)-n)
-		for k, p := range perm {
-			if k < n {
-				dev = append(dev, recs[p])
-			} else {
-				keep = append(keep, recs[p])
-			}
-		}
-		slices.SortFunc(dev, byQueryID)
+		dev, keep := prepare.SplitOff(recs, n, rand.New(rand.NewPCG(seed, uint64(j)+1)))
 		slices.SortFunc(keep, byQueryID)
 		trainPath := filepath.Join(trainDir, d.Name+".jsonl")
 		if err := data.WriteRecords(trainPath, keep); err != nil {

@@ -240,7 +240,7 @@ func prepareDomain(ctx context.Context, src Source, set *dedup.Set, evalSum stri
 		if len(kept) < 2*n {
 			return data.Domain{}, dr, fmt.Errorf("%d records: holding out %d leaves fewer to train on than to score", len(kept), n)
 		}
-		dev, kept = SplitOff(kept, n, opt.Seed)
+		dev, kept = SplitOff(kept, n, rand.New(rand.NewPCG(opt.Seed, 0x686f6c646f7574))) // "holdout"
 	}
 	recs := Sample(kept, opt.MaxPerDomain, opt.Seed)
 	for _, rs := range [][]data.Record{recs, dev} { // each record's negatives depend only on the seed and its query
@@ -411,10 +411,10 @@ func RemoveEvalDuplicates(recs []data.Record, set *dedup.Set) (kept []data.Recor
 	return kept, removedBy
 }
 
-// SplitOff sets n seeded records of recs aside (sorted by query id) and
-// returns them and the rest (in their original order).
-func SplitOff(recs []data.Record, n int, seed uint64) (held, rest []data.Record) {
-	rng := rand.New(rand.NewPCG(seed, 0x686f6c646f7574)) // "holdout"
+// SplitOff sets n records of recs drawn by rng aside (sorted by query id)
+// and returns them and the rest (in their original order): prepare's
+// held-out split before the sample, and the pipeline's after it.
+func SplitOff(recs []data.Record, n int, rng *rand.Rand) (held, rest []data.Record) {
 	pick := map[int]bool{}
 	for _, i := range rng.Perm(len(recs))[:n] {
 		pick[i] = true
