@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/tdro/tdro/data"
@@ -112,9 +111,4 @@ func pretrainStages(opt Options) ([]Stage, error) {
 		return nil, err
 	}
 	return []Stage{crops, pre}, nil
-}
-
-// pretrainedModel is the pre-trained model's directory in the run.
-func pretrainedModel(opt Options) (string, error) {
-	return filepath.Abs(filepath.Join(opt.Out, modelDir(pretrainedRun)))
 }

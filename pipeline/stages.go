@@ -309,16 +309,18 @@ func fitVocabularyStage(opt Options, dir string) Stage {
 // a user's checkpoint): the pre-trained model when the run pre-trains,
 // except for the pre-training itself and the untrained base's evaluation.
 func start(opt Options, run string) (dir, stage string, inputs []string, err error) {
+	made := func(model, stage string) (string, string, []string, error) {
+		dir, err := filepath.Abs(filepath.Join(opt.Out, modelDir(model)))
+		return dir, stage, nil, err
+	}
 	if opt.Config.Pretrain != nil && run != pretrainedRun && run != baseRun {
-		dir, err = pretrainedModel(opt)
-		return dir, "train-" + pretrainedRun, nil, err
+		return made(pretrainedRun, "train-"+pretrainedRun)
 	}
 	if opt.Config.Model.Init != "" {
 		dir, err = filepath.Abs(opt.Config.Model.Init)
 		return dir, "", []string{dir}, err
 	}
-	dir, err = filepath.Abs(filepath.Join(opt.Out, modelDir(baseRun)))
-	return dir, "base", nil, err
+	return made(baseRun, "base")
 }
 
 // trainStage is stage 0 (name "reference", the uniform mixture) or a stage-2
