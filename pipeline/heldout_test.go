@@ -147,14 +147,7 @@ func TestHeldOutFromSource(t *testing.T) {
 			t.Errorf("%s: held-out records differ between caps 24 and 32", name)
 		}
 	}
-	cfg, err := LoadConfig("tiny", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Prepare.HeldOutFrom = "before"
-	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `prepare.heldout_from: want "sample" or "source", got "before"`) {
-		t.Errorf("heldout_from before: %v", err)
-	}
+	wantProblem(t, tinyConfig(t, func(c *Config) { c.Prepare.HeldOutFrom = "before" }), `prepare.heldout_from: want "sample" or "source", got "before"`)
 }
 
 // heldOutAndKept reads domain d's held-out records and its training records

@@ -649,6 +649,25 @@ func TestEndToEndTinyPreset(t *testing.T) {
 }
 
 // rerunSkipsAll runs opt's finished run again: every stage is up to date.
+// tinyConfig is the tiny preset with change applied.
+func tinyConfig(t *testing.T, change func(*Config)) *Config {
+	t.Helper()
+	cfg, err := LoadConfig("tiny", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	change(cfg)
+	return cfg
+}
+
+// wantProblem requires cfg's validation to fail with a message holding want.
+func wantProblem(t *testing.T, cfg *Config, want string) {
+	t.Helper()
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Validate() = %v, want %q", err, want)
+	}
+}
+
 // runStages runs opt's pipeline and names the stages it ran, in order.
 func runStages(t *testing.T, opt Options) []string {
 	t.Helper()

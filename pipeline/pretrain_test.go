@@ -85,14 +85,7 @@ func TestPretrainConfigProblems(t *testing.T) {
 		{PretrainConfig{Steps: 2, LearningRate: -1}, "learning_rate >= 0"},
 		{PretrainConfig{Steps: 2, CropMin: 0.6}, "want 0 < min <= max <= 1"},
 	} {
-		cfg, err := LoadConfig("tiny", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Pretrain = &c.p
-		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%+v: Validate() = %v, want %q", c.p, err, c.want)
-		}
+		wantProblem(t, tinyConfig(t, func(cfg *Config) { cfg.Pretrain = &c.p }), c.want)
 	}
 }
 
@@ -109,12 +102,7 @@ func TestBaseNoteSaysWhatTrainingStartsFrom(t *testing.T) {
 		{"pretrain", func(c *Config) { c.Pretrain = &PretrainConfig{Steps: 3} }, []string{"pre-trained for 3 steps on crop pairs", "models/pretrained"}, "every training starts from"},
 		{"remine", func(c *Config) { c.Prepare.Remine = &RemineConfig{Negatives: 5} }, []string{"5 per record re-mined", "models/retriever"}, "pre-trained"},
 	} {
-		cfg, err := LoadConfig("tiny", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.change(cfg)
-		got := baseNote(cfg)
+		got := baseNote(tinyConfig(t, c.change))
 		for _, w := range c.want {
 			if !strings.Contains(got, w) {
 				t.Errorf("%s: %q lacks %q", c.name, got, w)

@@ -112,22 +112,9 @@ func TestRemineConfigProblems(t *testing.T) {
 			c.Transfer = append(c.Transfer, TransferConfig{Name: retrieverRun, Strategy: "ratio"})
 		}, `transfer[2].name: "retriever" is taken`},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			cfg, err := LoadConfig("tiny", "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.change(cfg)
-			if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("Validate() = %v, want %q", err, c.want)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { wantProblem(t, tinyConfig(t, c.change), c.want) })
 	}
-	cfg, err := LoadConfig("tiny", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Prepare.Remine = &RemineConfig{}
+	cfg := tinyConfig(t, func(c *Config) { c.Prepare.Remine = &RemineConfig{} })
 	if err := cfg.Validate(); err != nil || cfg.Prepare.Remine.negatives(cfg.Prepare) != cfg.Prepare.Negatives {
 		t.Errorf("remine {} over negatives %d: %v, mines %d", cfg.Prepare.Negatives, err, cfg.Prepare.Remine.negatives(cfg.Prepare))
 	}
