@@ -31,11 +31,20 @@ func (p PretrainConfig) crops(seed uint64) prepare.CropOptions {
 // recipe is the train recipe with the pre-training's steps and learning
 // rate, in-batch negatives only (a crop pair has no hard negative).
 func (p PretrainConfig) recipe(r train.Recipe) train.Recipe {
-	r.Steps, r.Negatives = p.Steps, 0
+	r = withSteps(r, p.Steps)
+	r.Negatives = 0
 	r.LearningRate = cmp.Or(p.LearningRate, r.LearningRate)
-	r.WarmupSteps = min(r.WarmupSteps, p.Steps/2)
-	r.CheckpointEvery = min(max(r.CheckpointEvery, 1), max(p.Steps, 1))
 	r.Mixing, r.ODMRewardScale = "", 0
+	return r
+}
+
+// withSteps is recipe r run for steps instead: its warm-up at most half of
+// them, a checkpoint at least every steps (RegMix's proxies, the
+// pre-training).
+func withSteps(r train.Recipe, steps int) train.Recipe {
+	r.Steps = steps
+	r.WarmupSteps = min(r.WarmupSteps, steps/2)
+	r.CheckpointEvery = min(max(r.CheckpointEvery, 1), max(steps, 1))
 	return r
 }
 

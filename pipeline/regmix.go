@@ -119,10 +119,7 @@ func regmixStages(opt Options) ([]Stage, error) {
 		return nil, err
 	}
 	stages := []Stage{splitStageFor(opt, rc)}
-	recipe := cfg.Train
-	recipe.Steps = rc.Steps
-	recipe.WarmupSteps = min(recipe.WarmupSteps, rc.Steps/2)
-	recipe.CheckpointEvery = min(max(recipe.CheckpointEvery, 1), rc.Steps)
+	recipe := withSteps(cfg.Train, rc.Steps)
 	after := []string{splitStage}
 	if baseStage != "" {
 		after = append([]string{baseStage}, after...)
