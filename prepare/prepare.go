@@ -221,11 +221,15 @@ func prepareDomain(ctx context.Context, src Source, set *dedup.Set, evalSum stri
 	if err != nil {
 		return data.Domain{}, dr, err
 	}
+	outputs := []string{path}
+	if opt.HeldOut > 0 {
+		outputs = append(outputs, filepath.Join(opt.HeldOutDir, src.Name+".jsonl"))
+	}
 	stampPath := filepath.Join(opt.OutDir, ".prepare", src.Name+".json")
-	if rep, ok := readStamp[DomainReport](stampPath, key, path); ok && opt.HeldOut == 0 { // a held-out split is redone (it is cheap), not checked
+	if rep, ok := readStamp[DomainReport](stampPath, key, outputs...); ok {
 		dr = rep
 		dr.Reused, dr.Elapsed = true, time.Since(start)
-		d.Records, d.SourceRecords = dr.Records, dr.Imported-dr.Duplicates
+		d.Records, d.SourceRecords = dr.Records, dr.Imported-dr.Duplicates-opt.HeldOut
 		return d, dr, nil
 	}
 	res, err := importers.Import(src.Format, paths, importers.Options{SkipBad: opt.SkipBad})
@@ -251,7 +255,7 @@ func prepareDomain(ctx context.Context, src Source, set *dedup.Set, evalSum stri
 		}
 	}
 	if dev != nil {
-		if err := data.WriteRecords(filepath.Join(opt.HeldOutDir, src.Name+".jsonl"), dev); err != nil {
+		if err := data.WriteRecords(outputs[1], dev); err != nil {
 			return data.Domain{}, dr, err
 		}
 	}
@@ -278,7 +282,7 @@ func prepareDomain(ctx context.Context, src Source, set *dedup.Set, evalSum stri
 	dr.MeanPassageLen = float64(pl) / float64(max(np, 1))
 	dr.WithNegatives = float64(withNeg) / float64(len(recs))
 	dr.MeanNegatives = float64(negs) / float64(len(recs))
-	if err := writeStamp(stampPath, key, path, dr); err != nil {
+	if err := writeStamp(stampPath, key, dr, outputs...); err != nil {
 		return data.Domain{}, dr, err
 	}
 	dr.Elapsed = time.Since(start)
@@ -286,8 +290,8 @@ func prepareDomain(ctx context.Context, src Source, set *dedup.Set, evalSum stri
 	return d, dr, nil
 }
 
-// A stamp (OutDir/.prepare/<domain>.json) records what produced a domain
-// file — a hash of the source definition, the options, the input files, the
+// A stamp (OutDir/.prepare/<domain>.json) records what produced a domain's
+// files (its training file, and its held-out file when prepare holds one out) — a hash of the source definition, the options, the input files, the
 // evaluation queries and the tdro executable — so that an interrupted or repeated prepare
 // reuses the domains already done. It holds no times, so reruns stay
 // byte-identical.
@@ -295,7 +299,7 @@ func prepareDomain(ctx context.Context, src Source, set *dedup.Set, evalSum stri
 // report.
 type stamp[R any] struct {
 	Key    string `json:"key"`
-	Output string `json:"output_sha256"`
+	Output string `json:"output_sha256"` // each output's SHA-256, space-separated
 	Report R      `json:"report"`
 }
 
@@ -335,28 +339,41 @@ func fileSHA256(path string) (string, error) {
 }
 
 // readStamp returns the report of the stamp at path when it matches key
-// and the output file still has the recorded content.
-func readStamp[R any](path, key, output string) (R, bool) {
+// and every output file still has the recorded content.
+func readStamp[R any](path, key string, outputs ...string) (R, bool) {
 	var st stamp[R]
 	var none R
 	b, err := os.ReadFile(path)
 	if err != nil || json.Unmarshal(b, &st) != nil || st.Key != key {
 		return none, false
 	}
-	if sum, err := fileSHA256(output); err != nil || sum != st.Output {
+	if sum, err := outputsSHA256(outputs); err != nil || sum != st.Output {
 		return none, false
 	}
 	return st.Report, true
 }
 
-// writeStamp records report as what produced output under key (report
+// writeStamp records report as what produced outputs under key (report
 // holds no times: reruns stay byte-identical).
-func writeStamp[R any](path, key, output string, report R) error {
-	sum, err := fileSHA256(output)
+func writeStamp[R any](path, key string, report R, outputs ...string) error {
+	sum, err := outputsSHA256(outputs)
 	if err != nil {
 		return err
 	}
 	return atomicfile.WriteJSON(path, stamp[R]{Key: key, Output: sum, Report: report})
+}
+
+// outputsSHA256 lists the outputs' SHA-256s, space-separated (one output's
+// is its file's, as stamps have always recorded).
+func outputsSHA256(outputs []string) (string, error) {
+	sums := make([]string, len(outputs))
+	for i, o := range outputs {
+		var err error
+		if sums[i], err = fileSHA256(o); err != nil {
+			return "", err
+		}
+	}
+	return strings.Join(sums, " "), nil
 }
 
 // codeFingerprint hashes the running executable, so that stamps written by

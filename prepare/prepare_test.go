@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -252,45 +253,47 @@ func TestPrepareResumes(t *testing.T) {
 		}
 		return rep
 	}
-	reused := func(rep *Report) (names []string) {
-		for _, d := range rep.Domains {
-			if d.Reused {
-				names = append(names, d.Name)
-			}
-		}
-		return names
-	}
 	// An "interrupted" run that finished only the first domain.
 	opt.Sources = small[:1]
 	first := run(opt)
 	before, _ := os.ReadFile(filepath.Join(out, "sick.jsonl"))
 	opt.Sources = small
 	rep := run(opt)
-	if got := reused(rep); !reflect.DeepEqual(got, []string{"sick"}) {
+	if got := reusedDomains(rep); !reflect.DeepEqual(got, []string{"sick"}) {
 		t.Errorf("resumed run reused %v, want [sick]", got)
 	}
 	if !reflect.DeepEqual(rep.Domains[0].DuplicatesBy, first.Domains[0].DuplicatesBy) || rep.Domains[0].Records != first.Domains[0].Records || rep.Domains[0].MeanQueryLen != first.Domains[0].MeanQueryLen {
 		t.Errorf("reused report %+v differs from %+v", rep.Domains[0], first.Domains[0])
 	}
-	if got := reused(run(opt)); len(got) != 3 {
+	if got := reusedDomains(run(opt)); len(got) != 3 {
 		t.Errorf("unchanged rerun reused %v", got)
 	}
 	// A damaged output, or other options, means recomputing.
 	os.WriteFile(filepath.Join(out, "sick.jsonl"), []byte("{}\n"), 0o644)
 	opt.Seed = 9
 	rep = run(opt)
-	if got := reused(rep); len(got) != 0 {
+	if got := reusedDomains(rep); len(got) != 0 {
 		t.Errorf("new seed reused %v", got)
 	}
 	opt.Seed = 0
 	rep = run(opt)
 	after, _ := os.ReadFile(filepath.Join(out, "sick.jsonl"))
-	if got := reused(rep); len(got) != 0 || !bytes.Equal(before, after) {
+	if got := reusedDomains(rep); len(got) != 0 || !bytes.Equal(before, after) {
 		t.Errorf("after seed change and back: reused %v, sick.jsonl restored=%v", got, bytes.Equal(before, after))
 	}
-	if got := reused(run(opt)); len(got) != 3 {
+	if got := reusedDomains(run(opt)); len(got) != 3 {
 		t.Errorf("rerun reused %v", got)
 	}
+}
+
+// reusedDomains names the domains a prepare run took from their stamps.
+func reusedDomains(rep *Report) (names []string) {
+	for _, d := range rep.Domains {
+		if d.Reused {
+			names = append(names, d.Name)
+		}
+	}
+	return names
 }
 
 // TestPrepareHeldOutBeforeSample: records held out before the sample are
@@ -306,10 +309,12 @@ func TestPrepareHeldOutBeforeSample(t *testing.T) {
 		}
 	}
 	held := map[int]map[string][]byte{}
+	var opt Options
 	for _, max := range []int{40, 80} {
 		out := t.TempDir()
-		_, rep, err := Run(context.Background(), Options{DataDir: dir, OutDir: out, MaxPerDomain: max, Negatives: 2, Sources: srcs, Evaluation: evals,
-			HeldOut: 6, HeldOutDir: filepath.Join(out, "heldout")})
+		opt = Options{DataDir: dir, OutDir: out, MaxPerDomain: max, Negatives: 2, Sources: srcs, Evaluation: evals,
+			HeldOut: 6, HeldOutDir: filepath.Join(out, "heldout")}
+		_, rep, err := Run(context.Background(), opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -346,5 +351,27 @@ func TestPrepareHeldOutBeforeSample(t *testing.T) {
 		if !bytes.Equal(b, held[80][name]) {
 			t.Errorf("%s: the held-out records differ between MaxPerDomain 40 and 80", name)
 		}
+	}
+	// The stamp covers the held-out file: a rerun reuses both files, a
+	// damaged held-out file is recomputed, byte for byte as before.
+	opt.MaxPerDomain = 80
+	rerun := func() []string {
+		t.Helper()
+		_, rep, err := Run(context.Background(), opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return reusedDomains(rep)
+	}
+	if got := rerun(); len(got) != len(srcs) {
+		t.Errorf("unchanged rerun with a held-out split reused %v, want every domain", got)
+	}
+	damaged := filepath.Join(opt.HeldOutDir, "sick.jsonl")
+	os.WriteFile(damaged, []byte("{}\n"), 0o644)
+	if got := rerun(); slices.Contains(got, "sick") {
+		t.Errorf("rerun reused sick although its held-out file was damaged")
+	}
+	if b, _ := os.ReadFile(damaged); !bytes.Equal(b, held[80]["sick"]) {
+		t.Errorf("the recomputed held-out file differs from the first one")
 	}
 }

@@ -142,7 +142,7 @@ func remineDomain(ctx context.Context, d data.Domain, opt RemineOptions) (Remine
 	dr.Records = len(recs)
 	dr.MeanNegatives = float64(negs) / float64(max(len(recs), 1))
 	dr.New = float64(fresh) / float64(max(negs, 1))
-	if err := writeStamp(stampPath, key, path, dr); err != nil {
+	if err := writeStamp(stampPath, key, dr, path); err != nil {
 		return dr, "", err
 	}
 	dr.Elapsed = time.Since(start)
