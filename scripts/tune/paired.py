@@ -3,7 +3,10 @@
 over the seeds they share, gathered from one or more scripts/tune/heldout.sh
 output directories (a variant's seeds may be spread over several):
 
-  scripts/tune/paired.py BASELINE OUT_DIR...
+  scripts/tune/paired.py [-s "5 6 7"] BASELINE OUT_DIR...
+
+-s keeps only the seeds listed (a confirmation on fresh seeds leaves out the
+ones that chose the candidate).
 
 Per variant: its per-seed held-out nDCG@10, the differences to the baseline
 paired by seed, their mean with a 95% t interval and the t statistic."""
@@ -14,14 +17,19 @@ T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8
 
 
 def main():
-    if len(sys.argv) < 3:
+    args, only = sys.argv[1:], None
+    if args[:1] == ["-s"] and len(args) > 1:
+        only, args = {int(x) for x in args[1].split()}, args[2:]
+    if len(args) < 2:
         sys.exit(__doc__)
-    baseline, dirs = sys.argv[1], sys.argv[2:]
+    baseline, dirs = args[0], args[1:]
     scores = {}  # variant -> seed -> score
     for out in dirs:
         for f in glob.glob(os.path.join(out, "*", "seed-*", "eval", "reference", "heldout.json")):
             parts = f.split(os.sep)
             variant, seed = parts[-5], int(parts[-4].removeprefix("seed-"))
+            if only is not None and seed not in only:
+                continue
             scores.setdefault(variant, {})[seed] = json.load(open(f))["ndcg@10"]
     if baseline not in scores:
         sys.exit(f"no variant {baseline} in {dirs}")
