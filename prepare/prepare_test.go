@@ -363,8 +363,13 @@ func TestPrepareHeldOutBeforeSample(t *testing.T) {
 		}
 		return reusedDomains(rep)
 	}
+	mixture := filepath.Join(opt.OutDir, "mixture.json")
+	fresh, _ := os.ReadFile(mixture)
 	if got := rerun(); len(got) != len(srcs) {
 		t.Errorf("unchanged rerun with a held-out split reused %v, want every domain", got)
+	}
+	if reused, _ := os.ReadFile(mixture); !bytes.Equal(reused, fresh) { // source_records among them
+		t.Errorf("mixture.json from the stamps differs from the computed one:\n%s\nwant\n%s", reused, fresh)
 	}
 	damaged := filepath.Join(opt.HeldOutDir, "sick.jsonl")
 	os.WriteFile(damaged, []byte("{}\n"), 0o644)
