@@ -75,6 +75,10 @@ type Record struct {
 	Negatives []Passage `json:"negative_passages"`
 }
 
+// ByQueryID orders records by query id (slices.SortFunc), the order of
+// held-out splits.
+func ByQueryID(a, b Record) int { return strings.Compare(a.QueryID, b.QueryID) }
+
 // Validate reports the first problem that makes r unusable for training, as
 // a *FieldError naming the offending JSON field.
 func (r *Record) Validate() error {

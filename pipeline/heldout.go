@@ -49,7 +49,7 @@ func holdOut(mix *data.Mixture, n int, seed uint64, trainDir, devDir, field stri
 			return fmt.Errorf("domain %s has %d records: holding out %s = %d leaves fewer to train on than to score", d.Name, len(recs), field, n)
 		}
 		dev, keep := prepare.SplitOff(recs, n, rand.New(rand.NewPCG(seed, uint64(j)+1)))
-		slices.SortFunc(keep, byQueryID)
+		slices.SortFunc(keep, data.ByQueryID)
 		trainPath := filepath.Join(trainDir, d.Name+".jsonl")
 		if err := data.WriteRecords(trainPath, keep); err != nil {
 			return err
@@ -61,8 +61,6 @@ func holdOut(mix *data.Mixture, n int, seed uint64, trainDir, devDir, field stri
 	}
 	return nil
 }
-
-func byQueryID(a, b data.Record) int { return strings.Compare(a.QueryID, b.QueryID) }
 
 // HeldOut is a model's in-domain retrieval on the held-out records.
 type HeldOut struct {

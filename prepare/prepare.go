@@ -443,7 +443,7 @@ func SplitOff(recs []data.Record, n int, rng *rand.Rand) (held, rest []data.Reco
 			rest = append(rest, r)
 		}
 	}
-	slices.SortFunc(held, func(a, b data.Record) int { return strings.Compare(a.QueryID, b.QueryID) })
+	slices.SortFunc(held, data.ByQueryID)
 	return held, rest
 }
 
