@@ -12,8 +12,11 @@ Per variant: its per-seed held-out nDCG@10, the differences to the baseline
 paired by seed, their mean with a 95% t interval and the t statistic."""
 import glob, json, math, os, statistics, sys
 
-# Two-sided 95% t quantiles by degrees of freedom (enough for tuning runs).
-T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+# Two-sided 95% t quantiles by degrees of freedom (up to 31 seeds).
+T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+        11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093,
+        20: 2.086, 21: 2.080, 22: 2.074, 23: 2.069, 24: 2.064, 25: 2.060, 26: 2.056, 27: 2.052, 28: 2.048,
+        29: 2.045, 30: 2.042}
 
 
 def main():
@@ -42,7 +45,9 @@ def main():
             continue
         d = [scores[v][s] - base[s] for s in seeds]
         mean, se = statistics.mean(d), statistics.stdev(d) / math.sqrt(len(d))
-        half = T975.get(len(d) - 1, 1.96) * se
+        if len(d) - 1 not in T975:
+            sys.exit(f"{v}: {len(d)} seeds, more than the t table here holds (31)")
+        half = T975[len(d) - 1] * se
         t = mean / se if se > 0 else float("inf")
         print(f"| {v} | {' '.join(map(str, seeds))} | {' '.join(f'{scores[v][s]:.4f}' for s in seeds)} | "
               f"{' '.join(f'{x:+.4f}' for x in d)} | {mean:+.4f} [{mean - half:+.4f}, {mean + half:+.4f}] | {t:.2f} |")
