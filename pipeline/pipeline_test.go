@@ -648,7 +648,6 @@ func TestEndToEndTinyPreset(t *testing.T) {
 	rerunSkipsAll(t, tinyOptions(t, dir))
 }
 
-// rerunSkipsAll runs opt's finished run again: every stage is up to date.
 // tinyConfig is the tiny preset with change applied.
 func tinyConfig(t *testing.T, change func(*Config)) *Config {
 	t.Helper()
@@ -682,6 +681,7 @@ func runStages(t *testing.T, opt Options) []string {
 	return ran
 }
 
+// rerunSkipsAll runs opt's finished run again: every stage is up to date.
 func rerunSkipsAll(t *testing.T, opt Options) {
 	t.Helper()
 	res, err := Run(context.Background(), opt)

@@ -291,9 +291,10 @@ func prepareDomain(ctx context.Context, src Source, set *dedup.Set, evalSum stri
 }
 
 // A stamp (OutDir/.prepare/<domain>.json) records what produced a domain's
-// files (its training file, and its held-out file when prepare holds one out) — a hash of the source definition, the options, the input files, the
-// evaluation queries and the tdro executable — so that an interrupted or repeated prepare
-// reuses the domains already done. It holds no times, so reruns stay
+// files (its training file, and its held-out file when prepare holds one
+// out) — a hash of the source definition, the options, the input files,
+// the evaluation queries and the tdro executable — so that an interrupted
+// or repeated prepare reuses the domains already done. It holds no times, so reruns stay
 // byte-identical.
 // Remine's stamps (OutDir/.mine/<domain>.json) are the same with its own
 // report.
